@@ -1,0 +1,24 @@
+/**
+ * Which side of the runtime this thread is on. A worker thread installs its
+ * scheduler here at start-up, so that `spawn()` called from inside a task goes
+ * onto that worker's own deque instead of a main-thread runtime.
+ */
+import type { JoinHandle } from './join.js';
+
+export interface WorkerHost {
+  spawn(fn: unknown, args: unknown[]): JoinHandle<any>;
+  /** The worker's index in its runtime. */
+  readonly index: number;
+}
+
+const KEY = Symbol.for('spindle.workerHost');
+type G = { [KEY]?: WorkerHost };
+
+export function setWorkerHost(h: WorkerHost): void {
+  (globalThis as G)[KEY] = h;
+}
+
+/** The scheduler of the runtime worker this code runs on, or undefined on any other thread. */
+export function workerHost(): WorkerHost | undefined {
+  return (globalThis as G)[KEY];
+}

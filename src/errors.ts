@@ -1,0 +1,103 @@
+/**
+ * Errors: the `JoinError` a failed task's handle rejects with, and the
+ * messages of the runtime's own errors, as named constants.
+ */
+
+export const ERR_SPAWN_AFTER_SHUTDOWN =
+  'spindle: spawn() after shutdown(): this runtime no longer accepts tasks. Create a new Runtime, or spawn before shutting down.';
+export const ERR_NOT_A_FUNCTION = (what: unknown): string =>
+  `spindle: spawn() takes a task (task(import.meta.url, fn)) or an inline function, got ${describe(what)}`;
+export const ERR_NATIVE_FUNCTION = (name: string): string =>
+  `spindle: ${name || 'this function'} is native or bound code, which cannot be shipped to a worker as source. ` +
+  'Wrap it in a task defined with task(import.meta.url, fn).';
+export const ERR_TASK_URL = (url: unknown): string =>
+  `spindle: task() needs the defining module's URL as its first argument (pass import.meta.url), got ${describe(url)}`;
+export const ERR_TASK_NAME =
+  'spindle: task() needs a name: pass a named function (function fib(n) {...}) or task(import.meta.url, "name", fn)';
+export const ERR_TASK_TWICE = (url: string, name: string): string =>
+  `spindle: the task name '${name}' is defined twice in ${url}; task names must be unique within a module`;
+export const ERR_WORKERS = (n: unknown): string =>
+  `spindle: workers must be an integer from 1 to 1024, got ${describe(n)}. ` +
+  'Omit it to use os.availableParallelism().';
+export const ERR_OPTION = (name: string, rule: string, got: unknown): string =>
+  `spindle: option ${name} must be ${rule}, got ${describe(got)}`;
+export const ERR_UNKNOWN_OPTION = (name: string): string => `spindle: unknown Runtime option '${name}'`;
+export const ERR_CAPTURE = (message: string): string =>
+  `${message} — an inline task captures nothing from its spawner (the 'static bound): it runs on another thread ` +
+  'from its own source. Pass the value as an argument (spawn(fn, value)), or define the task in a module with ' +
+  'task(import.meta.url, fn).';
+export const ERR_IMPORT = (url: string, name: string, message: string): string =>
+  `spindle: cannot run task '${name}': importing ${url} in a worker failed: ${message}`;
+export const ERR_NO_SUCH_TASK = (url: string, name: string): string =>
+  `spindle: module ${url} defines no task named '${name}'. Define it at the module's top level with ` +
+  `task(import.meta.url, ${name === '' ? 'fn' : `function ${name}(...) {...}`}) so that workers find it when they import the module.`;
+export const ERR_RESULT = (message: string): string =>
+  `spindle: the task's result cannot be sent back to its spawner: ${message}`;
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`;
+  if (typeof v === 'object' && v !== null) return v.constructor?.name ?? 'object';
+  return String(v);
+}
+
+export type JoinErrorKind = 'panic' | 'cancelled';
+
+/**
+ * Why a task did not produce its value: it panicked (threw or rejected) or was
+ * cancelled (`abort()`). Tokio's `JoinError`.
+ */
+export class JoinError extends Error {
+  override readonly name = 'JoinError';
+  /** The id of the task, as on its `JoinHandle`. */
+  readonly id: number;
+  readonly #kind: JoinErrorKind;
+  readonly #panic: unknown;
+
+  /** @internal */
+  constructor(id: number, kind: JoinErrorKind, panic?: unknown, message?: string) {
+    super(
+      message ??
+        (kind === 'cancelled'
+          ? `task ${id} was cancelled`
+          : `task ${id} panicked: ${panicMessage(panic)}`),
+      kind === 'panic' ? { cause: panic } : undefined,
+    );
+    this.id = id;
+    this.#kind = kind;
+    this.#panic = panic;
+  }
+
+  /** True when the task threw or its promise rejected. */
+  isPanic(): boolean {
+    return this.#kind === 'panic';
+  }
+
+  /** True when the task was aborted before it finished. */
+  isCancelled(): boolean {
+    return this.#kind === 'cancelled';
+  }
+
+  /**
+   * What the task threw: an `Error` keeps its class (built-ins), name, message,
+   * the worker's stack, `cause` and own fields. Throws if the task was cancelled.
+   */
+  intoPanic(): unknown {
+    if (this.#kind !== 'panic') throw new Error(`spindle: intoPanic() on a JoinError that is not a panic (task ${this.id} was cancelled)`);
+    return this.#panic;
+  }
+
+  /** `{ ok: true, value }` with what the task threw, or `{ ok: false, error: this }` if it was cancelled. */
+  tryIntoPanic(): { ok: true; value: unknown } | { ok: false; error: JoinError } {
+    return this.#kind === 'panic' ? { ok: true, value: this.#panic } : { ok: false, error: this };
+  }
+}
+
+function panicMessage(p: unknown): string {
+  if (p instanceof Error) return `${p.name}: ${p.message}`;
+  try {
+    return typeof p === 'string' ? p : JSON.stringify(p) ?? String(p);
+  } catch {
+    return String(p);
+  }
+}

@@ -1,0 +1,59 @@
+/** Runtime options, validated in one place. */
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
+import { ERR_OPTION, ERR_UNKNOWN_OPTION, ERR_WORKERS } from './errors.js';
+import type { JoinError } from './errors.js';
+
+export interface RuntimeOptions {
+  /** Worker threads. Default: `os.availableParallelism()`. An integer from 1 to 1024. */
+  workers?: number;
+  /**
+   * Tasks that can be in shared memory at once (queued or running); more are
+   * kept on the spawning thread and published as slots free up, so `spawn`
+   * never blocks and never drops. A power of two from 256 to 2^20. Default 32768.
+   */
+  queueCapacity?: number;
+  /** Capacity of each worker's deque, a power of two from 16 to 65536. Default 1024. */
+  dequeCapacity?: number;
+  /** Called with the `JoinError` of a task that panicked and whose handle nobody awaited. Default: one line on stderr. */
+  onPanic?: (error: JoinError) => void;
+  /** Passed to each `Worker` (e.g. `maxOldGenerationSizeMb`). */
+  resourceLimits?: ResourceLimits;
+}
+
+export interface ResolvedOptions {
+  workers: number;
+  queueCapacity: number;
+  dequeCapacity: number;
+  onPanic: (error: JoinError) => void;
+  resourceLimits: ResourceLimits | undefined;
+}
+
+const KNOWN = new Set(['workers', 'queueCapacity', 'dequeCapacity', 'onPanic', 'resourceLimits']);
+
+const isPow2 = (n: unknown, lo: number, hi: number): n is number =>
+  typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi && (n & (n - 1)) === 0;
+
+export function defaultPanicHook(e: JoinError): void {
+  process.stderr.write(`spindle: detached ${e.message}\n`);
+}
+
+export function resolveOptions(opts: RuntimeOptions = {}): ResolvedOptions {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(ERR_OPTION('options', 'an object', opts));
+  for (const k of Object.keys(opts)) if (!KNOWN.has(k)) throw new TypeError(ERR_UNKNOWN_OPTION(k));
+  const workers = opts.workers ?? availableParallelism();
+  if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > 1024) {
+    throw new RangeError(ERR_WORKERS(workers));
+  }
+  const queueCapacity = opts.queueCapacity ?? 1 << 15;
+  if (!isPow2(queueCapacity, 256, 1 << 20)) {
+    throw new RangeError(ERR_OPTION('queueCapacity', 'a power of two from 256 to 1048576', queueCapacity));
+  }
+  const dequeCapacity = opts.dequeCapacity ?? 1024;
+  if (!isPow2(dequeCapacity, 16, 1 << 16)) {
+    throw new RangeError(ERR_OPTION('dequeCapacity', 'a power of two from 16 to 65536', dequeCapacity));
+  }
+  const onPanic = opts.onPanic ?? defaultPanicHook;
+  if (typeof onPanic !== 'function') throw new TypeError(ERR_OPTION('onPanic', 'a function', onPanic));
+  return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: opts.resourceLimits };
+}

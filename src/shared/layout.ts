@@ -1,0 +1,149 @@
+/**
+ * The runtime's control SharedArrayBuffer: the one place its layout is described.
+ *
+ * One `Int32Array` (`ctl`) over one non-growable SharedArrayBuffer. All offsets
+ * below are in 32-bit words. `S` = slot capacity (power of two), `N` = workers,
+ * `D` = per-worker deque capacity (power of two).
+ *
+ * | region            | words          | written by                  | read by           |
+ * |-------------------|----------------|-----------------------------|-------------------|
+ * | header            | HEADER_WORDS   | see the H_* table below     |                   |
+ * | free-slot ring    | ring(S)        | whoever frees / allocates a slot (MPMC)        |
+ * | injector ring     | ring(S)        | main thread, overflowing workers | workers      |
+ * | main completions  | ring(S)        | workers (MPSC)              | main thread       |
+ * | worker inboxes    | N × ring(S)    | workers completing a task owned by worker w | worker w |
+ * | deques            | N × deque(D)   | see deque.ts                |                   |
+ * | per-worker words  | N × WORKER_WORDS | see the W_* table below   |                   |
+ * | slot headers      | S × SLOT_WORDS | see the SLOT_* table below  |                   |
+ * | slot inline bytes | S × INLINE_BYTES / 4 | the slot's current writer (see slots.ts) |   |
+ *
+ * Header words (H_*):
+ * | word          | meaning                                              | writers            | readers |
+ * |---------------|------------------------------------------------------|--------------------|---------|
+ * | H_SHUTDOWN    | 1 once workers must exit                             | main               | workers |
+ * | H_IDLE        | (sleeping << 16) | searching — see idle.ts           | workers, spawners  | all     |
+ * | H_MAIN_WAIT   | 1 while the main thread waits for completions (futex) | main sets, workers clear | all |
+ * | H_LIVE        | tasks spawned by workers and not yet finished (main-spawned ones are counted on the main thread) | spawning workers (+), finishers (−) | main |
+ * | H_CODE_LOCK   | spin lock for appending to the code table            | any                | any     |
+ * | H_CODE_COUNT  | code entries published (code.ts)                     | any, under lock    | any     |
+ * | H_CODE_BYTES  | bytes used in the code string area                   | any, under lock    | any     |
+ *
+ * Per-worker words (W_*), at workerBase(w):
+ * | word          | meaning                                              | writers            | readers |
+ * |---------------|------------------------------------------------------|--------------------|---------|
+ * | W_PARK        | futex: 0 running, 1 parked, 2 notified               | owner, wakers      | wakers  |
+ * | W_TASKS_RUN   | tasks run (metrics)                                  | owner              | main    |
+ * | W_STEALS      | tasks taken from other workers' deques               | owner              | main    |
+ * | W_STOLEN_FROM | tasks other workers took from this deque             | thieves (add)      | main    |
+ * | W_PARKS       | times the worker parked                              | owner              | main    |
+ * | W_PRIVATE     | tasks in the private (unpublished) deque             | owner              | main, thieves (hint) |
+ * | W_INJECTED    | tasks taken from the injector                        | owner              | main    |
+ * | W_LOCAL_HITS  | nested spawns run without being published            | owner              | main    |
+ *
+ * Slot header words (SLOT_*), at slotBase(i): a slot carries one task from
+ * spawn to join. It is allocated by the spawner (its *owner*), which also frees
+ * it after reading the result.
+ * | word        | meaning                                                    | written by         |
+ * |-------------|------------------------------------------------------------|--------------------|
+ * | SLOT_STATE  | QUEUED/RUNNING/terminal state, + ABORT flag (task.ts)      | owner, runner (CAS)|
+ * | SLOT_OWNER  | -1 main thread, w ≥ 0 worker w: where the completion goes  | owner, before publish |
+ * | SLOT_CODE   | code id (code.ts)                                          | owner, before publish |
+ * | SLOT_LEN    | payload byte length (args, then result)                    | owner, then runner |
+ * | SLOT_HEAP   | heap offset of the payload, 0 when inline                  | owner, then runner |
+ * | SLOT_RUNNER | worker running it, -1 before                               | runner             |
+ * Each publish (a push into a queue) happens after these writes, and each
+ * queue operation is a seq-cst atomic, so a reader that took the index from a
+ * queue sees them (happens-before through the queue's index word).
+ */
+
+export const H_SHUTDOWN = 0;
+export const H_IDLE = 1;
+export const H_MAIN_WAIT = 2;
+export const H_LIVE = 3;
+export const H_CODE_LOCK = 4;
+export const H_CODE_COUNT = 5;
+export const H_CODE_BYTES = 6;
+export const HEADER_WORDS = 16; // padded: keeps the hot words off the first ring's cache line
+
+export const W_PARK = 0;
+export const W_TASKS_RUN = 1;
+export const W_STEALS = 2;
+export const W_STOLEN_FROM = 3;
+export const W_PARKS = 4;
+export const W_PRIVATE = 5;
+export const W_INJECTED = 6;
+export const W_LOCAL_HITS = 7;
+export const WORKER_WORDS = 16; // one 64-byte line per worker, so parking one does not bounce another's
+
+export const SLOT_STATE = 0;
+export const SLOT_OWNER = 1;
+export const SLOT_CODE = 2;
+export const SLOT_LEN = 3;
+export const SLOT_HEAP = 4;
+export const SLOT_RUNNER = 5;
+export const SLOT_WORDS = 8;
+
+/** Payloads up to this many bytes live in the slot itself; larger ones in the shared heap. */
+export const INLINE_BYTES = 96;
+
+/** Ring layout (ring.ts): 2 index words padded to a line, then 2 words per cell. */
+export const ringWords = (capacity: number): number => 16 + 2 * capacity;
+/** Deque layout (deque.ts): top and bottom on separate lines, then the buffer. */
+export const dequeWords = (capacity: number): number => 32 + capacity;
+
+/** Code table (code.ts): entry words, then a UTF-16 string area. */
+export const CODE_ENTRIES = 4096;
+export const CODE_CHARS = 1 << 20;
+
+export interface Layout {
+  slots: number;
+  workers: number;
+  dequeCapacity: number;
+  freeRing: number;
+  injector: number;
+  mainRing: number;
+  inbox: (w: number) => number;
+  deque: (w: number) => number;
+  worker: (w: number) => number;
+  slot: (i: number) => number;
+  /** Byte offset of slot i's inline payload area. */
+  inline: (i: number) => number;
+  codeEntries: number;
+  codeChars: number;
+  totalWords: number;
+}
+
+export function layout(slots: number, workers: number, dequeCapacity: number): Layout {
+  let at = HEADER_WORDS;
+  const take = (words: number): number => {
+    const start = at;
+    at += words;
+    return start;
+  };
+  const freeRing = take(ringWords(slots));
+  const injector = take(ringWords(slots));
+  const mainRing = take(ringWords(slots));
+  const inboxes = take(workers * ringWords(slots));
+  const deques = take(workers * dequeWords(dequeCapacity));
+  const workersBase = take(workers * WORKER_WORDS);
+  const slotBase = take(slots * SLOT_WORDS);
+  const inlineBase = take((slots * INLINE_BYTES) / 4);
+  const codeEntries = take(CODE_ENTRIES * 2);
+  const codeChars = take(CODE_CHARS / 2);
+  return {
+    slots,
+    workers,
+    dequeCapacity,
+    freeRing,
+    injector,
+    mainRing,
+    inbox: (w) => inboxes + w * ringWords(slots),
+    deque: (w) => deques + w * dequeWords(dequeCapacity),
+    worker: (w) => workersBase + w * WORKER_WORDS,
+    slot: (i) => slotBase + i * SLOT_WORDS,
+    inline: (i) => inlineBase * 4 + i * INLINE_BYTES,
+    codeEntries,
+    codeChars,
+    totalWords: at,
+  };
+}

@@ -1,0 +1,29 @@
+import { workerHost } from './context.js';
+import type { JoinHandle } from './join.js';
+import { Runtime } from './runtime.js';
+
+/**
+ * Spawns a task and returns its `JoinHandle` at once.
+ *
+ * - On the main thread it goes to the default runtime (`Runtime.default()`).
+ * - Inside a running task it goes onto the current worker's own deque
+ *   (fork-join): `await` the handle to join.
+ *
+ * `task` is a task defined with `task(import.meta.url, fn)`, or an inline
+ * function that captures nothing (it is shipped as source). The arguments must
+ * be able to cross threads (plain data, typed arrays, shared handles); the
+ * result type is inferred from the task.
+ */
+export function spawn<A extends unknown[], R>(task: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>> {
+  const host = workerHost();
+  if (host !== undefined) return host.spawn(task, args) as JoinHandle<Awaited<R>>;
+  return Runtime.default().spawn(task, ...args);
+}
+
+/**
+ * Yields to the other tasks on this thread (and to its event loop): resolves
+ * on the next turn of the loop.
+ */
+export function yieldNow(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,109 @@
+/**
+ * Task definitions: the code half of a task descriptor.
+ *
+ * A function cannot cross a thread, so a task names its code: either a task
+ * defined in a module (`task(import.meta.url, fn)`: the module URL and a name;
+ * each worker imports the module on first use and finds the function in its
+ * registry), or an inline function shipped as its source text and compiled
+ * once per worker. Both become a *code key* string, which the code table
+ * (shared/code.ts) maps to a small integer id shared by all threads.
+ */
+import {
+  ERR_NATIVE_FUNCTION,
+  ERR_NOT_A_FUNCTION,
+  ERR_TASK_NAME,
+  ERR_TASK_TWICE,
+  ERR_TASK_URL,
+} from './errors.js';
+
+/** A function that can be spawned: it takes arguments `A` and returns `R` (or a promise of it). */
+export type TaskFn<A extends unknown[] = any[], R = unknown> = (...args: A) => R;
+
+declare const taskBrand: unique symbol;
+
+/**
+ * A task defined in a module with `task()`. It is still the plain function —
+ * call it directly to run it on the current thread — and `spawn` runs it on
+ * the runtime.
+ */
+export type Task<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) & { readonly [taskBrand]: true };
+
+const KEY = Symbol.for('spindle.taskKey');
+type Keyed = { [KEY]?: string };
+
+/**
+ * The registry of module tasks in this thread, on `globalThis` so that two
+ * copies of this module (say, a bundled one and an installed one) still agree.
+ */
+const registry: Map<string, Function> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('spindle.taskRegistry')
+] ??= new Map()) as Map<string, Function>;
+
+export const moduleKey = (url: string, name: string): string => `m${url}\n${name}`;
+
+/**
+ * Defines a task in a module. Call it at the module's top level with the
+ * module's own URL, so that every worker registers the same task when it
+ * imports the module:
+ *
+ * ```ts
+ * export const fib = task(import.meta.url, function fib(n: number): number {
+ *   return n < 2 ? n : fib(n - 1) + fib(n - 2);
+ * });
+ * ```
+ */
+export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R): Task<A, R>;
+export function task<A extends unknown[], R>(moduleUrl: string, name: string, fn: (...args: A) => R): Task<A, R>;
+export function task(moduleUrl: unknown, nameOrFn: unknown, maybeFn?: unknown): Task {
+  if (typeof moduleUrl !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(moduleUrl)) throw new TypeError(ERR_TASK_URL(moduleUrl));
+  const fn = (typeof nameOrFn === 'function' ? nameOrFn : maybeFn) as Function;
+  if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
+  const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name;
+  if (typeof name !== 'string' || name === '') throw new TypeError(ERR_TASK_NAME);
+  const key = moduleKey(moduleUrl, name);
+  const prev = registry.get(key);
+  if (prev !== undefined && prev !== fn) throw new Error(ERR_TASK_TWICE(moduleUrl, name));
+  registry.set(key, fn);
+  (fn as Keyed)[KEY] = key;
+  return fn as Task;
+}
+
+/** The registered module task for a key, if its module has been imported in this thread. */
+export function lookupTask(key: string): Function | undefined {
+  return registry.get(key);
+}
+
+/**
+ * The code key of something passed to `spawn`: a module task's key, or the
+ * source of an inline function. Throws TypeError for what cannot be shipped.
+ */
+export function codeKeyOf(fn: unknown): string {
+  if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
+  const key = (fn as Keyed)[KEY];
+  if (key !== undefined) return key;
+  const src = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) throw new TypeError(ERR_NATIVE_FUNCTION(fn.name));
+  const k = `s${src}`;
+  (fn as Keyed)[KEY] = k;
+  return k;
+}
+
+/** Splits a module key into its URL and task name. */
+export function parseModuleKey(key: string): { url: string; name: string } {
+  const nl = key.indexOf('\n');
+  return { url: key.slice(1, nl), name: key.slice(nl + 1) };
+}
+
+/**
+ * Compiles an inline function's source in this thread. Method shorthand
+ * (`foo(x) { ... }`) is accepted too.
+ */
+export function compileInline(src: string): Function {
+  try {
+    return new Function(`return (${src});`)() as Function;
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    const holder = new Function(`return ({ ${src} });`)() as Record<string, Function>;
+    return holder[Object.keys(holder)[0]!]!;
+  }
+}

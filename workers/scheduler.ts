@@ -1,0 +1,664 @@
+/**
+ * A worker's scheduler: its run loop, its private deque, and its side of the
+ * shared queues.
+ *
+ * Where a worker looks for its next task, in order:
+ *   1. its private deque: tasks spawned here with primitive arguments that no
+ *      peer has needed yet. They are plain JS objects: no encode, no slot, and
+ *      joining one that has not started runs it at once (DESIGN.md §3, after
+ *      Acar, Charguéraud & Rainey 2013);
+ *   2. its shared deque (LIFO);
+ *   3. the injector (every 61st task it looks there first, so work from the
+ *      main thread is never starved by a busy fork-join);
+ *   4. the other workers' shared deques: steal half of a random victim's.
+ * When a peer is searching or asleep (`H_IDLE` ≠ 0), the worker publishes the
+ * older half of its private deque into its shared deque, where thieves see it.
+ *
+ * The loop runs a batch of at most BUDGET tasks per event-loop turn, then
+ * yields (`setImmediate`), so timers, I/O and promise continuations of the
+ * async tasks it is running make progress. With nothing to do it searches for
+ * a while, then parks: `Atomics.wait` when no async task is in flight,
+ * `Atomics.waitAsync` when one is (its event loop must keep turning).
+ */
+import { setImmediate as immediate } from 'node:timers';
+import { JoinError, ERR_CAPTURE, ERR_IMPORT, ERR_NO_SUCH_TASK, ERR_RESULT } from '../src/errors.js';
+import { JoinHandle, type HandleHost } from '../src/join.js';
+import { codeKeyOf, compileInline, lookupTask, parseModuleKey } from '../src/task.js';
+import {
+  ABORT,
+  CANCELLED,
+  COMPLETE,
+  Core,
+  MAIN,
+  PANICKED,
+  QUEUED,
+  RUNNING,
+  STATE_MASK,
+} from '../src/shared/core.js';
+import { PARKED } from '../src/shared/idle.js';
+import {
+  H_IDLE,
+  H_LIVE,
+  H_MAIN_WAIT,
+  H_SHUTDOWN,
+  SLOT_CODE,
+  SLOT_OWNER,
+  SLOT_RUNNER,
+  SLOT_STATE,
+  W_INJECTED,
+  W_LOCAL_HITS,
+  W_PARK,
+  W_PARKS,
+  W_PRIVATE,
+  W_STEALS,
+  W_STOLEN_FROM,
+  W_TASKS_RUN,
+} from '../src/shared/layout.js';
+
+/** Tasks run per event-loop turn before yielding to it. */
+const BUDGET = 128;
+/** Every this many tasks the injector is checked before the local queues. */
+const INJECTOR_INTERVAL = 61;
+/** How long an idle worker searches before parking (a futex round trip costs ≈15 µs). */
+const SEARCH_NS = 50_000n;
+
+interface LocalTask {
+  fn: Function;
+  args: unknown[];
+  h: JoinHandle<unknown>;
+}
+
+type Outcome = typeof COMPLETE | typeof PANICKED | typeof CANCELLED;
+
+const isPrimitive = (v: unknown): boolean => (typeof v !== 'object' && typeof v !== 'function') || v === null;
+
+export class WorkerScheduler implements HandleHost {
+  private readonly ctl: Int32Array;
+  private readonly wbase: number;
+  /** The private deque: [head, length) are live; push/pop at the end, publish from the head. */
+  private readonly local: (LocalTask | undefined)[] = [];
+  private head = 0;
+  /** Handles of published tasks this worker spawned, by slot. */
+  private readonly owned = new Map<number, JoinHandle<unknown>>();
+  /** Functions by code id; a promise while the module is being imported. */
+  private readonly fns: (Function | Promise<Function> | undefined)[] = [];
+  private readonly inline = new WeakSet<Function>();
+  private seq = 0;
+  private inflight = 0;
+  private tick = 0;
+  private running = false;
+  private scheduled = false;
+  private parkedAsync = false;
+  private exited = false;
+  // Metrics, flushed to the shared words at the end of each batch.
+  private tasksRun = 0;
+  private steals = 0;
+  private parks = 0;
+  private injected = 0;
+  private localHits = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly core: Core,
+    private readonly onExit: () => void,
+  ) {
+    this.ctl = core.ctl;
+    this.wbase = core.lay.worker(index);
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  // ───────────────────────── spawning from inside a task ─────────────────────────
+
+  spawn(t: unknown, args: unknown[]): JoinHandle<any> {
+    const key = codeKeyOf(t);
+    const h = new JoinHandle<unknown>(++this.seq * 2048 + this.index + 1, this);
+    let primitive = true;
+    for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) primitive = false;
+    if (primitive) {
+      Atomics.add(this.ctl, H_LIVE, 1);
+      const lt: LocalTask = { fn: t as Function, args, h };
+      h._local = lt;
+      this.local.push(lt);
+      if (Atomics.load(this.ctl, H_IDLE) !== 0) this.share();
+    } else {
+      // Objects are copied even to a task that runs here, so that a task never
+      // shares a mutable object with its spawner: encode now (this also checks
+      // the Send bound at the spawn site), and publish.
+      const code = this.core.codes.idOf(key);
+      this.core.enc.encodeArgs(args);
+      Atomics.add(this.ctl, H_LIVE, 1);
+      const slot = this.core.free.pop();
+      if (slot === -1) {
+        // No slot free: keep it here, as a copy of its arguments.
+        const enc = this.core.enc;
+        const copy = enc.buf.slice(0, enc.pos);
+        const lt: LocalTask = { fn: t as Function, args: this.core.dec.decodeArgs(copy, new DataView(copy.buffer), 0), h };
+        h._local = lt;
+        this.local.push(lt);
+      } else {
+        this.publish(slot, code, h);
+      }
+    }
+    this.kick();
+    return h;
+  }
+
+  /** Moves the older half of the private deque into the shared deque, where thieves can take it. */
+  private share(): void {
+    const n = this.local.length - this.head;
+    const take = (n + 1) >> 1;
+    for (let k = 0; k < take; k++) {
+      const lt = this.local[this.head]!;
+      const slot = this.core.free.pop();
+      if (slot === -1) break;
+      this.local[this.head++] = undefined;
+      this.core.enc.encodeArgs(lt.args);
+      lt.h._local = null;
+      this.publish(slot, this.core.codes.idOf(codeKeyOf(lt.fn)), lt.h);
+    }
+    if (this.head === this.local.length) {
+      this.local.length = 0;
+      this.head = 0;
+    }
+    this.core.idle.notifyOne();
+  }
+
+  /** Writes the encoder's output as task `slot`, owned by this worker, and pushes it on the shared deque. */
+  private publish(slot: number, code: number, h: JoinHandle<unknown>): void {
+    const ctl = this.ctl;
+    const base = this.core.lay.slot(slot);
+    Atomics.store(ctl, base + SLOT_STATE, QUEUED);
+    Atomics.store(ctl, base + SLOT_OWNER, this.index);
+    Atomics.store(ctl, base + SLOT_CODE, code);
+    Atomics.store(ctl, base + SLOT_RUNNER, -1);
+    this.core.writeEncoded(slot);
+    h._slot = slot;
+    this.owned.set(slot, h);
+    this.pushLocal(slot);
+  }
+
+  private pushLocal(slot: number): void {
+    const dq = this.core.deques[this.index]!;
+    if (dq.push(slot)) return;
+    // Full: move the older half to the injector, where anyone can take it.
+    for (let k = dq.capacity >> 1; k > 0; k--) {
+      const s = dq.steal();
+      if (s !== -1) this.core.injector.push(s);
+    }
+    dq.push(slot);
+    this.core.idle.notifyOne();
+  }
+
+  // ───────────────────────── HandleHost: handles this worker owns ─────────────────────────
+
+  abort(h: JoinHandle<unknown>): void {
+    const lt = h._local as LocalTask | null;
+    if (lt !== null) {
+      this.removeLocal(lt);
+      h._local = null;
+      h._err(new JoinError(h.id, 'cancelled'));
+      this.taskDone();
+    } else if (h._slot >= 0) {
+      Atomics.or(this.ctl, this.core.lay.slot(h._slot) + SLOT_STATE, ABORT);
+      h._err(new JoinError(h.id, 'cancelled'));
+    }
+  }
+
+  /** Someone awaits `h`: if it is still in the private deque, run it now, on this stack. */
+  join(h: JoinHandle<unknown>): void {
+    const lt = h._local as LocalTask | null;
+    if (lt === null) return;
+    this.removeLocal(lt);
+    this.localHits++;
+    this.runLocal(lt);
+  }
+
+  unobserved(_h: JoinHandle<unknown>, _e: JoinError): void {
+    // A panic of a nested task nobody awaits: the parent saw its handle and
+    // dropped it. Reported like the main thread's detached panics.
+    process.stderr.write(`spindle: detached ${_e.message}\n`);
+  }
+
+  observed(_h: JoinHandle<unknown>): void {}
+
+  private removeLocal(lt: LocalTask): void {
+    const last = this.local.length - 1;
+    if (this.local[last] === lt) {
+      this.local.pop();
+    } else {
+      const i = this.local.indexOf(lt, this.head);
+      if (i >= 0) this.local.splice(i, 1);
+    }
+    if (this.head >= this.local.length) {
+      this.local.length = 0;
+      this.head = 0;
+    }
+  }
+
+  // ───────────────────────── running tasks ─────────────────────────
+
+  private runLocal(lt: LocalTask): void {
+    const h = lt.h;
+    h._local = null;
+    this.tasksRun++;
+    let r: unknown;
+    try {
+      r = lt.fn(...lt.args);
+    } catch (e) {
+      this.settleLocal(h, PANICKED, this.explain(lt.fn, e));
+      return;
+    }
+    if (isThenable(r)) {
+      this.inflight++;
+      r.then(
+        (v) => {
+          this.inflight--;
+          this.settleLocal(h, COMPLETE, v);
+        },
+        (e) => {
+          this.inflight--;
+          this.settleLocal(h, PANICKED, this.explain(lt.fn, e));
+        },
+      );
+    } else {
+      this.settleLocal(h, COMPLETE, r);
+    }
+  }
+
+  private settleLocal(h: JoinHandle<unknown>, outcome: Outcome, v: unknown): void {
+    if (outcome === COMPLETE) h._ok(v);
+    else h._err(new JoinError(h.id, outcome === PANICKED ? 'panic' : 'cancelled', v));
+    this.taskDone();
+  }
+
+  private taskDone(): void {
+    // safety: H_LIVE counts tasks not yet finished anywhere; the thread that
+    // takes it to zero wakes the main thread, which may be waiting for quiet.
+    if (Atomics.sub(this.ctl, H_LIVE, 1) === 1) this.wakeMain();
+  }
+
+  private wakeMain(): void {
+    const ctl = this.ctl;
+    if (Atomics.load(ctl, H_MAIN_WAIT) === 1 && Atomics.compareExchange(ctl, H_MAIN_WAIT, 1, 0) === 1) {
+      Atomics.notify(ctl, H_MAIN_WAIT);
+    }
+  }
+
+  private runSlot(i: number): void {
+    const ctl = this.ctl;
+    const base = this.core.lay.slot(i);
+    this.tasksRun++;
+    // safety: QUEUED → RUNNING by CAS fails if the owner set ABORT while the
+    // task sat in a queue: then it never runs.
+    if (Atomics.compareExchange(ctl, base + SLOT_STATE, QUEUED, RUNNING) !== QUEUED) {
+      this.core.releasePayload(i);
+      this.finishSlot(i, CANCELLED, undefined);
+      return;
+    }
+    Atomics.store(ctl, base + SLOT_RUNNER, this.index);
+    const code = Atomics.load(ctl, base + SLOT_CODE);
+    const fn = this.fns[code] ?? this.resolve(code);
+    if (typeof fn === 'function') {
+      this.execSlot(i, fn);
+    } else {
+      this.inflight++;
+      fn.then(
+        (f) => {
+          this.inflight--;
+          this.execSlot(i, f);
+          this.kick();
+        },
+        (e) => {
+          this.inflight--;
+          this.core.releasePayload(i);
+          this.finishSlot(i, PANICKED, e);
+          this.kick();
+        },
+      );
+    }
+  }
+
+  private execSlot(i: number, fn: Function): void {
+    let args: unknown[];
+    try {
+      args = this.core.decodeArgs(i);
+    } catch (e) {
+      this.core.releasePayload(i);
+      this.finishSlot(i, PANICKED, e);
+      return;
+    }
+    this.core.releasePayload(i);
+    let r: unknown;
+    try {
+      r = fn(...args);
+    } catch (e) {
+      this.finishSlot(i, PANICKED, this.explain(fn, e));
+      return;
+    }
+    if (isThenable(r)) {
+      this.inflight++;
+      r.then(
+        (v) => {
+          this.inflight--;
+          this.finishSlot(i, COMPLETE, v);
+        },
+        (e) => {
+          this.inflight--;
+          this.finishSlot(i, PANICKED, this.explain(fn, e));
+        },
+      );
+    } else {
+      this.finishSlot(i, COMPLETE, r);
+    }
+  }
+
+  /** Delivers a slot task's outcome to its owner. */
+  private finishSlot(i: number, outcome: Outcome, v: unknown): void {
+    const ctl = this.ctl;
+    const base = this.core.lay.slot(i);
+    const owner = Atomics.load(ctl, base + SLOT_OWNER);
+    if (owner === this.index) {
+      // Our own task, popped back before anyone stole it: hand over the value itself.
+      const h = this.owned.get(i);
+      this.owned.delete(i);
+      this.core.freeSlot(i);
+      if (h !== undefined && !h.isFinished()) this.settleLocal(h, outcome, v);
+      else this.taskDone();
+      return;
+    }
+    const enc = this.core.enc;
+    if (outcome !== CANCELLED) {
+      try {
+        enc.encodeValue(v, outcome === COMPLETE ? 'the result' : 'the thrown value');
+      } catch (e) {
+        outcome = PANICKED;
+        enc.encodeValue(new TypeError(ERR_RESULT((e as Error).message)), 'the error');
+      }
+      this.core.writeEncoded(i);
+    }
+    Atomics.store(ctl, base + SLOT_STATE, outcome);
+    // safety: the push publishes the state and payload written above to the owner.
+    if (owner === MAIN) {
+      // Main-spawned tasks are counted by the main thread itself, not in H_LIVE.
+      this.core.mainRing.push(i);
+      this.wakeMain();
+    } else {
+      this.core.inboxes[owner]!.push(i);
+      this.core.idle.wake(owner);
+      this.taskDone();
+    }
+  }
+
+  /** Completions of tasks this worker spawned that ran elsewhere. */
+  private drainInbox(): boolean {
+    const inbox = this.core.inboxes[this.index]!;
+    let any = false;
+    for (let i = inbox.pop(); i !== -1; i = inbox.pop()) {
+      any = true;
+      const h = this.owned.get(i);
+      this.owned.delete(i);
+      const state = Atomics.load(this.ctl, this.core.lay.slot(i) + SLOT_STATE) & STATE_MASK;
+      if (h !== undefined && !h.isFinished()) {
+        try {
+          if (state === COMPLETE) h._ok(this.core.decodeValue(i));
+          else if (state === PANICKED) h._err(new JoinError(h.id, 'panic', this.core.decodeValue(i)));
+          else h._err(new JoinError(h.id, 'cancelled'));
+        } catch (e) {
+          h._err(new JoinError(h.id, 'panic', e));
+        }
+      }
+      this.core.freeSlot(i);
+    }
+    return any;
+  }
+
+  /** Finds the function for a code id: compiles inline source, or imports the task's module. */
+  private resolve(code: number): Function | Promise<Function> {
+    const key = this.core.codes.keyOf(code);
+    if (key[0] === 's') {
+      const fn = compileInline(key.slice(1));
+      this.inline.add(fn);
+      return (this.fns[code] = fn);
+    }
+    const known = lookupTask(key);
+    if (known !== undefined) return (this.fns[code] = known);
+    const { url, name } = parseModuleKey(key);
+    const p = import(url).then(
+      () => {
+        const fn = lookupTask(key);
+        if (fn === undefined) throw new Error(ERR_NO_SUCH_TASK(url, name));
+        return (this.fns[code] = fn);
+      },
+      (e: Error) => {
+        throw new Error(ERR_IMPORT(url, name, e?.message ?? String(e)), { cause: e });
+      },
+    );
+    // A failed import is retried by the next task that needs it.
+    p.catch(() => {
+      this.fns[code] = undefined;
+    });
+    return (this.fns[code] = p);
+  }
+
+  /** An inline task that reads a variable of its spawner fails with a ReferenceError: say why. */
+  private explain(fn: Function, e: unknown): unknown {
+    if (e instanceof ReferenceError && this.inline.has(fn)) {
+      const better = new ReferenceError(ERR_CAPTURE(e.message), { cause: e });
+      better.stack = `ReferenceError: ${better.message}\n${(e.stack ?? '').split('\n').slice(1).join('\n')}`;
+      return better;
+    }
+    return e;
+  }
+
+  // ───────────────────────── the loop ─────────────────────────
+
+  /** Something became runnable on this worker (a local spawn, a loaded module). */
+  private kick(): void {
+    if (this.running || this.scheduled || this.exited) return;
+    if (this.parkedAsync) this.core.idle.wake(this.index);
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    immediate(this.turn);
+  }
+
+  private readonly turn = (): void => {
+    this.scheduled = false;
+    this.running = true;
+    let worked: boolean;
+    try {
+      worked = this.batch();
+    } finally {
+      this.running = false;
+      this.flushMetrics();
+    }
+    if (worked) this.schedule();
+    else this.idle();
+  };
+
+  /** Runs up to BUDGET tasks. True if it ran or settled anything. */
+  private batch(): boolean {
+    let worked = this.drainInbox();
+    const core = this.core;
+    const dq = core.deques[this.index]!;
+    for (let ran = 0; ran < BUDGET; ran++) {
+      if (this.local.length - this.head > 1 && Atomics.load(this.ctl, H_IDLE) !== 0) this.share();
+      if (++this.tick % INJECTOR_INTERVAL === 0) {
+        const i = this.fromInjector();
+        if (i !== -1) {
+          this.runSlot(i);
+          worked = true;
+          continue;
+        }
+      }
+      if (this.local.length > this.head) {
+        const lt = this.local.pop()!;
+        if (this.head >= this.local.length) {
+          this.local.length = 0;
+          this.head = 0;
+        }
+        this.runLocal(lt);
+        worked = true;
+        continue;
+      }
+      let i = dq.pop();
+      if (i === -1) i = this.fromInjector();
+      if (i === -1) break;
+      this.runSlot(i);
+      worked = true;
+      if ((ran & 15) === 15) this.drainInbox();
+    }
+    return this.drainInbox() || worked;
+  }
+
+  /** Takes one task from the injector, and a fair share more into the local deque. */
+  private fromInjector(): number {
+    const inj = this.core.injector;
+    const first = inj.pop();
+    if (first === -1) return -1;
+    this.injected++;
+    const share = Math.min((inj.len() / this.core.config.workers) | 0, this.core.config.dequeCapacity >> 1);
+    const dq = this.core.deques[this.index]!;
+    for (let k = 0; k < share; k++) {
+      const s = inj.pop();
+      if (s === -1) break;
+      this.injected++;
+      if (!dq.push(s)) {
+        inj.push(s);
+        break;
+      }
+    }
+    return first;
+  }
+
+  /** Steals half of a random victim's deque; returns one task to run, the rest go to our deque. */
+  private steal(): number {
+    const n = this.core.config.workers;
+    if (n === 1) return -1;
+    const start = (Math.random() * n) | 0;
+    const mine = this.core.deques[this.index]!;
+    for (let k = 0; k < n; k++) {
+      const v = (start + k) % n;
+      if (v === this.index) continue;
+      const dq = this.core.deques[v]!;
+      const avail = dq.len();
+      if (avail === 0) continue;
+      const first = dq.steal();
+      if (first === -1) continue;
+      let got = 1;
+      for (let want = (avail - 1) >> 1; want > 0; want--) {
+        const s = dq.steal();
+        if (s === -1) break;
+        if (!mine.push(s)) {
+          this.core.injector.push(s);
+        }
+        got++;
+      }
+      this.steals += got;
+      Atomics.add(this.ctl, this.core.lay.worker(v) + W_STOLEN_FROM, got);
+      return first;
+    }
+    return -1;
+  }
+
+  private findElsewhere(): number {
+    const i = this.fromInjector();
+    return i !== -1 ? i : this.steal();
+  }
+
+  /** Nothing local to do: search for a while, then park. */
+  private idle(): void {
+    const core = this.core;
+    const idle = core.idle;
+    const searching = idle.tryBeginSearch();
+    if (searching) {
+      const until = process.hrtime.bigint() + SEARCH_NS;
+      do {
+        const i = this.findElsewhere();
+        if (i !== -1) {
+          // The last searcher to find work wakes another, in case there is more.
+          if (idle.endSearch()) idle.notifyOne();
+          this.running = true;
+          try {
+            this.runSlot(i);
+          } finally {
+            this.running = false;
+          }
+          this.schedule();
+          return;
+        }
+        if (core.inboxes[this.index]!.len() > 0) break;
+      } while (process.hrtime.bigint() < until);
+    }
+    this.park(searching);
+  }
+
+  private park(searching: boolean): void {
+    const core = this.core;
+    const ctl = this.ctl;
+    core.idle.prepareParking(this.index, searching);
+    // safety: the rescan after announcing ourselves asleep is what makes a wake-up
+    // impossible to lose (idle.ts).
+    if (this.anyWork() || this.local.length > this.head) {
+      core.idle.unpark(this.index);
+      this.schedule();
+      return;
+    }
+    if (Atomics.load(ctl, H_SHUTDOWN) === 1 && this.inflight === 0) {
+      core.idle.unpark(this.index);
+      this.exit();
+      return;
+    }
+    this.parks++;
+    this.flushMetrics();
+    const word = this.wbase + W_PARK;
+    if (this.inflight === 0) {
+      Atomics.wait(ctl, word, PARKED);
+      core.idle.unpark(this.index);
+      this.schedule();
+    } else {
+      this.parkedAsync = true;
+      const r = Atomics.waitAsync(ctl, word, PARKED);
+      const resume = (): void => {
+        this.parkedAsync = false;
+        core.idle.unpark(this.index);
+        this.schedule();
+      };
+      if (r.async) void r.value.then(resume);
+      else resume();
+    }
+  }
+
+  private anyWork(): boolean {
+    const core = this.core;
+    if (core.injector.len() > 0 || core.inboxes[this.index]!.len() > 0) return true;
+    for (const dq of core.deques) if (dq.len() > 0) return true;
+    return false;
+  }
+
+  private exit(): void {
+    this.exited = true;
+    this.flushMetrics();
+    this.onExit();
+  }
+
+  private flushMetrics(): void {
+    const ctl = this.ctl;
+    const b = this.wbase;
+    Atomics.store(ctl, b + W_TASKS_RUN, this.tasksRun);
+    Atomics.store(ctl, b + W_STEALS, this.steals);
+    Atomics.store(ctl, b + W_PARKS, this.parks);
+    Atomics.store(ctl, b + W_INJECTED, this.injected);
+    Atomics.store(ctl, b + W_LOCAL_HITS, this.localHits);
+    Atomics.store(ctl, b + W_PRIVATE, this.local.length - this.head);
+  }
+}
+
+function isThenable(r: unknown): r is PromiseLike<unknown> {
+  return r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as { then?: unknown }).then === 'function';
+}
