@@ -9,7 +9,7 @@
  * (`keepAlive`) and drops it when none is: an idle runtime never keeps the
  * process alive, a busy one always does.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { JoinError, ERR_SPAWN_AFTER_SHUTDOWN } from './errors.js';
 import { JoinHandle, type HandleHost } from './join.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
@@ -32,7 +32,7 @@ import {
   W_STOLEN_FROM,
   W_TASKS_RUN,
 } from './shared/layout.js';
-import { BroadcastSabTable } from './shared/sabs.js';
+import { SabRegistry } from './shared/sabs.js';
 
 /** A task waiting on the main thread for a free slot; its payload is in the overflow arena. */
 interface Pending {
@@ -76,7 +76,6 @@ export interface RuntimeMetrics {
 type Fn = (...args: any[]) => unknown;
 
 const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
-let runtimes = 0;
 let defaultRuntime: Runtime | null = null;
 
 /**
@@ -91,7 +90,7 @@ let defaultRuntime: Runtime | null = null;
 export class Runtime implements AsyncDisposable {
   readonly #opts: ResolvedOptions;
   readonly #core: Core;
-  readonly #sabs: BroadcastSabTable;
+  readonly #sabs: SabRegistry;
   readonly #workers: Worker[] = [];
   /** The handle of each main-owned task, by slot. */
   readonly #handles: (JoinHandle<unknown> | undefined)[];
@@ -117,8 +116,17 @@ export class Runtime implements AsyncDisposable {
     const opts = (this.#opts = resolveOptions(options));
     const config = { slots: opts.queueCapacity, workers: opts.workers, dequeCapacity: opts.dequeCapacity };
     const buffer = new SharedArrayBuffer(Core.bytes(config));
-    const channel = `spindle:${process.pid}:${runtimes++}:${Math.random()}`;
-    this.#sabs = new BroadcastSabTable(channel, 0);
+    // The mesh of ports for SharedArrayBuffers (sabs.ts): mesh[a][b] is thread a's end towards b.
+    const threads = opts.workers + 1;
+    const mesh: MessagePort[][] = Array.from({ length: threads }, () => []);
+    for (let a = 0; a < threads; a++) {
+      for (let b = a + 1; b < threads; b++) {
+        const { port1, port2 } = new MessageChannel();
+        mesh[a]!.push(port1);
+        mesh[b]!.push(port2);
+      }
+    }
+    this.#sabs = new SabRegistry(0, mesh[0]!);
     this.#core = new Core(buffer, globalHeap(), config, this.#sabs, true);
     this.#handles = new Array(config.slots);
     this.#keepAlive = setInterval(() => {}, 1 << 30);
@@ -132,8 +140,10 @@ export class Runtime implements AsyncDisposable {
       observed: (h) => rt.#unobserved.unregister(h),
     };
     for (let w = 0; w < opts.workers; w++) {
+      const peers = mesh[w + 1]!;
       const worker = new Worker(WORKER_URL, {
-        workerData: { buffer, heap: this.#core.heap.buffer, config, index: w, channel },
+        workerData: { buffer, heap: this.#core.heap.buffer, config, index: w, peers },
+        transferList: peers,
         resourceLimits: opts.resourceLimits,
       });
       worker.unref();

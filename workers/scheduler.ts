@@ -90,6 +90,13 @@ export class WorkerScheduler implements HandleHost {
   private scheduled = false;
   private parkedAsync = false;
   private exited = false;
+  /**
+   * Keeps this thread's event loop alive while it is parked in `waitAsync`,
+   * which (on Node 20) holds no reference of its own: without it an idle
+   * worker with suspended tasks would simply end. Cleared at exit. The main
+   * thread's `Worker` is unref'd, so this never keeps the process alive.
+   */
+  private readonly keepAlive = setInterval(() => {}, 1 << 30);
   // Metrics, flushed to the shared words at the end of each batch.
   private tasksRun = 0;
   private steals = 0;
@@ -108,6 +115,12 @@ export class WorkerScheduler implements HandleHost {
 
   start(): void {
     this.schedule();
+    if (process.env.SPINDLE_DEBUG) {
+      setInterval(() => {
+        const dq = this.core.deques[this.index]!;
+        console.error('W', this.index, JSON.stringify({ owned: [...this.owned.keys()], local: this.local.length - this.head, inflight: this.inflight, parkedAsync: this.parkedAsync, scheduled: this.scheduled, running: this.running, dq: dq.len(), park: Atomics.load(this.ctl, this.wbase), inbox: this.core.inboxes[this.index]!.len() }));
+      }, 2000).unref();
+    }
   }
 
   // ───────────────────────── spawning from inside a task ─────────────────────────
@@ -643,6 +656,7 @@ export class WorkerScheduler implements HandleHost {
 
   private exit(): void {
     this.exited = true;
+    clearInterval(this.keepAlive);
     this.flushMetrics();
     this.onExit();
   }

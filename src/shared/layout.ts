@@ -27,6 +27,7 @@
  * | H_CODE_LOCK   | spin lock for appending to the code table            | any                | any     |
  * | H_CODE_COUNT  | code entries published (code.ts)                     | any, under lock    | any     |
  * | H_CODE_BYTES  | bytes used in the code string area                   | any, under lock    | any     |
+ * | H_READY       | workers that have started (metrics, tests)           | workers (+1 each)  | main    |
  *
  * Per-worker words (W_*), at workerBase(w):
  * | word          | meaning                                              | writers            | readers |
@@ -63,6 +64,7 @@ export const H_LIVE = 3;
 export const H_CODE_LOCK = 4;
 export const H_CODE_COUNT = 5;
 export const H_CODE_BYTES = 6;
+export const H_READY = 7;
 export const HEADER_WORDS = 16; // padded: keeps the hot words off the first ring's cache line
 
 export const W_PARK = 0;

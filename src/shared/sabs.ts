@@ -2,62 +2,81 @@
  * SharedArrayBuffers by id, so that one passed to a task (or returned) arrives
  * as the same memory on whichever thread decodes it.
  *
- * A buffer cannot be written into a queue; it must be posted at least once to
- * every thread. The first time a thread encodes a buffer it gives it an id
- * (`(thread << 20) | n`, unique without coordination) and posts it on a
- * `BroadcastChannel` shared by the runtime's threads, *before* the task that
- * names the id is published. Node enqueues a broadcast into every receiver's
- * port at post time, so a decoder that meets an unknown id drains its channel
- * synchronously (`receiveMessageOnPort`) and finds it.
+ * A buffer cannot be written into a queue: it must be posted, once, to every
+ * thread that may decode it, *before* the task or result that names it is
+ * published. The runtime's threads (main + workers) are joined by a full mesh
+ * of MessageChannels made by the main thread before any worker starts, so a
+ * message posted early is never lost. The first time a thread encodes a buffer
+ * it names it (`(thread + 1) << 20 | n`, unique without coordination) and
+ * posts it to every peer. Node enqueues a message into the receiving port when
+ * it is posted, so a decoder that meets an unknown id drains its ports
+ * synchronously (`receiveMessageOnPort`) and finds it. (A BroadcastChannel
+ * would be simpler, but across threads it delivers only through the event
+ * loop, which a decoder cannot wait for.)
  */
-import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { SabTable } from './codec.js';
 
-interface SabMessage {
+export interface SabMessage {
   id: number;
   sab: SharedArrayBuffer;
 }
 
-export class BroadcastSabTable implements SabTable {
+export class SabRegistry implements SabTable {
   private readonly byId = new Map<number, SharedArrayBuffer>();
   private readonly ids = new WeakMap<SharedArrayBuffer, number>();
-  private readonly channel: BroadcastChannel;
+  /** Buffers this thread has already posted to its peers. */
+  private readonly posted = new WeakSet<SharedArrayBuffer>();
   private next = 0;
 
+  /**
+   * @param thread 0 for the main thread, w + 1 for worker w
+   * @param peers this thread's end of its channel to each other thread
+   */
   constructor(
-    name: string,
     private readonly thread: number,
+    private readonly peers: MessagePort[],
+    known: SabMessage[] = [],
   ) {
-    this.channel = new BroadcastChannel(name);
-    // Nobody listens asynchronously: messages are pulled on demand, and the
-    // channel must not keep the thread alive.
-    (this.channel as unknown as { unref(): void }).unref();
+    for (const m of known) this.learn(m);
   }
 
   idOf(sab: SharedArrayBuffer): number {
     let id = this.ids.get(sab);
     if (id === undefined) {
       id = ((this.thread + 1) << 20) | this.next++;
-      this.ids.set(sab, id);
-      this.byId.set(id, sab);
-      this.channel.postMessage({ id, sab } satisfies SabMessage);
+      this.learn({ id, sab });
+    }
+    // A buffer learned from one peer is re-posted to all: the next decoder may
+    // be a thread the original sender never told.
+    if (!this.posted.has(sab)) {
+      this.posted.add(sab);
+      for (const p of this.peers) p.postMessage({ id, sab } satisfies SabMessage);
     }
     return id;
   }
 
   get(id: number): SharedArrayBuffer {
-    let sab = this.byId.get(id);
-    while (sab === undefined) {
-      const m = receiveMessageOnPort(this.channel as never) as { message: SabMessage } | undefined;
-      if (m === undefined) throw new Error(`spindle: SharedArrayBuffer #${id} was never broadcast to this thread`);
-      this.byId.set(m.message.id, m.message.sab);
-      this.ids.set(m.message.sab, m.message.id);
-      if (m.message.id === id) sab = m.message.sab;
+    for (;;) {
+      const sab = this.byId.get(id);
+      if (sab !== undefined) return sab;
+      let any = false;
+      for (const p of this.peers) {
+        for (let m = receiveMessageOnPort(p); m !== undefined; m = receiveMessageOnPort(p)) {
+          this.learn(m.message as SabMessage);
+          any = true;
+        }
+      }
+      if (!any) throw new Error(`spindle: SharedArrayBuffer #${id} was never posted to this thread`);
     }
-    return sab;
+  }
+
+  private learn(m: SabMessage): void {
+    this.byId.set(m.id, m.sab);
+    this.ids.set(m.sab, m.id);
   }
 
   close(): void {
-    this.channel.close();
+    for (const p of this.peers) p.close();
   }
 }
