@@ -5,6 +5,11 @@
 
 export const ERR_SPAWN_AFTER_SHUTDOWN =
   'spindle: spawn() after shutdown(): this runtime no longer accepts tasks. Create a new Runtime, or spawn before shutting down.';
+export const ERR_RUNTIME_IN_WORKER =
+  'spindle: a Runtime was created inside a runtime worker. This usually means a worker imported a task module ' +
+  'that also runs main-program code at its top level (new Runtime(), spawn, ...). Keep task definitions in modules ' +
+  'without such side effects, or guard the main code with `if (isMainThread)` from node:worker_threads. ' +
+  'Inside a task, use spawn() to run more tasks.';
 export const ERR_NOT_A_FUNCTION = (what: unknown): string =>
   `spindle: spawn() takes a task (task(import.meta.url, fn)) or an inline function, got ${describe(what)}`;
 export const ERR_NATIVE_FUNCTION = (name: string): string =>

@@ -10,7 +10,8 @@
  * process alive, a busy one always does.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { JoinError, ERR_SPAWN_AFTER_SHUTDOWN } from './errors.js';
+import { JoinError, ERR_RUNTIME_IN_WORKER, ERR_SPAWN_AFTER_SHUTDOWN } from './errors.js';
+import { workerHost } from './context.js';
 import { JoinHandle, type HandleHost } from './join.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { codeKeyOf } from './task.js';
@@ -113,6 +114,7 @@ export class Runtime implements AsyncDisposable {
   readonly #unobserved: FinalizationRegistry<JoinError>;
 
   constructor(options?: RuntimeOptions) {
+    if (workerHost() !== undefined) throw new Error(ERR_RUNTIME_IN_WORKER);
     const opts = (this.#opts = resolveOptions(options));
     const config = { slots: opts.queueCapacity, workers: opts.workers, dequeCapacity: opts.dequeCapacity };
     const buffer = new SharedArrayBuffer(Core.bytes(config));
