@@ -36,6 +36,11 @@ export const ERR_IMPORT = (url: string, name: string, message: string): string =
 export const ERR_NO_SUCH_TASK = (url: string, name: string): string =>
   `spindle: module ${url} defines no task named '${name}'. Define it at the module's top level with ` +
   `task(import.meta.url, ${name === '' ? 'fn' : `function ${name}(...) {...}`}) so that workers find it when they import the module.`;
+export const ERR_WORKER_DIED = (w: number, reason: string): string =>
+  `spindle: worker ${w} died while running this task (${reason}); the runtime replaced it, and its queued tasks run elsewhere`;
+export const ERR_START_FAILED = (n: number, reason: string): string =>
+  `spindle: ${n} workers in a row died during start-up (last: ${reason}); the runtime stopped starting more. ` +
+  'Check resourceLimits and that the task modules import without side effects that kill the thread.';
 export const ERR_RESULT = (message: string): string =>
   `spindle: the task's result cannot be sent back to its spawner: ${message}`;
 

@@ -10,12 +10,18 @@
  * process alive, a busy one always does.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { JoinError, ERR_RUNTIME_IN_WORKER, ERR_SPAWN_AFTER_SHUTDOWN } from './errors.js';
+import {
+  JoinError,
+  ERR_RUNTIME_IN_WORKER,
+  ERR_SPAWN_AFTER_SHUTDOWN,
+  ERR_START_FAILED,
+  ERR_WORKER_DIED,
+} from './errors.js';
 import { workerHost } from './context.js';
 import { JoinHandle, type HandleHost } from './join.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { codeKeyOf } from './task.js';
-import { ABORT, CANCELLED, COMPLETE, Core, MAIN, PANICKED, QUEUED, STATE_MASK } from './shared/core.js';
+import { ABORT, COMPLETE, Core, MAIN, PANICKED, QUEUED, RUNNING, STATE_MASK } from './shared/core.js';
 import { globalHeap } from './shared/heap.js';
 import {
   H_LIVE,
@@ -25,10 +31,13 @@ import {
   SLOT_OWNER,
   SLOT_RUNNER,
   SLOT_STATE,
+  W_HAND,
   W_INJECTED,
   W_LOCAL_HITS,
+  W_LOCAL_LIVE,
   W_PARKS,
   W_PRIVATE,
+  W_STARTED,
   W_STEALS,
   W_STOLEN_FROM,
   W_TASKS_RUN,
@@ -77,6 +86,8 @@ export interface RuntimeMetrics {
 type Fn = (...args: any[]) => unknown;
 
 const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
+/** Workers dying before they finish start-up, in a row, before the runtime gives up. */
+const MAX_START_FAILURES = 3;
 let defaultRuntime: Runtime | null = null;
 
 /**
@@ -93,6 +104,8 @@ export class Runtime implements AsyncDisposable {
   readonly #core: Core;
   readonly #sabs: SabRegistry;
   readonly #workers: Worker[] = [];
+  /** Resolves when the current worker at each index has exited. */
+  readonly #exited: Promise<void>[] = [];
   /** The handle of each main-owned task, by slot. */
   readonly #handles: (JoinHandle<unknown> | undefined)[];
   #overflow: Pending[] = [];
@@ -111,6 +124,15 @@ export class Runtime implements AsyncDisposable {
   #spawned = 0;
   #completed = 0;
   readonly #host: HandleHost;
+  readonly #buffer: SharedArrayBuffer;
+  /** The last 'error' event of each worker: why it died, if it dies. */
+  readonly #errors: (Error | undefined)[] = [];
+  /** Set once worker exits are expected (shutdown). */
+  #stopping = false;
+  /** Workers that died before finishing start-up, in a row. */
+  #startFailures = 0;
+  /** Set when the runtime gave up (workers cannot start): every spawn fails with it. */
+  #broken: Error | null = null;
   readonly #unobserved: FinalizationRegistry<JoinError>;
 
   constructor(options?: RuntimeOptions) {
@@ -141,17 +163,8 @@ export class Runtime implements AsyncDisposable {
       unobserved: (h, e) => rt.#unobserved.register(h, e, h),
       observed: (h) => rt.#unobserved.unregister(h),
     };
-    for (let w = 0; w < opts.workers; w++) {
-      const peers = mesh[w + 1]!;
-      const worker = new Worker(WORKER_URL, {
-        workerData: { buffer, heap: this.#core.heap.buffer, config, index: w, peers },
-        transferList: peers,
-        resourceLimits: opts.resourceLimits,
-      });
-      worker.unref();
-      worker.on('error', (e) => this.#workerFailed(w, e));
-      this.#workers.push(worker);
-    }
+    this.#buffer = buffer;
+    for (let w = 0; w < opts.workers; w++) this.#startWorker(w, mesh[w + 1]!);
     if (defaultRuntime === null) defaultRuntime = this;
   }
 
@@ -174,7 +187,7 @@ export class Runtime implements AsyncDisposable {
    * and `Error` after `shutdown()`.
    */
   spawn<A extends unknown[], R>(task: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>> {
-    if (this.#state !== 'running') throw new Error(ERR_SPAWN_AFTER_SHUTDOWN);
+    if (this.#state !== 'running') throw this.#broken ?? new Error(ERR_SPAWN_AFTER_SHUTDOWN);
     const core = this.#core;
     const code = core.codes.idOf(codeKeyOf(task));
     core.enc.encodeArgs(args);
@@ -304,9 +317,132 @@ export class Runtime implements AsyncDisposable {
     h._err(new JoinError(h.id, 'cancelled'));
   }
 
-  #workerFailed(w: number, e: unknown): void {
-    // Dying workers are adopted by the failure-handling issue; until then say so loudly.
-    process.stderr.write(`spindle: worker ${w} failed: ${(e as Error)?.stack ?? String(e)}\n`);
+  #startWorker(w: number, peers: MessagePort[]): void {
+    const core = this.#core;
+    Atomics.store(core.ctl, core.lay.worker(w) + W_STARTED, 0);
+    const worker = new Worker(WORKER_URL, {
+      workerData: { buffer: this.#buffer, heap: core.heap.buffer, config: core.config, index: w, peers },
+      transferList: peers,
+      resourceLimits: this.#opts.resourceLimits,
+    });
+    worker.unref();
+    worker.on('error', (e) => {
+      this.#errors[w] = e;
+    });
+    this.#exited[w] = new Promise((resolve) =>
+      worker.on('exit', (code) => {
+        resolve();
+        this.#onExit(w, worker, code);
+      }),
+    );
+    this.#workers[w] = worker;
+  }
+
+  /**
+   * A worker ended. Unless we were stopping it: fail the tasks that were
+   * running there, re-queue what it held, and start a replacement — or, if
+   * workers keep dying during start-up, give up and fail all pending work.
+   */
+  #onExit(w: number, worker: Worker, code: number): void {
+    if (this.#workers[w] !== worker || this.#stopping) return;
+    const err = this.#errors[w];
+    this.#errors[w] = undefined;
+    const reason = err !== undefined ? `${err.name}: ${err.message}` : `it exited with code ${code}`;
+    const core = this.#core;
+    const started = Atomics.load(core.ctl, core.lay.worker(w) + W_STARTED) === 1;
+    this.#recover(w, reason);
+    this.#startFailures = started ? 0 : this.#startFailures + 1;
+    if (this.#startFailures >= MAX_START_FAILURES) {
+      this.#giveUp(new Error(ERR_START_FAILED(this.#startFailures, reason), { cause: err }));
+      return;
+    }
+    // A replacement talks to the main thread only: the other workers' ports
+    // to the dead one are gone (see sabs.ts).
+    const { port1, port2 } = new MessageChannel();
+    this.#sabs.replacePeer(w, port1);
+    this.#startWorker(w, [port2]);
+    this.#wakeDrive();
+  }
+
+  /** Settles or re-queues everything the dead worker w was responsible for. */
+  #recover(w: number, reason: string): void {
+    const core = this.#core;
+    const ctl = core.ctl;
+    const lay = core.lay;
+    const wbase = lay.worker(w);
+    const died = (): Error =>
+      Object.assign(new Error(ERR_WORKER_DIED(w, reason)), { code: 'ERR_WORKER_DIED', worker: w });
+    const liveDone = (n: number): void => {
+      if (n > 0) Atomics.sub(ctl, H_LIVE, n);
+    };
+    // 1. The tasks it was running fail: the worker died under them.
+    for (let i = 0; i < lay.slots; i++) {
+      const base = lay.slot(i);
+      if ((Atomics.load(ctl, base + SLOT_STATE) & STATE_MASK) !== RUNNING) continue;
+      if (Atomics.load(ctl, base + SLOT_RUNNER) !== w) continue;
+      const owner = Atomics.load(ctl, base + SLOT_OWNER);
+      if (owner === MAIN) {
+        const h = this.#handles[i];
+        this.#handles[i] = undefined;
+        if (h !== undefined && !h.isFinished()) h._err(new JoinError(h.id, 'panic', died()));
+        core.freeSlot(i);
+        this.#outstanding--;
+        this.#completed++;
+      } else if (owner === w) {
+        core.freeSlot(i); // its spawner died with it
+        liveDone(1);
+      } else {
+        core.releasePayload(i);
+        core.enc.encodeValue(died(), 'the error');
+        core.writeEncoded(i);
+        Atomics.store(ctl, base + SLOT_STATE, PANICKED);
+        core.inboxes[owner]!.push(i);
+        core.idle.wake(owner);
+        liveDone(1);
+      }
+    }
+    // 2. What it held but had not started runs elsewhere, exactly once.
+    const hand = Atomics.exchange(ctl, wbase + W_HAND, -1);
+    if (hand >= 0 && (Atomics.load(ctl, lay.slot(hand) + SLOT_STATE) & STATE_MASK) === QUEUED) core.injector.push(hand);
+    const dq = core.deques[w]!;
+    while (dq.len() > 0) {
+      const s = dq.steal();
+      if (s !== -1) core.injector.push(s);
+    }
+    // 3. Tasks that lived only in its heap (private deque, run from it) are gone with it.
+    liveDone(Atomics.exchange(ctl, wbase + W_LOCAL_LIVE, 0));
+    // 4. Completions for tasks it spawned: nobody waits for them now.
+    const inbox = core.inboxes[w]!;
+    for (let i = inbox.pop(); i !== -1; i = inbox.pop()) core.freeSlot(i);
+    core.idle.forget(w);
+    core.idle.notifyOne();
+  }
+
+  /** Workers cannot start: fail everything pending and refuse new work, instead of looping. */
+  #giveUp(e: Error): void {
+    this.#broken = e;
+    this.#state = 'closing';
+    const fail = (h: JoinHandle<unknown> | undefined): void => {
+      if (h !== undefined && !h.isFinished()) h._err(new JoinError(h.id, 'panic', e, `task ${h.id} cannot run: ${e.message}`));
+    };
+    for (let i = 0; i < this.#handles.length; i++) {
+      fail(this.#handles[i]);
+      this.#handles[i] = undefined;
+    }
+    for (let k = this.#overflowHead; k < this.#overflow.length; k++) fail(this.#overflow[k]!.h);
+    this.#overflow = [];
+    this.#overflowHead = 0;
+    this.#outstanding = 0;
+    Atomics.store(this.#core.ctl, H_LIVE, 0);
+    this.#stopping = true;
+    for (const wk of this.#workers) void wk.terminate();
+    this.#wakeDrive();
+  }
+
+  /** Wakes the completion loop (it re-checks whether anything is live). */
+  #wakeDrive(): void {
+    const ctl = this.#core.ctl;
+    if (Atomics.compareExchange(ctl, H_MAIN_WAIT, 1, 0) === 1) Atomics.notify(ctl, H_MAIN_WAIT);
   }
 
   /** Resolves once no task is live on this runtime. */
@@ -339,10 +475,10 @@ export class Runtime implements AsyncDisposable {
       // Workers are unref'd: hold the process open until they have exited.
       this.#keepAlive.ref();
       const ctl = this.#core.ctl;
+      this.#stopping = true;
       Atomics.store(ctl, H_SHUTDOWN, 1);
-      const exits = this.#workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
       this.#core.idle.wakeAll();
-      await Promise.all(exits);
+      await Promise.all(this.#exited);
       clearInterval(this.#keepAlive);
       this.#sabs.close();
       this.#state = 'closed';
@@ -382,5 +518,4 @@ export class Runtime implements AsyncDisposable {
   }
 }
 
-void CANCELLED;
 export type { Fn };

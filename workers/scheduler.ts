@@ -47,6 +47,9 @@ import {
   SLOT_STATE,
   W_INJECTED,
   W_LOCAL_HITS,
+  W_LOCAL_LIVE,
+  W_HAND,
+  W_STARTED,
   W_PARK,
   W_PARKS,
   W_PRIVATE,
@@ -84,11 +87,15 @@ export class WorkerScheduler implements HandleHost {
   private readonly fns: (Function | Promise<Function> | undefined)[] = [];
   private readonly inline = new WeakSet<Function>();
   private seq = 0;
+  /** Tasks counted in H_LIVE that live only in this heap (mirrored to W_LOCAL_LIVE). */
+  private localLive = 0;
   private inflight = 0;
   private tick = 0;
   private running = false;
   private scheduled = false;
   private parkedAsync = false;
+  /** A task module is being imported: take no shared work until it is (see runSlot). */
+  private loading = false;
   private exited = false;
   /**
    * Keeps this thread's event loop alive while it is parked in `waitAsync`,
@@ -114,13 +121,9 @@ export class WorkerScheduler implements HandleHost {
   }
 
   start(): void {
+    Atomics.store(this.ctl, this.wbase + W_HAND, -1);
+    Atomics.store(this.ctl, this.wbase + W_STARTED, 1);
     this.schedule();
-    if (process.env.SPINDLE_DEBUG) {
-      setInterval(() => {
-        const dq = this.core.deques[this.index]!;
-        console.error('W', this.index, JSON.stringify({ owned: [...this.owned.keys()], local: this.local.length - this.head, inflight: this.inflight, parkedAsync: this.parkedAsync, scheduled: this.scheduled, running: this.running, dq: dq.len(), park: Atomics.load(this.ctl, this.wbase), inbox: this.core.inboxes[this.index]!.len() }));
-      }, 2000).unref();
-    }
   }
 
   // ───────────────────────── spawning from inside a task ─────────────────────────
@@ -132,6 +135,7 @@ export class WorkerScheduler implements HandleHost {
     for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) primitive = false;
     if (primitive) {
       Atomics.add(this.ctl, H_LIVE, 1);
+      Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, ++this.localLive);
       const lt: LocalTask = { fn: t as Function, args, h };
       h._local = lt;
       this.local.push(lt);
@@ -149,6 +153,7 @@ export class WorkerScheduler implements HandleHost {
         const enc = this.core.enc;
         const copy = enc.buf.slice(0, enc.pos);
         const lt: LocalTask = { fn: t as Function, args: this.core.dec.decodeArgs(copy, new DataView(copy.buffer), 0), h };
+        Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, ++this.localLive);
         h._local = lt;
         this.local.push(lt);
       } else {
@@ -170,6 +175,8 @@ export class WorkerScheduler implements HandleHost {
       this.local[this.head++] = undefined;
       this.core.enc.encodeArgs(lt.args);
       lt.h._local = null;
+      // From here the slot tracks it: if this worker dies, the task still runs elsewhere.
+      Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, --this.localLive);
       this.publish(slot, this.core.codes.idOf(codeKeyOf(lt.fn)), lt.h);
     }
     if (this.head === this.local.length) {
@@ -199,7 +206,10 @@ export class WorkerScheduler implements HandleHost {
     // Full: move the older half to the injector, where anyone can take it.
     for (let k = dq.capacity >> 1; k > 0; k--) {
       const s = dq.steal();
-      if (s !== -1) this.core.injector.push(s);
+      if (s === -1) continue;
+      Atomics.store(this.ctl, this.wbase + W_HAND, s);
+      this.core.injector.push(s);
+      Atomics.store(this.ctl, this.wbase + W_HAND, -1);
     }
     dq.push(slot);
     this.core.idle.notifyOne();
@@ -213,7 +223,7 @@ export class WorkerScheduler implements HandleHost {
       this.removeLocal(lt);
       h._local = null;
       h._err(new JoinError(h.id, 'cancelled'));
-      this.taskDone();
+      this.taskDone(true);
     } else if (h._slot >= 0) {
       Atomics.or(this.ctl, this.core.lay.slot(h._slot) + SLOT_STATE, ABORT);
       h._err(new JoinError(h.id, 'cancelled'));
@@ -236,6 +246,15 @@ export class WorkerScheduler implements HandleHost {
   }
 
   observed(_h: JoinHandle<unknown>): void {}
+
+  private popLocal(): LocalTask {
+    const lt = this.local.pop()!;
+    if (this.head >= this.local.length) {
+      this.local.length = 0;
+      this.head = 0;
+    }
+    return lt;
+  }
 
   private removeLocal(lt: LocalTask): void {
     const last = this.local.length - 1;
@@ -261,7 +280,7 @@ export class WorkerScheduler implements HandleHost {
     try {
       r = lt.fn(...lt.args);
     } catch (e) {
-      this.settleLocal(h, PANICKED, this.explain(lt.fn, e));
+      this.settleLocal(h, PANICKED, this.explain(lt.fn, e), true);
       return;
     }
     if (isThenable(r)) {
@@ -269,27 +288,29 @@ export class WorkerScheduler implements HandleHost {
       r.then(
         (v) => {
           this.inflight--;
-          this.settleLocal(h, COMPLETE, v);
+          this.settleLocal(h, COMPLETE, v, true);
         },
         (e) => {
           this.inflight--;
-          this.settleLocal(h, PANICKED, this.explain(lt.fn, e));
+          this.settleLocal(h, PANICKED, this.explain(lt.fn, e), true);
         },
       );
     } else {
-      this.settleLocal(h, COMPLETE, r);
+      this.settleLocal(h, COMPLETE, r, true);
     }
   }
 
-  private settleLocal(h: JoinHandle<unknown>, outcome: Outcome, v: unknown): void {
+  /** Settles a handle this worker owns with a value from this heap. `local`: the task was never in a slot. */
+  private settleLocal(h: JoinHandle<unknown>, outcome: Outcome, v: unknown, local: boolean): void {
     if (outcome === COMPLETE) h._ok(v);
     else h._err(new JoinError(h.id, outcome === PANICKED ? 'panic' : 'cancelled', v));
-    this.taskDone();
+    this.taskDone(local);
   }
 
-  private taskDone(): void {
-    // safety: H_LIVE counts tasks not yet finished anywhere; the thread that
-    // takes it to zero wakes the main thread, which may be waiting for quiet.
+  private taskDone(local: boolean): void {
+    if (local) Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, --this.localLive);
+    // safety: H_LIVE counts worker-spawned tasks not yet finished anywhere; the
+    // thread that takes it to zero wakes the main thread, which may wait for quiet.
     if (Atomics.sub(this.ctl, H_LIVE, 1) === 1) this.wakeMain();
   }
 
@@ -300,38 +321,48 @@ export class WorkerScheduler implements HandleHost {
     }
   }
 
+  /**
+   * Starts slot task i, held in W_HAND. If its module is not loaded yet, the
+   * task stays QUEUED in hand while the import runs, and the worker takes no
+   * other shared work meanwhile (`loading`): should it die, exactly that one
+   * task goes back to the injector, and no other was claimed for nothing.
+   */
   private runSlot(i: number): void {
+    const code = Atomics.load(this.ctl, this.core.lay.slot(i) + SLOT_CODE);
+    const fn = this.fns[code] ?? this.resolve(code);
+    if (typeof fn === 'function') {
+      this.startSlot(i, fn, undefined);
+      return;
+    }
+    this.loading = true;
+    this.inflight++;
+    fn.then(
+      (f) => this.startSlot(i, f, undefined),
+      (e) => this.startSlot(i, null, e),
+    ).finally(() => {
+      this.loading = false;
+      this.inflight--;
+      this.kick();
+    });
+  }
+
+  private startSlot(i: number, fn: Function | null, importError: unknown): void {
     const ctl = this.ctl;
     const base = this.core.lay.slot(i);
     this.tasksRun++;
+    Atomics.store(ctl, base + SLOT_RUNNER, this.index);
     // safety: QUEUED → RUNNING by CAS fails if the owner set ABORT while the
-    // task sat in a queue: then it never runs.
-    if (Atomics.compareExchange(ctl, base + SLOT_STATE, QUEUED, RUNNING) !== QUEUED) {
+    // task sat in a queue: then it never runs. Once RUNNING with RUNNER = us, a
+    // death of this worker is seen by the main thread's slot scan, so W_HAND
+    // can let go (no interrupt point between the two steps).
+    const won = Atomics.compareExchange(ctl, base + SLOT_STATE, QUEUED, RUNNING) === QUEUED;
+    Atomics.store(ctl, this.wbase + W_HAND, -1);
+    if (!won || fn === null) {
       this.core.releasePayload(i);
-      this.finishSlot(i, CANCELLED, undefined);
+      this.finishSlot(i, won ? PANICKED : CANCELLED, importError);
       return;
     }
-    Atomics.store(ctl, base + SLOT_RUNNER, this.index);
-    const code = Atomics.load(ctl, base + SLOT_CODE);
-    const fn = this.fns[code] ?? this.resolve(code);
-    if (typeof fn === 'function') {
-      this.execSlot(i, fn);
-    } else {
-      this.inflight++;
-      fn.then(
-        (f) => {
-          this.inflight--;
-          this.execSlot(i, f);
-          this.kick();
-        },
-        (e) => {
-          this.inflight--;
-          this.core.releasePayload(i);
-          this.finishSlot(i, PANICKED, e);
-          this.kick();
-        },
-      );
-    }
+    this.execSlot(i, fn);
   }
 
   private execSlot(i: number, fn: Function): void {
@@ -378,8 +409,8 @@ export class WorkerScheduler implements HandleHost {
       const h = this.owned.get(i);
       this.owned.delete(i);
       this.core.freeSlot(i);
-      if (h !== undefined && !h.isFinished()) this.settleLocal(h, outcome, v);
-      else this.taskDone();
+      if (h !== undefined && !h.isFinished()) this.settleLocal(h, outcome, v, false);
+      else this.taskDone(false);
       return;
     }
     const enc = this.core.enc;
@@ -401,7 +432,7 @@ export class WorkerScheduler implements HandleHost {
     } else {
       this.core.inboxes[owner]!.push(i);
       this.core.idle.wake(owner);
-      this.taskDone();
+      this.taskDone(false);
     }
   }
 
@@ -498,107 +529,114 @@ export class WorkerScheduler implements HandleHost {
   private batch(): boolean {
     let worked = this.drainInbox();
     const core = this.core;
-    const dq = core.deques[this.index]!;
     for (let ran = 0; ran < BUDGET; ran++) {
       if (this.local.length - this.head > 1 && Atomics.load(this.ctl, H_IDLE) !== 0) this.share();
-      if (++this.tick % INJECTOR_INTERVAL === 0) {
-        const i = this.fromInjector();
-        if (i !== -1) {
-          this.runSlot(i);
+      if (this.loading) {
+        if (this.local.length > this.head) {
+          this.runLocal(this.popLocal());
           worked = true;
           continue;
         }
+        break;
       }
-      if (this.local.length > this.head) {
-        const lt = this.local.pop()!;
-        if (this.head >= this.local.length) {
-          this.local.length = 0;
-          this.head = 0;
-        }
-        this.runLocal(lt);
+      if (++this.tick % INJECTOR_INTERVAL === 0 && this.refill() && this.runNext()) {
         worked = true;
         continue;
       }
-      let i = dq.pop();
-      if (i === -1) i = this.fromInjector();
-      if (i === -1) break;
-      this.runSlot(i);
+      if (this.local.length > this.head) {
+        this.runLocal(this.popLocal());
+        worked = true;
+        continue;
+      }
+      if (!this.runNext() && !(this.refill() && this.runNext())) break;
       worked = true;
       if ((ran & 15) === 15) this.drainInbox();
     }
     return this.drainInbox() || worked;
   }
 
-  /** Takes one task from the injector, and a fair share more into the local deque. */
-  private fromInjector(): number {
+  /*
+   * Moving a task index between queues: a worker can be terminated at any
+   * function entry or loop back-edge (that is where V8 delivers
+   * `Worker.terminate()`), so an index popped from one queue is recorded in
+   * W_HAND until it is in another queue or its task has started; the main
+   * thread re-queues it if the worker dies with it in hand. The steps between
+   * a pop's return and the W_HAND store contain no such point.
+   */
+
+  /** Moves a fair share of the injector (`len / workers + 1`, as tokio) into our deque. */
+  private refill(): boolean {
     const inj = this.core.injector;
-    const first = inj.pop();
-    if (first === -1) return -1;
-    this.injected++;
-    const share = Math.min((inj.len() / this.core.config.workers) | 0, this.core.config.dequeCapacity >> 1);
     const dq = this.core.deques[this.index]!;
-    for (let k = 0; k < share; k++) {
+    const hand = this.wbase + W_HAND;
+    const want = 1 + Math.min((inj.len() / this.core.config.workers) | 0, this.core.config.dequeCapacity >> 1);
+    let moved = 0;
+    for (; moved < want; moved++) {
       const s = inj.pop();
       if (s === -1) break;
-      this.injected++;
+      Atomics.store(this.ctl, hand, s);
       if (!dq.push(s)) {
         inj.push(s);
+        Atomics.store(this.ctl, hand, -1);
         break;
       }
+      Atomics.store(this.ctl, hand, -1);
     }
-    return first;
+    this.injected += moved;
+    return moved > 0;
   }
 
-  /** Steals half of a random victim's deque; returns one task to run, the rest go to our deque. */
-  private steal(): number {
+  /** Steals half of a random victim's deque into ours. */
+  private steal(): boolean {
     const n = this.core.config.workers;
-    if (n === 1) return -1;
+    if (n === 1) return false;
     const start = (Math.random() * n) | 0;
     const mine = this.core.deques[this.index]!;
+    const hand = this.wbase + W_HAND;
     for (let k = 0; k < n; k++) {
       const v = (start + k) % n;
       if (v === this.index) continue;
       const dq = this.core.deques[v]!;
-      const avail = dq.len();
-      if (avail === 0) continue;
-      const first = dq.steal();
-      if (first === -1) continue;
-      let got = 1;
-      for (let want = (avail - 1) >> 1; want > 0; want--) {
+      let got = 0;
+      for (let want = (dq.len() + 1) >> 1; want > 0; want--) {
         const s = dq.steal();
         if (s === -1) break;
-        if (!mine.push(s)) {
-          this.core.injector.push(s);
-        }
+        Atomics.store(this.ctl, hand, s);
+        if (!mine.push(s)) this.core.injector.push(s);
+        Atomics.store(this.ctl, hand, -1);
         got++;
       }
+      if (got === 0) continue;
       this.steals += got;
       Atomics.add(this.ctl, this.core.lay.worker(v) + W_STOLEN_FROM, got);
-      return first;
+      return true;
     }
-    return -1;
+    return false;
   }
 
-  private findElsewhere(): number {
-    const i = this.fromInjector();
-    return i !== -1 ? i : this.steal();
+  /** Pops our deque and starts the task (W_HAND covers the gap). False when the deque is empty. */
+  private runNext(): boolean {
+    const i = this.core.deques[this.index]!.pop();
+    if (i === -1) return false;
+    Atomics.store(this.ctl, this.wbase + W_HAND, i);
+    this.runSlot(i);
+    return true;
   }
 
   /** Nothing local to do: search for a while, then park. */
   private idle(): void {
     const core = this.core;
     const idle = core.idle;
-    const searching = idle.tryBeginSearch();
+    const searching = !this.loading && idle.tryBeginSearch(this.index);
     if (searching) {
       const until = process.hrtime.bigint() + SEARCH_NS;
       do {
-        const i = this.findElsewhere();
-        if (i !== -1) {
+        if (this.refill() || this.steal()) {
           // The last searcher to find work wakes another, in case there is more.
-          if (idle.endSearch()) idle.notifyOne();
+          if (idle.endSearch(this.index)) idle.notifyOne();
           this.running = true;
           try {
-            this.runSlot(i);
+            this.runNext();
           } finally {
             this.running = false;
           }
@@ -649,7 +687,9 @@ export class WorkerScheduler implements HandleHost {
 
   private anyWork(): boolean {
     const core = this.core;
-    if (core.injector.len() > 0 || core.inboxes[this.index]!.len() > 0) return true;
+    if (core.inboxes[this.index]!.len() > 0) return true;
+    if (this.loading) return false;
+    if (core.injector.len() > 0) return true;
     for (const dq of core.deques) if (dq.len() > 0) return true;
     return false;
   }

@@ -17,7 +17,6 @@ import {
   INLINE_BYTES,
   SLOT_HEAP,
   SLOT_LEN,
-  W_PARK,
   layout,
   type Layout,
 } from './layout.js';
@@ -79,7 +78,7 @@ export class Core {
       this.inboxes.push(new Ring(this.ctl, lay.inbox(w), config.slots));
       this.deques.push(new Deque(this.ctl, lay.deque(w), config.dequeCapacity));
     }
-    this.idle = new Idle(this.ctl, (w) => lay.worker(w) + W_PARK, config.workers);
+    this.idle = new Idle(this.ctl, (w) => lay.worker(w), config.workers);
     this.codes = new CodeTable(this.ctl, lay);
     this.enc = new Encoder(sabs);
     this.dec = new Decoder(sabs);

@@ -40,6 +40,11 @@
  * | W_PRIVATE     | tasks in the private (unpublished) deque             | owner              | main, thieves (hint) |
  * | W_INJECTED    | tasks taken from the injector                        | owner              | main    |
  * | W_LOCAL_HITS  | nested spawns run without being published            | owner              | main    |
+ * | W_LOCAL_LIVE  | tasks counted in H_LIVE that live only in this worker's JS heap (private, or run from it) — what H_LIVE loses if the worker dies | owner | main, at the worker's death |
+ * | W_ROLE        | this worker's share of H_IDLE: 0 none, 1 searching, 2 sleeping | owner | main, at the worker's death |
+ * | W_STARTED     | 1 once the worker's bootstrap finished               | owner              | main    |
+ * | W_ABORTS      | bumped when a task running here is aborted: look at your tasks' ABORT flags | aborters | owner |
+ * | W_HAND        | the one slot index this worker holds outside any queue (between a pop and a push or the start of the task), else -1 | owner | main, at the worker's death |
  *
  * Slot header words (SLOT_*), at slotBase(i): a slot carries one task from
  * spawn to join. It is allocated by the spawner (its *owner*), which also frees
@@ -75,6 +80,11 @@ export const W_PARKS = 4;
 export const W_PRIVATE = 5;
 export const W_INJECTED = 6;
 export const W_LOCAL_HITS = 7;
+export const W_LOCAL_LIVE = 8;
+export const W_ROLE = 9;
+export const W_STARTED = 10;
+export const W_ABORTS = 11;
+export const W_HAND = 12;
 export const WORKER_WORDS = 16; // one 64-byte line per worker, so parking one does not bounce another's
 
 export const SLOT_STATE = 0;

@@ -35,7 +35,7 @@ export class SabRegistry implements SabTable {
    */
   constructor(
     private readonly thread: number,
-    private readonly peers: MessagePort[],
+    private readonly peers: (MessagePort | null)[],
     known: SabMessage[] = [],
   ) {
     for (const m of known) this.learn(m);
@@ -51,7 +51,7 @@ export class SabRegistry implements SabTable {
     // be a thread the original sender never told.
     if (!this.posted.has(sab)) {
       this.posted.add(sab);
-      for (const p of this.peers) p.postMessage({ id, sab } satisfies SabMessage);
+      for (const p of this.peers) p?.postMessage({ id, sab } satisfies SabMessage);
     }
     return id;
   }
@@ -62,6 +62,7 @@ export class SabRegistry implements SabTable {
       if (sab !== undefined) return sab;
       let any = false;
       for (const p of this.peers) {
+        if (p === null) continue;
         for (let m = receiveMessageOnPort(p); m !== undefined; m = receiveMessageOnPort(p)) {
           this.learn(m.message as SabMessage);
           any = true;
@@ -76,7 +77,14 @@ export class SabRegistry implements SabTable {
     this.ids.set(m.sab, m.id);
   }
 
+  /** Peer k's port is replaced (its worker died and was replaced). Buffers are posted to it afresh. */
+  replacePeer(k: number, port: MessagePort): void {
+    this.peers[k]?.close();
+    this.peers[k] = port;
+    for (const [id, sab] of this.byId) port.postMessage({ id, sab } satisfies SabMessage);
+  }
+
   close(): void {
-    for (const p of this.peers) p.close();
+    for (const p of this.peers) p?.close();
   }
 }
