@@ -12,8 +12,8 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
-function cellText(r: Results, m: Metric, id: AdapterId): string {
-  const cell = r.cells.get(m.id)?.get(id);
+function cellText(r: Results, m: Metric, id: AdapterId | 'ceiling'): string {
+  const cell = id === 'ceiling' ? r.ceiling.get(m.id) : r.cells.get(m.id)?.get(id);
   if (cell === undefined) return '';
   if ('missing' in cell) return cell.missing;
   if (cell.rounds === 1) return `${m.format(cell.median)} (1 round)`;
@@ -42,8 +42,13 @@ export function renderReport(r: Results, opts: Options, names: Map<AdapterId, st
   out.push(`# spindle benchmarks, ${opts.workers} worker${opts.workers > 1 ? 's' : ''}`, '');
   out.push(`Reproduce: \`${opts.command}\``, '');
   out.push('Median of the rounds, (min–max) across rounds. ↑ higher is better, ↓ lower is better.', '');
-  out.push(table(['metric', 'spindle target', ...header('').slice(1)],
-    metrics.map((m) => [m.label, verdict(r, m), ...ids.map((id) => cellText(r, m, id))])), '');
+  const withCeiling = r.ceiling.size > 0;
+  out.push(table(['metric', 'spindle target', ...header('').slice(1), ...(withCeiling ? ['machine ceiling'] : [])],
+    metrics.map((m) => [m.label, verdict(r, m), ...ids.map((id) => cellText(r, m, id)),
+      ...(withCeiling ? [cellText(r, m, 'ceiling')] : [])])), '');
+  if (withCeiling) {
+    out.push('Machine ceiling: the same CPU-bound jobs on the same number of threads, split up front with no pool.', '');
+  }
 
   out.push('## Ratio to piscina (median ÷ piscina\'s median)', '');
   out.push(table(header('metric'), metrics.map((m) => [m.label, ...ids.map((id) => ratio(r, m, id, 'piscina'))])), '');

@@ -16,6 +16,11 @@ const adapter = adapters[id]();
 const reply = (r: ChildReport): Promise<void> =>
   new Promise((resolve) => process.send!(r, () => resolve()));
 
+let peak = process.memoryUsage.rss();
+const sample = (): void => void (peak = Math.max(peak, process.memoryUsage.rss()));
+// Started first: the timer also keeps the event loop alive for pools whose threads are unref'd.
+const timer = setInterval(sample, 5);
+
 try {
   await adapter.start(Number(workers));
   await Promise.all(Array.from({ length: 1000 }, (_, i) => adapter.run('tiny', i)));
@@ -24,9 +29,6 @@ try {
   process.exit(0); // a half-started pool may hold the event loop open
 }
 
-let peak = process.memoryUsage.rss();
-const sample = (): void => void (peak = Math.max(peak, process.memoryUsage.rss()));
-const timer = setInterval(sample, 5);
 const pending = new Array<PromiseLike<number>>(count);
 for (let i = 0; i < count; i++) {
   pending[i] = adapter.run('tiny', i);
@@ -36,6 +38,6 @@ sample();
 await Promise.all(pending);
 sample();
 clearInterval(timer);
-await adapter.close();
 await reply({ peakMiB: peak / 2 ** 20 });
+await adapter.close();
 process.exit(0);

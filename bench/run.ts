@@ -15,6 +15,8 @@ import type { Rounds } from './measure.js';
 import { parseOptions, SCENARIOS, type ScenarioId } from './options.js';
 import { renderReport } from './report.js';
 import { METRICS, Results, type MetricId } from './results.js';
+import { startNoiseMeter } from './noise.js';
+import { ceilingTimes } from './scenarios/ceiling.js';
 import { efficiency, forkJoinTimes } from './scenarios/fork-join.js';
 import { roundTrip } from './scenarios/latency.js';
 import { peakRss } from './scenarios/rss.js';
@@ -95,10 +97,23 @@ async function inProcess(id: AdapterId): Promise<void> {
   }
 }
 
-// One thread first: every speedup needs its times.
-if (opts.scenarios.some((s) => s !== 'rss')) {
-  for (const id of ['one-thread', ...opts.adapters.filter((id) => id !== 'one-thread')] as AdapterId[]) await inProcess(id);
+async function machineCeiling(): Promise<void> {
+  log('machine ceiling');
+  const stats = await ceilingTimes(opts.workers, jobs, sizes.cpuRounds, spinPerMs);
+  for (const m of ['cpu', 'skewed'] as const) {
+    const base = baselineMs.get(m);
+    if (base !== undefined) results.ceiling.set(m, speedup(base, stats[m]));
+  }
 }
+
+const foreignCpu = startNoiseMeter();
+if (opts.scenarios.some((s) => s !== 'rss')) {
+  // One thread first: every speedup needs its times.
+  await inProcess('one-thread');
+  if (has('cpu') || has('skewed')) await machineCeiling();
+  for (const id of opts.adapters.filter((id) => id !== 'one-thread')) await inProcess(id);
+}
+const foreignShare = foreignCpu();
 if (has('rss')) {
   log('peak RSS (one child process per adapter)');
   for (const id of opts.adapters) {
@@ -120,6 +135,7 @@ const setup = [
   `CPU-bound: ${sizes.cpuTasks.toLocaleString('en')} tasks, ${rounds(sizes.cpuRounds)}, spin(${spinPerMs.toLocaleString('en')}) ≈ 1 ms (calibrated on the main thread); skewed: ${Math.round(sizes.cpuTasks / 100)} of them 50×, at seeded positions`,
   `fork-join: fib(${sizes.fibN}) with sequential leaves at n ≤ ${sizes.fibCutoff}: ${forkJoinTasks(sizes.fibN, sizes.fibCutoff).toLocaleString('en')} tasks, ${rounds(sizes.fibRounds)}`,
   `peak RSS: ${sizes.rssTasks.toLocaleString('en')} tiny tasks submitted without awaiting, ${sizes.rssRounds} fresh child process(es) per adapter`,
+  `other processes used ${(foreignShare * 100).toFixed(1)} % of the machine's CPU time during the in-process scenarios (more than a few % means the figures are disturbed: rerun)`,
   `whole run: ${((performance.now() - started) / 1000).toFixed(0)} s`,
 ];
 const report = renderReport(results, opts, names, setup);

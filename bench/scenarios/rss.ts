@@ -9,13 +9,20 @@ import { figureOf, type Figure } from '../measure.js';
 
 export type ChildReport = { peakMiB: number } | { skipped: string };
 
+/** A child that has not reported by then has lost a task; the slowest peer needs ~15 s for 100,000. */
+const CHILD_TIMEOUT_MS = 60_000;
+
 function runChild(id: AdapterId, workers: number, tasks: number): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(new URL('../rss-child.js', import.meta.url), [id, String(workers), String(tasks)]);
+    const child = fork(new URL('../rss-child.js', import.meta.url), [id, String(workers), String(tasks)], {
+      timeout: CHILD_TIMEOUT_MS,
+    });
     let report: ChildReport | undefined;
     child.on('message', (m: ChildReport) => (report = m));
     child.on('error', reject);
-    child.on('exit', (code) => (report ? resolve(report) : reject(new Error(`RSS child for ${id} exited with ${code}`))));
+    child.on('exit', (code, signal) =>
+      report ? resolve(report) : reject(new Error(`RSS child for ${id} exited with ${signal ?? code}`)),
+    );
   });
 }
 
