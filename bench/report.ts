@@ -43,11 +43,25 @@ export function renderReport(r: Results, opts: Options, names: Map<AdapterId, st
   out.push(`Reproduce: \`${opts.command}\``, '');
   out.push('Median of the rounds, (min–max) across rounds. ↑ higher is better, ↓ lower is better.', '');
   const withCeiling = r.ceiling.size > 0;
-  out.push(table(['metric', 'spindle target', ...header('').slice(1), ...(withCeiling ? ['machine ceiling'] : [])],
-    metrics.map((m) => [m.label, verdict(r, m), ...ids.map((id) => cellText(r, m, id)),
-      ...(withCeiling ? [cellText(r, m, 'ceiling')] : [])])), '');
+  const columns: (AdapterId | 'ceiling')[] = [...ids, ...(withCeiling ? ['ceiling' as const] : [])];
+  const rows = metrics.map((m) => [m.label, verdict(r, m), ...columns.map((id) => cellText(r, m, id))]);
+  if (r.noise.size > 0) {
+    const pct = (id: AdapterId | 'ceiling'): string => {
+      const share = r.noise.get(id);
+      return share === undefined ? '' : `${(share * 100).toFixed(1)} %`;
+    };
+    rows.push(['CPU taken by other processes meanwhile ↓', '≈ 0', ...columns.map(pct)]);
+  }
+  out.push(table(['metric', 'spindle target', ...header('').slice(1), ...(withCeiling ? ['machine ceiling'] : [])], rows), '');
   if (withCeiling) {
-    out.push('Machine ceiling: the same CPU-bound jobs on the same number of threads, split up front with no pool.', '');
+    out.push('Machine ceiling: the same CPU-bound jobs on the same number of threads, split up front with no pool.');
+  }
+  if (r.noise.size > 0) {
+    out.push('Last row: CPU time other processes used while that column was measured, as a share of all cores; ' +
+      'a column with more than a few % was disturbed and its figures are not comparable.');
+  }
+  if (withCeiling || r.noise.size > 0) {
+    out.push('');
   }
 
   out.push('## Ratio to piscina (median ÷ piscina\'s median)', '');

@@ -46,6 +46,8 @@ export class Results {
   readonly batchMs = new Map<MetricId, Map<AdapterId, number>>();
   /** The machine's ceiling for the CPU-bound batches (scenarios/ceiling.ts), as a speedup. */
   readonly ceiling = new Map<MetricId, Figure>();
+  /** Share of the machine's CPU that other processes took while each adapter was measured in-process. */
+  readonly noise = new Map<AdapterId | 'ceiling', number>();
   readonly footnotes: string[] = [];
 
   set(metric: MetricId, id: AdapterId, cell: Cell): void {

@@ -72,6 +72,7 @@ async function timeForkJoin(id: AdapterId, a: Adapter): Promise<void> {
 
 async function inProcess(id: AdapterId): Promise<void> {
   const a = adapters[id]();
+  const foreignCpu = startNoiseMeter();
   const scenarios = opts.scenarios.filter((s) => s !== 'rss');
   log(`${a.name}`);
   try {
@@ -94,26 +95,27 @@ async function inProcess(id: AdapterId): Promise<void> {
     await scenario(id, 'fib', () => timeForkJoin(id, a));
   } finally {
     await a.close();
+    results.noise.set(id, foreignCpu());
   }
 }
 
 async function machineCeiling(): Promise<void> {
   log('machine ceiling');
+  const foreignCpu = startNoiseMeter();
   const stats = await ceilingTimes(opts.workers, jobs, sizes.cpuRounds, spinPerMs);
   for (const m of ['cpu', 'skewed'] as const) {
     const base = baselineMs.get(m);
     if (base !== undefined) results.ceiling.set(m, speedup(base, stats[m]));
   }
+  results.noise.set('ceiling', foreignCpu());
 }
 
-const foreignCpu = startNoiseMeter();
 if (opts.scenarios.some((s) => s !== 'rss')) {
   // One thread first: every speedup needs its times.
   await inProcess('one-thread');
   if (has('cpu') || has('skewed')) await machineCeiling();
   for (const id of opts.adapters.filter((id) => id !== 'one-thread')) await inProcess(id);
 }
-const foreignShare = foreignCpu();
 if (has('rss')) {
   log('peak RSS (one child process per adapter)');
   for (const id of opts.adapters) {
@@ -135,7 +137,6 @@ const setup = [
   `CPU-bound: ${sizes.cpuTasks.toLocaleString('en')} tasks, ${rounds(sizes.cpuRounds)}, spin(${spinPerMs.toLocaleString('en')}) ≈ 1 ms (calibrated on the main thread); skewed: ${Math.round(sizes.cpuTasks / 100)} of them 50×, at seeded positions`,
   `fork-join: fib(${sizes.fibN}) with sequential leaves at n ≤ ${sizes.fibCutoff}: ${forkJoinTasks(sizes.fibN, sizes.fibCutoff).toLocaleString('en')} tasks, ${rounds(sizes.fibRounds)}`,
   `peak RSS: ${sizes.rssTasks.toLocaleString('en')} tiny tasks submitted without awaiting, ${sizes.rssRounds} fresh child process(es) per adapter`,
-  `other processes used ${(foreignShare * 100).toFixed(1)} % of the machine's CPU time during the in-process scenarios (more than a few % means the figures are disturbed: rerun)`,
   `whole run: ${((performance.now() - started) / 1000).toFixed(0)} s`,
 ];
 const report = renderReport(results, opts, names, setup);
@@ -148,3 +149,4 @@ const file = new URL(full ? 'latest.md' : 'partial.md', dir);
 await mkdir(dir, { recursive: true });
 await writeFile(file, `${report}\n`);
 log(`written to ${file.pathname}`);
+process.exit(0); // a pool that leaves a handle open must not hang the suite after its report

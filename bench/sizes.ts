@@ -32,10 +32,10 @@ export function sizesFor(quick: boolean): Sizes {
         rssTasks: 20_000, rssRounds: 1,
       }
     : {
-        tinyTasks: 100_000, tinyRounds: { max: 5, budgetMs: 8_000 },
+        tinyTasks: 100_000, tinyRounds: { max: 5, budgetMs: 6_000 },
         latencyCalls: 5_000, latencyRounds: 3,
-        cpuTasks: 2_000, cpuRounds: { max: 3, budgetMs: 10_000 },
-        fibN: 40, fibCutoff: 16, fibRounds: { max: 3, budgetMs: 10_000 },
+        cpuTasks: 2_000, cpuRounds: { max: 3, budgetMs: 8_000 },
+        fibN: 40, fibCutoff: 16, fibRounds: { max: 3, budgetMs: 8_000 },
         rssTasks: 100_000, rssRounds: 1,
       };
 }
