@@ -55,10 +55,16 @@ async function scenario(id: AdapterId, s: ScenarioId, body: () => Promise<void>)
   }
 }
 
+function baseline(metric: MetricId): number {
+  const ms = baselineMs.get(metric);
+  if (ms === undefined) throw new Error(`no one-thread time for ${metric} to compare with`);
+  return ms;
+}
+
 async function timeCpu(id: AdapterId, a: Adapter, metric: 'cpu' | 'skewed'): Promise<void> {
   const stats = await cpuBatchTimes(a, metric, jobs[metric], sizes.cpuRounds);
   if (id === 'one-thread') baselineMs.set(metric, stats.p50);
-  results.set(metric, id, speedup(baselineMs.get(metric)!, stats));
+  results.set(metric, id, speedup(baseline(metric), stats));
   results.setBatchMs(metric, id, stats.p50);
 }
 
@@ -66,7 +72,7 @@ async function timeForkJoin(id: AdapterId, a: Adapter): Promise<void> {
   if (!a.forkJoin) return results.set('fib', id, { missing: 'n/a' });
   const stats = await forkJoinTimes(a, sizes.fibN, sizes.fibCutoff, sizes.fibRounds, fibValue(sizes.fibN));
   if (id === 'one-thread') baselineMs.set('fib', stats.p50);
-  results.set('fib', id, efficiency(baselineMs.get('fib')!, id === 'one-thread' ? 1 : opts.workers, stats));
+  results.set('fib', id, efficiency(baseline('fib'), id === 'one-thread' ? 1 : opts.workers, stats));
   results.setBatchMs('fib', id, stats.p50);
 }
 
