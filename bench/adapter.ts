@@ -1,0 +1,16 @@
+import type { TaskName } from './tasks.js';
+
+/**
+ * What the benchmark needs from a pool. One implementation per pool lives in
+ * adapters/; the runner and the RSS child only ever talk to this interface.
+ */
+export interface Adapter {
+  readonly name: string;
+  /** Creates the pool with `workers` threads; throwing here skips the adapter (with the reason printed). */
+  start(workers: number): Promise<void>;
+  /** Runs `tasks[task](arg)` on the pool. PromiseLike so spindle's JoinHandle is returned unwrapped. */
+  run(task: TaskName, arg: number): PromiseLike<number>;
+  /** Parallel fib(n) by nested spawns down to `cutoff`; only pools whose tasks can spawn tasks have it. */
+  forkJoin?(n: number, cutoff: number): PromiseLike<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+/**
+ * The benchmark's task bodies as spindle tasks. spindle workers import this
+ * module by its URL, so it must stay importable on its own (no side effects
+ * beyond the `task()` registrations). Export names match the function names so
+ * the tasks resolve whichever of the two the runtime keys them by.
+ */
+import { spawn, task, type Task } from '../src/index.js';
+import * as body from './tasks.js';
+
+export const tiny = task(import.meta.url, body.tiny);
+export const spin = task(import.meta.url, body.spin);
+export const fib = task(import.meta.url, body.fib);
+
+/**
+ * Fork-join fib: spawn fib(n-1) onto this worker's deque (where the other
+ * worker can steal it), compute fib(n-2) inline, then join. Below `cutoff`
+ * the plain function runs, so every leaf is real work of a known size.
+ */
+export const fibPar: Task<[number, number], Promise<number>> = task(
+  import.meta.url,
+  async function fibPar(n: number, cutoff: number): Promise<number> {
+    if (n <= cutoff) return body.fib(n);
+    const left = spawn(fibPar, n - 1, cutoff);
+    const right = await fibPar(n - 2, cutoff);
+    return (await left) + right;
+  },
+);
