@@ -95,14 +95,27 @@ describe.each([1, 2, 4])('fork-join with %i worker(s)', (workers) => {
 });
 
 describe('scheduling', () => {
-  it('steals: one task spawning many keeps more than one other worker busy', async () => {
+  it('steals: children of one task spread over more than one other worker', async () => {
     const rt = new Runtime({ workers: 4 });
     try {
-      expect(await rt.spawn(t.fanOut, 200, 2)).toBe((199 * 200) / 2);
+      // Each meet() blocks its worker until all three run at once, so the
+      // spawner's worker keeps one and two others must have stolen theirs.
+      const count = new Int32Array(new SharedArrayBuffer(4));
+      expect(await within(rt.spawn(t.gather, count, 3), 20_000, 'three children on three workers')).toStrictEqual([1, 2, 3]);
       const m = rt.metrics();
       const thieves = m.workers.filter((w) => w.steals > 0).length;
       expect(thieves, JSON.stringify(m.workers)).toBeGreaterThan(1);
       expect(m.workers.reduce((s, w) => s + w.stolenFrom, 0)).toBe(m.workers.reduce((s, w) => s + w.steals, 0));
+    } finally {
+      await rt.shutdown();
+    }
+  });
+
+  it('a skewed load (one task spawns 200) completes, with idle workers stealing', async () => {
+    const rt = new Runtime({ workers: 4 });
+    try {
+      expect(await rt.spawn(t.fanOut, 200, 2)).toBe((199 * 200) / 2);
+      expect(rt.metrics().workers.reduce((s, w) => s + w.steals, 0)).toBeGreaterThan(0);
     } finally {
       await rt.shutdown();
     }

@@ -158,6 +158,7 @@ export class WorkerScheduler implements HandleHost {
         this.local.push(lt);
       } else {
         this.publish(slot, code, h);
+        this.core.idle.notifyOne();
       }
     }
     this.kick();
@@ -583,6 +584,8 @@ export class WorkerScheduler implements HandleHost {
       Atomics.store(this.ctl, hand, -1);
     }
     this.injected += moved;
+    // More than we run now sits in our deque: let a sleeper come and steal it.
+    if (moved > 1) this.core.idle.notifyOne();
     return moved > 0;
   }
 
@@ -607,6 +610,7 @@ export class WorkerScheduler implements HandleHost {
         got++;
       }
       if (got === 0) continue;
+      if (got > 1) this.core.idle.notifyOne();
       this.steals += got;
       Atomics.add(this.ctl, this.core.lay.worker(v) + W_STOLEN_FROM, got);
       return true;
