@@ -4,11 +4,14 @@
  * onto that worker's own deque instead of a main-thread runtime.
  */
 import type { JoinHandle } from './join.js';
+import type { TaskContext } from './task-context.js';
 
 export interface WorkerHost {
   spawn(fn: unknown, args: unknown[]): JoinHandle<any>;
   /** The worker's index in its runtime. */
   readonly index: number;
+  /** The task whose synchronous part is running now. */
+  current(): TaskContext | undefined;
 }
 
 const KEY = Symbol.for('spindle.workerHost');

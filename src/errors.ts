@@ -41,6 +41,11 @@ export const ERR_WORKER_DIED = (w: number, reason: string): string =>
 export const ERR_START_FAILED = (n: number, reason: string): string =>
   `spindle: ${n} workers in a row died during start-up (last: ${reason}); the runtime stopped starting more. ` +
   'Check resourceLimits and that the task modules import without side effects that kill the thread.';
+export const ERR_CANCELLED_BY_SHUTDOWN = (id: number): string => `task ${id} was cancelled: the runtime shut down`;
+export const ERR_TIMED_OUT = (id: number, ms: number): string => `task ${id} was cancelled: it did not finish within its timeout of ${ms} ms`;
+export const ERR_NO_TASK_CONTEXT =
+  'spindle: currentTask() was called outside a running task. Call it in the task itself, before its first await ' +
+  '(after an await, other tasks may be running on the same thread), and keep the context it returns.';
 export const ERR_RESULT = (message: string): string =>
   `spindle: the task's result cannot be sent back to its spawner: ${message}`;
 

@@ -4,8 +4,10 @@
  * @packageDocumentation
  */
 export { task, type Task, type TaskFn } from './task.js';
-export { spawn, yieldNow } from './spawn.js';
-export { JoinHandle } from './join.js';
+export { spawn, spawnWith, yieldNow, currentTask } from './spawn.js';
+export { JoinHandle, AbortHandle, type AbortOptions } from './join.js';
+export { TaskContext } from './task-context.js';
+export { registerError } from './shared/codec.js';
 export { JoinError } from './errors.js';
 export { Runtime, type RuntimeMetrics, type WorkerMetrics } from './runtime.js';
-export type { RuntimeOptions } from './options.js';
+export type { RuntimeOptions, ShutdownOptions, SpawnOptions } from './options.js';

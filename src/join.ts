@@ -2,11 +2,24 @@
  * `JoinHandle`: the spawner's side of a task. A `PromiseLike` of the task's
  * value, created and settled by the thread that spawned the task.
  */
-import { JoinError } from './errors.js';
+import { ERR_TIMED_OUT, JoinError } from './errors.js';
 
 /** What a handle asks of the thread that owns it. */
+/** How to abort: `force` terminates a task that does not yield (main thread only). */
+export interface AbortOptions {
+  /**
+   * If the task is still running after `grace` ms (it never reached an await
+   * point that sees the cancellation), terminate its worker thread. Only the
+   * tasks running on that worker fail; its queued tasks run elsewhere, and a
+   * replacement worker starts. Main-thread handles only.
+   */
+  force?: boolean;
+  /** Milliseconds to wait before forcing. Default 1000. */
+  grace?: number;
+}
+
 export interface HandleHost {
-  abort(h: JoinHandle<any>): void;
+  abort(h: JoinHandle<any>, opts?: AbortOptions, reason?: JoinError): void;
   /** Called when someone starts waiting: a worker runs a still-private child at once. */
   join(h: JoinHandle<any>): void;
   /** A panic settled a handle nobody has awaited (yet). */
@@ -31,6 +44,8 @@ export class JoinHandle<T> implements PromiseLike<T> {
   /** @internal */ _value: unknown = undefined;
   /** @internal */ _slot = -1;
   /** @internal */ _local: unknown = null;
+  /** @internal Runs once when the handle settles (spawnWith's signal and timer). */
+  _cleanup: (() => void) | null = null;
   #promise: Promise<T> | null = null;
   #resolve: ((v: T) => void) | null = null;
   #reject: ((e: unknown) => void) | null = null;
@@ -52,8 +67,18 @@ export class JoinHandle<T> implements PromiseLike<T> {
    * abandoned (its result is discarded). The handle rejects with a
    * `JoinError` whose `isCancelled()` is true. No effect once finished.
    */
-  abort(): void {
-    if (this._state === PENDING) this.#host.abort(this);
+  abort(opts?: AbortOptions): void {
+    if (this._state === PENDING) this.#host.abort(this, opts);
+  }
+
+  /** @internal Aborts with a specific cancellation (a timeout says so). */
+  _abortWith(reason: JoinError): void {
+    if (this._state === PENDING) this.#host.abort(this, undefined, reason);
+  }
+
+  /** A handle that can abort the task but not await it (to give away). */
+  abortHandle(): AbortHandle {
+    return new AbortHandle(this);
   }
 
   then<A = T, B = never>(
@@ -73,6 +98,14 @@ export class JoinHandle<T> implements PromiseLike<T> {
 
   get [Symbol.toStringTag](): string {
     return 'JoinHandle';
+  }
+
+  #settled(): void {
+    const c = this._cleanup;
+    if (c !== null) {
+      this._cleanup = null;
+      c();
+    }
   }
 
   #observe(): Promise<T> {
@@ -96,6 +129,7 @@ export class JoinHandle<T> implements PromiseLike<T> {
   /** @internal */
   _ok(value: unknown): void {
     if (this._state !== PENDING) return;
+    this.#settled();
     this._state = OK;
     this._value = value;
     if (this.#resolve !== null) this.#resolve(value as T);
@@ -104,9 +138,49 @@ export class JoinHandle<T> implements PromiseLike<T> {
   /** @internal */
   _err(e: JoinError): void {
     if (this._state !== PENDING) return;
+    this.#settled();
     this._state = ERR;
     this._value = e;
     if (this.#reject !== null) this.#reject(e);
     else if (e.isPanic()) this.#host.unobserved(this, e);
   }
 }
+
+/** Tokio's `AbortHandle`: can abort a task and ask whether it finished, but not await it. */
+export class AbortHandle {
+  readonly #h: JoinHandle<any>;
+
+  /** @internal */
+  constructor(h: JoinHandle<any>) {
+    this.#h = h;
+  }
+
+  get id(): number {
+    return this.#h.id;
+  }
+
+  abort(opts?: AbortOptions): void {
+    this.#h.abort(opts);
+  }
+
+  isFinished(): boolean {
+    return this.#h.isFinished();
+  }
+}
+
+/** Ties a handle to an AbortSignal and a timeout; both are released when it settles. */
+export function withOptions<T>(h: JoinHandle<T>, { signal, timeout }: { signal?: AbortSignal; timeout?: number }): JoinHandle<T> {
+  if (signal?.aborted) {
+    h.abort();
+    return h;
+  }
+  const onAbort = (): void => h.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = timeout === undefined ? undefined : setTimeout(() => h._abortWith(new JoinError(h.id, 'cancelled', undefined, ERR_TIMED_OUT(h.id, timeout))), timeout);
+  h._cleanup = () => {
+    signal?.removeEventListener('abort', onAbort);
+    clearTimeout(timer);
+  };
+  return h;
+}
+

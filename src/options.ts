@@ -57,3 +57,26 @@ export function resolveOptions(opts: RuntimeOptions = {}): ResolvedOptions {
   if (typeof onPanic !== 'function') throw new TypeError(ERR_OPTION('onPanic', 'a function', onPanic));
   return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: opts.resourceLimits };
 }
+
+export interface ShutdownOptions {
+  /** Milliseconds to wait for queued and running tasks; then the rest is cancelled as by `shutdownNow()`. */
+  timeout?: number;
+}
+
+export interface SpawnOptions {
+  /** Aborting this signal aborts the task. */
+  signal?: AbortSignal;
+  /** Milliseconds the task may take, queued and running together; then it is aborted. */
+  timeout?: number;
+}
+
+export function checkSpawnOptions(o: SpawnOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError(ERR_OPTION('spawnWith options', 'an object', o));
+  for (const k of Object.keys(o)) {
+    if (k !== 'signal' && k !== 'timeout') throw new TypeError(`spindle: unknown spawnWith option '${k}' (expected signal, timeout)`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(ERR_OPTION('signal', 'an AbortSignal', o.signal));
+  if (o.timeout !== undefined && (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout))) {
+    throw new RangeError(ERR_OPTION('timeout', 'a positive, finite number of milliseconds', o.timeout));
+  }
+}

@@ -15,11 +15,20 @@ import {
   ERR_RUNTIME_IN_WORKER,
   ERR_SPAWN_AFTER_SHUTDOWN,
   ERR_START_FAILED,
+  ERR_CANCELLED_BY_SHUTDOWN,
   ERR_WORKER_DIED,
 } from './errors.js';
 import { workerHost } from './context.js';
-import { JoinHandle, type HandleHost } from './join.js';
-import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
+import { JoinHandle, withOptions, type AbortOptions, type HandleHost } from './join.js';
+import {
+  checkSpawnOptions,
+  resolveOptions,
+  type ResolvedOptions,
+  type RuntimeOptions,
+  type ShutdownOptions,
+  type SpawnOptions,
+} from './options.js';
+import { ERR_OPTION } from './errors.js';
 import { codeKeyOf } from './task.js';
 import { ABORT, COMPLETE, Core, MAIN, PANICKED, QUEUED, RUNNING, STATE_MASK } from './shared/core.js';
 import { globalHeap } from './shared/heap.js';
@@ -85,6 +94,9 @@ export interface RuntimeMetrics {
 
 type Fn = (...args: any[]) => unknown;
 
+/** @internal */
+export const kTerminateWorker = Symbol('spindle.terminateWorker');
+
 const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
 /** Workers dying before they finish start-up, in a row, before the runtime gives up. */
 const MAX_START_FAILURES = 3;
@@ -119,6 +131,7 @@ export class Runtime implements AsyncDisposable {
   readonly #keepAlive: NodeJS.Timeout;
   #state: 'running' | 'closing' | 'closed' = 'running';
   #closed: Promise<void> | null = null;
+  #stopNowPromise: Promise<void> | null = null;
   #quiet: (() => void)[] = [];
   #seq = 0;
   #spawned = 0;
@@ -158,7 +171,7 @@ export class Runtime implements AsyncDisposable {
     this.#unobserved = new FinalizationRegistry((e) => this.#opts.onPanic(e));
     const rt = this;
     this.#host = {
-      abort: (h) => rt.#abort(h),
+      abort: (h, o, reason) => rt.#abort(h, o, reason),
       join: () => {},
       unobserved: (h, e) => rt.#unobserved.register(h, e, h),
       observed: (h) => rt.#unobserved.unregister(h),
@@ -201,6 +214,15 @@ export class Runtime implements AsyncDisposable {
     return h as JoinHandle<Awaited<R>>;
   }
 
+  /**
+   * `spawn` with options: an external `AbortSignal`, and a `timeout` in ms
+   * covering queued and running time. Either cancels the task.
+   */
+  spawnWith<A extends unknown[], R>(options: SpawnOptions, task: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>> {
+    checkSpawnOptions(options);
+    return withOptions(this.spawn(task, ...args), options);
+  }
+
   #defer(code: number, h: JoinHandle<unknown>): void {
     const enc = this.#core.enc;
     let arena = this.#arena;
@@ -225,6 +247,7 @@ export class Runtime implements AsyncDisposable {
     Atomics.store(ctl, base + SLOT_CODE, code);
     Atomics.store(ctl, base + SLOT_RUNNER, -1);
     core.writePayload(slot, src, at, len);
+    core.setId(slot, h.id);
     this.#handles[slot] = h;
     h._slot = slot;
     core.injector.push(slot);
@@ -308,13 +331,38 @@ export class Runtime implements AsyncDisposable {
     this.#completed++;
   }
 
-  #abort(h: JoinHandle<unknown>): void {
-    if (h._slot >= 0) {
-      // safety: a worker's QUEUED → RUNNING CAS fails once ABORT is set, so a
-      // queued task never starts; a running one finishes and is discarded.
-      Atomics.or(this.#core.ctl, this.#core.lay.slot(h._slot) + SLOT_STATE, ABORT);
+  #abort(h: JoinHandle<unknown>, opts?: AbortOptions, reason?: JoinError): void {
+    const slot = h._slot;
+    // A task waiting in the overflow is dropped when the drain reaches it.
+    if (slot >= 0) this.#core.requestAbort(slot);
+    h._err(reason ?? new JoinError(h.id, 'cancelled'));
+    if (opts?.force && slot >= 0) {
+      const grace = opts.grace ?? 1000;
+      if (typeof grace !== 'number' || !(grace >= 0)) throw new RangeError(ERR_OPTION('grace', 'a number of milliseconds ≥ 0', grace));
+      setTimeout(() => this.#forceIfStillRunning(h, slot), grace).unref();
     }
-    h._err(new JoinError(h.id, 'cancelled'));
+  }
+
+  /** The grace period of `abort({ force: true })` is over: end the worker if the task still runs. */
+  #forceIfStillRunning(h: JoinHandle<unknown>, slot: number): void {
+    const core = this.#core;
+    const base = core.lay.slot(slot);
+    // Its completion not drained yet means the slot still holds this task.
+    if (this.#handles[slot] !== h) return;
+    if ((Atomics.load(core.ctl, base + SLOT_STATE) & STATE_MASK) !== RUNNING) return;
+    const w = Atomics.load(core.ctl, base + SLOT_RUNNER);
+    if (w < 0) return;
+    this.#terminate(w, `terminated by abort({ force: true }) of task ${h.id}, which did not stop within its grace period`);
+  }
+
+  #terminate(w: number, why: string): void {
+    this.#errors[w] = Object.assign(new Error(why), { name: 'Terminated' });
+    void this.#workers[w]!.terminate();
+  }
+
+  /** @internal Test hook: end worker w as a crash would. */
+  [kTerminateWorker](w: number): void {
+    this.#terminate(w, 'terminated by a test');
   }
 
   #startWorker(w: number, peers: MessagePort[]): void {
@@ -347,7 +395,8 @@ export class Runtime implements AsyncDisposable {
     if (this.#workers[w] !== worker || this.#stopping) return;
     const err = this.#errors[w];
     this.#errors[w] = undefined;
-    const reason = err !== undefined ? `${err.name}: ${err.message}` : `it exited with code ${code}`;
+    const reason =
+      err === undefined ? `it exited with code ${code}` : err.name === 'Terminated' ? err.message : `${err.name}: ${err.message}`;
     const core = this.#core;
     const started = Atomics.load(core.ctl, core.lay.worker(w) + W_STARTED) === 1;
     this.#recover(w, reason);
@@ -464,26 +513,80 @@ export class Runtime implements AsyncDisposable {
 
   /**
    * Graceful shutdown: no new tasks are accepted; queued and running tasks
-   * finish; then the workers exit. Resolves when every worker has exited.
+   * finish; then the workers exit. With `timeout`, whatever has not finished
+   * by then is cancelled as by `shutdownNow()`. Resolves when no worker
+   * thread is left; every handle has settled by then.
    */
-  shutdown(): Promise<void> {
+  shutdown(opts: ShutdownOptions = {}): Promise<void> {
+    const timeout = opts.timeout ?? Infinity;
+    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new RangeError(ERR_OPTION('timeout', 'a number of milliseconds ≥ 0', timeout));
     if (this.#closed !== null) return this.#closed;
     this.#state = 'closing';
     if (defaultRuntime === this) defaultRuntime = null;
     this.#closed = (async () => {
-      await this.#whenQuiet();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        this.#whenQuiet().then(() => false),
+        new Promise<boolean>((resolve) => {
+          if (timeout !== Infinity) timer = setTimeout(() => resolve(true), timeout);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) return this.#stopNow();
       // Workers are unref'd: hold the process open until they have exited.
       this.#keepAlive.ref();
-      const ctl = this.#core.ctl;
       this.#stopping = true;
-      Atomics.store(ctl, H_SHUTDOWN, 1);
+      Atomics.store(this.#core.ctl, H_SHUTDOWN, 1);
       this.#core.idle.wakeAll();
       await Promise.all(this.#exited);
-      clearInterval(this.#keepAlive);
-      this.#sabs.close();
-      this.#state = 'closed';
+      this.#closedDown();
     })();
     return this.#closed;
+  }
+
+  /**
+   * Stops at once: every task not finished is cancelled (its handle rejects
+   * with a `JoinError` whose `isCancelled()` is true), the workers are
+   * terminated, and the promise resolves when none is left.
+   */
+  shutdownNow(): Promise<void> {
+    if (this.#closed !== null && this.#state === 'closed') return this.#closed;
+    this.#state = 'closing';
+    if (defaultRuntime === this) defaultRuntime = null;
+    const now = this.#stopNow();
+    this.#closed ??= now;
+    return now;
+  }
+
+  #stopNow(): Promise<void> {
+    this.#stopNowPromise ??= (async () => {
+      this.#keepAlive.ref();
+      this.#stopping = true;
+      const cancel = (h: JoinHandle<unknown> | undefined): void => {
+        if (h !== undefined && !h.isFinished()) h._err(new JoinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
+      };
+      for (let i = 0; i < this.#handles.length; i++) {
+        cancel(this.#handles[i]);
+        this.#handles[i] = undefined;
+      }
+      for (let k = this.#overflowHead; k < this.#overflow.length; k++) cancel(this.#overflow[k]!.h);
+      this.#overflow = [];
+      this.#overflowHead = 0;
+      this.#outstanding = 0;
+      Atomics.store(this.#core.ctl, H_LIVE, 0);
+      Atomics.store(this.#core.ctl, H_SHUTDOWN, 1);
+      for (const w of this.#workers) void w.terminate();
+      await Promise.all(this.#exited);
+      this.#wakeDrive();
+      this.#closedDown();
+    })();
+    return this.#stopNowPromise;
+  }
+
+  #closedDown(): void {
+    clearInterval(this.#keepAlive);
+    this.#sabs.close();
+    this.#state = 'closed';
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

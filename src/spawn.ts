@@ -1,6 +1,9 @@
 import { workerHost } from './context.js';
-import type { JoinHandle } from './join.js';
+import { ERR_NO_TASK_CONTEXT } from './errors.js';
+import { withOptions, type JoinHandle } from './join.js';
+import { checkSpawnOptions, type SpawnOptions } from './options.js';
 import { Runtime } from './runtime.js';
+import type { TaskContext } from './task-context.js';
 
 /**
  * Spawns a task and returns its `JoinHandle` at once.
@@ -26,4 +29,29 @@ export function spawn<A extends unknown[], R>(task: (...args: A) => R, ...args: 
  */
 export function yieldNow(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * `spawn` with options: an external `AbortSignal`, and a `timeout` in
+ * milliseconds that covers queued and running time. Either aborts the task
+ * (its handle rejects with a `JoinError` whose `isCancelled()` is true).
+ */
+export function spawnWith<A extends unknown[], R>(
+  options: SpawnOptions,
+  task: (...args: A) => R,
+  ...args: A
+): JoinHandle<Awaited<R>> {
+  checkSpawnOptions(options);
+  return withOptions(spawn(task, ...args), options);
+}
+
+/**
+ * The context of the task running now: its `id`, `aborted`, an AbortSignal
+ * that fires when it is aborted, and `yieldNow()`, a cancellation point. Call
+ * it at the start of the task, before its first `await`, and keep it.
+ */
+export function currentTask(): TaskContext {
+  const ctx = workerHost()?.current();
+  if (ctx === undefined) throw new Error(ERR_NO_TASK_CONTEXT);
+  return ctx;
 }

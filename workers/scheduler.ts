@@ -22,7 +22,8 @@
  */
 import { setImmediate as immediate } from 'node:timers';
 import { JoinError, ERR_CAPTURE, ERR_IMPORT, ERR_NO_SUCH_TASK, ERR_RESULT } from '../src/errors.js';
-import { JoinHandle, type HandleHost } from '../src/join.js';
+import { JoinHandle, type AbortOptions, type HandleHost } from '../src/join.js';
+import { TaskContext } from '../src/task-context.js';
 import { codeKeyOf, compileInline, lookupTask, parseModuleKey } from '../src/task.js';
 import {
   ABORT,
@@ -48,6 +49,7 @@ import {
   W_INJECTED,
   W_LOCAL_HITS,
   W_LOCAL_LIVE,
+  W_ABORTS,
   W_HAND,
   W_STARTED,
   W_PARK,
@@ -87,6 +89,13 @@ export class WorkerScheduler implements HandleHost {
   private readonly fns: (Function | Promise<Function> | undefined)[] = [];
   private readonly inline = new WeakSet<Function>();
   private seq = 0;
+  /** The task whose synchronous part is running now (for currentTask()). */
+  private currentSlot = -1;
+  private currentLocal: JoinHandle<unknown> | null = null;
+  /** Contexts handed out by currentTask(), so that an abort can fire their signals. */
+  private readonly slotContexts = new Map<number, { ctx: TaskContext; done: boolean; aborted: boolean }>();
+  private readonly localContexts = new Map<JoinHandle<unknown>, TaskContext>();
+  private abortsSeen = 0;
   /** Tasks counted in H_LIVE that live only in this heap (mirrored to W_LOCAL_LIVE). */
   private localLive = 0;
   private inflight = 0;
@@ -196,6 +205,7 @@ export class WorkerScheduler implements HandleHost {
     Atomics.store(ctl, base + SLOT_CODE, code);
     Atomics.store(ctl, base + SLOT_RUNNER, -1);
     this.core.writeEncoded(slot);
+    this.core.setId(slot, h.id);
     h._slot = slot;
     this.owned.set(slot, h);
     this.pushLocal(slot);
@@ -218,17 +228,54 @@ export class WorkerScheduler implements HandleHost {
 
   // ───────────────────────── HandleHost: handles this worker owns ─────────────────────────
 
-  abort(h: JoinHandle<unknown>): void {
+  /** Aborts a task this worker spawned. (`force` is for main-thread handles: a worker cannot end a peer.) */
+  abort(h: JoinHandle<unknown>, _opts?: AbortOptions, reason?: JoinError): void {
+    const why = reason ?? new JoinError(h.id, 'cancelled');
     const lt = h._local as LocalTask | null;
     if (lt !== null) {
       this.removeLocal(lt);
       h._local = null;
-      h._err(new JoinError(h.id, 'cancelled'));
+      h._err(why);
       this.taskDone(true);
     } else if (h._slot >= 0) {
-      Atomics.or(this.ctl, this.core.lay.slot(h._slot) + SLOT_STATE, ABORT);
-      h._err(new JoinError(h.id, 'cancelled'));
+      this.core.requestAbort(h._slot);
+      h._err(why);
+    } else {
+      // Running from this heap (inline): settle now, tell the task through its context.
+      h._err(why);
+      this.localContexts.get(h)?._fire();
     }
+  }
+
+  /** The context of the task running now, made on first request. */
+  current(): TaskContext | undefined {
+    const i = this.currentSlot;
+    if (i >= 0) {
+      let entry = this.slotContexts.get(i);
+      if (entry === undefined) {
+        const core = this.core;
+        const e = { ctx: null as unknown as TaskContext, done: false, aborted: false };
+        e.ctx = new TaskContext(core.idOf(i), () => (e.done ? e.aborted : core.aborted(i)));
+        this.slotContexts.set(i, (entry = e));
+      }
+      return entry.ctx;
+    }
+    const h = this.currentLocal;
+    if (h === null) return undefined;
+    let ctx = this.localContexts.get(h);
+    if (ctx === undefined) {
+      ctx = new TaskContext(h.id, () => h.isFinished() && h._value instanceof JoinError && h._value.isCancelled());
+      this.localContexts.set(h, ctx);
+    }
+    return ctx;
+  }
+
+  /** Fires the signals of our running slot tasks whose owners aborted them (W_ABORTS moved). */
+  private checkAborts(): void {
+    const seen = Atomics.load(this.ctl, this.wbase + W_ABORTS);
+    if (seen === this.abortsSeen) return;
+    this.abortsSeen = seen;
+    for (const [i, e] of this.slotContexts) if (this.core.aborted(i)) e.ctx._fire();
   }
 
   /** Someone awaits `h`: if it is still in the private deque, run it now, on this stack. */
@@ -278,11 +325,18 @@ export class WorkerScheduler implements HandleHost {
     h._local = null;
     this.tasksRun++;
     let r: unknown;
+    const outer = this.currentLocal;
+    const outerSlot = this.currentSlot;
+    this.currentLocal = h;
+    this.currentSlot = -1;
     try {
       r = lt.fn(...lt.args);
     } catch (e) {
       this.settleLocal(h, PANICKED, this.explain(lt.fn, e), true);
       return;
+    } finally {
+      this.currentLocal = outer;
+      this.currentSlot = outerSlot;
     }
     if (isThenable(r)) {
       this.inflight++;
@@ -303,6 +357,7 @@ export class WorkerScheduler implements HandleHost {
 
   /** Settles a handle this worker owns with a value from this heap. `local`: the task was never in a slot. */
   private settleLocal(h: JoinHandle<unknown>, outcome: Outcome, v: unknown, local: boolean): void {
+    this.localContexts.delete(h);
     if (outcome === COMPLETE) h._ok(v);
     else h._err(new JoinError(h.id, outcome === PANICKED ? 'panic' : 'cancelled', v));
     this.taskDone(local);
@@ -377,11 +432,18 @@ export class WorkerScheduler implements HandleHost {
     }
     this.core.releasePayload(i);
     let r: unknown;
+    const outer = this.currentLocal;
+    const outerSlot = this.currentSlot;
+    this.currentSlot = i;
+    this.currentLocal = null;
     try {
       r = fn(...args);
     } catch (e) {
       this.finishSlot(i, PANICKED, this.explain(fn, e));
       return;
+    } finally {
+      this.currentSlot = outerSlot;
+      this.currentLocal = outer;
     }
     if (isThenable(r)) {
       this.inflight++;
@@ -404,6 +466,15 @@ export class WorkerScheduler implements HandleHost {
   private finishSlot(i: number, outcome: Outcome, v: unknown): void {
     const ctl = this.ctl;
     const base = this.core.lay.slot(i);
+    const aborted = this.core.aborted(i);
+    // An aborted task's value is discarded: its handle already says cancelled.
+    if (aborted) outcome = CANCELLED;
+    const entry = this.slotContexts.get(i);
+    if (entry !== undefined) {
+      entry.aborted = aborted;
+      entry.done = true;
+      this.slotContexts.delete(i);
+    }
     const owner = Atomics.load(ctl, base + SLOT_OWNER);
     if (owner === this.index) {
       // Our own task, popped back before anyone stole it: hand over the value itself.
@@ -515,6 +586,7 @@ export class WorkerScheduler implements HandleHost {
   private readonly turn = (): void => {
     this.scheduled = false;
     this.running = true;
+    this.checkAborts();
     let worked: boolean;
     try {
       worked = this.batch();

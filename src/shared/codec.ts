@@ -69,6 +69,25 @@ const ERROR_CLASSES: Record<string, ErrorConstructor> = {
   URIError,
 };
 
+/** Error classes registered by name: a panic of one of these comes back as that class. */
+const registeredErrors = new Map<string, Function>();
+
+/**
+ * Registers an error class so that a task's error of this class comes back
+ * from `intoPanic()` as an instance of it (same prototype, fields, message,
+ * stack). Register it in a module that both the spawner and the task import
+ * (the task's own module is imported by every worker). Its `name` (the
+ * instance's `name`, or else the class name) is the key.
+ */
+export function registerError(cls: new (...args: any[]) => Error): void {
+  if (typeof cls !== 'function' || !(cls.prototype instanceof Error)) {
+    throw new TypeError('spindle: registerError() takes a class that extends Error');
+  }
+  const name = (cls.prototype as Error).name !== 'Error' ? (cls.prototype as Error).name : cls.name;
+  registeredErrors.set(name, cls);
+  registeredErrors.set(cls.name, cls);
+}
+
 /**
  * How SharedArrayBuffers are named across threads: each side keeps a table of
  * the buffers it has seen; `idOf` registers a new one (and makes sure every
@@ -597,6 +616,10 @@ export class Decoder {
     if (name === 'AggregateError') {
       e = new AggregateError((own.errors as unknown[]) ?? [], message);
       delete own.errors;
+    } else if (registeredErrors.has(name)) {
+      e = Object.create(registeredErrors.get(name)!.prototype) as Error;
+      Object.defineProperty(e, 'message', { value: message, writable: true, configurable: true, enumerable: false });
+      if (e.name !== name) Object.defineProperty(e, 'name', { value: name, writable: true, configurable: true, enumerable: false });
     } else {
       const C = ERROR_CLASSES[name] ?? Error;
       e = new C(message);

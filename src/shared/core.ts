@@ -16,7 +16,12 @@ import { Idle } from './idle.js';
 import {
   INLINE_BYTES,
   SLOT_HEAP,
+  SLOT_ID_HI,
+  SLOT_ID_LO,
   SLOT_LEN,
+  SLOT_RUNNER,
+  SLOT_STATE,
+  W_ABORTS,
   layout,
   type Layout,
 } from './layout.js';
@@ -136,6 +141,36 @@ export class Core {
       Atomics.store(this.ctl, at, 0);
       this.heap.free(off);
     }
+  }
+
+  setId(i: number, id: number): void {
+    const base = this.lay.slot(i);
+    Atomics.store(this.ctl, base + SLOT_ID_LO, id % 2 ** 32 | 0);
+    Atomics.store(this.ctl, base + SLOT_ID_HI, Math.floor(id / 2 ** 32));
+  }
+
+  idOf(i: number): number {
+    const base = this.lay.slot(i);
+    return Atomics.load(this.ctl, base + SLOT_ID_HI) * 2 ** 32 + (Atomics.load(this.ctl, base + SLOT_ID_LO) >>> 0);
+  }
+
+  /**
+   * The owner cancels slot task i. Queued: it will never start (the runner's
+   * QUEUED → RUNNING CAS fails). Running: its worker is told to look at its
+   * tasks' ABORT flags (W_ABORTS) and woken, so the task's AbortSignal fires.
+   */
+  requestAbort(i: number): void {
+    const base = this.lay.slot(i);
+    const prev = Atomics.or(this.ctl, base + SLOT_STATE, ABORT);
+    if ((prev & STATE_MASK) !== RUNNING) return;
+    const runner = Atomics.load(this.ctl, base + SLOT_RUNNER);
+    if (runner < 0) return;
+    Atomics.add(this.ctl, this.lay.worker(runner) + W_ABORTS, 1);
+    this.idle.wake(runner);
+  }
+
+  aborted(i: number): boolean {
+    return (Atomics.load(this.ctl, this.lay.slot(i) + SLOT_STATE) & ABORT) !== 0;
   }
 
   /** Returns slot i to the free ring: its owner has read the outcome. */

@@ -57,6 +57,7 @@
  * | SLOT_LEN    | payload byte length (args, then result)                    | owner, then runner |
  * | SLOT_HEAP   | heap offset of the payload, 0 when inline                  | owner, then runner |
  * | SLOT_RUNNER | worker running it, -1 before                               | runner             |
+ * | SLOT_ID_LO, SLOT_ID_HI | the task's id (as on its JoinHandle), low and high 32 bits | owner, before publish |
  * Each publish (a push into a queue) happens after these writes, and each
  * queue operation is a seq-cst atomic, so a reader that took the index from a
  * queue sees them (happens-before through the queue's index word).
@@ -93,6 +94,8 @@ export const SLOT_CODE = 2;
 export const SLOT_LEN = 3;
 export const SLOT_HEAP = 4;
 export const SLOT_RUNNER = 5;
+export const SLOT_ID_LO = 6;
+export const SLOT_ID_HI = 7;
 export const SLOT_WORDS = 8;
 
 /** Payloads up to this many bytes live in the slot itself; larger ones in the shared heap. */
