@@ -30,7 +30,7 @@ import {
 } from './options.js';
 import { ERR_OPTION } from './errors.js';
 import { codeKeyOf } from './task.js';
-import { ABORT, COMPLETE, Core, MAIN, PANICKED, QUEUED, RUNNING, STATE_MASK } from './shared/core.js';
+import { COMPLETE, Core, MAIN, PANICKED, QUEUED, STATE_MASK, runnerOf } from './shared/core.js';
 import { globalHeap } from './shared/heap.js';
 import {
   H_LIVE,
@@ -38,7 +38,6 @@ import {
   H_SHUTDOWN,
   SLOT_CODE,
   SLOT_OWNER,
-  SLOT_RUNNER,
   SLOT_STATE,
   W_HAND,
   W_INJECTED,
@@ -245,7 +244,6 @@ export class Runtime implements AsyncDisposable {
     Atomics.store(ctl, base + SLOT_STATE, QUEUED);
     Atomics.store(ctl, base + SLOT_OWNER, MAIN);
     Atomics.store(ctl, base + SLOT_CODE, code);
-    Atomics.store(ctl, base + SLOT_RUNNER, -1);
     core.writePayload(slot, src, at, len);
     core.setId(slot, h.id);
     this.#handles[slot] = h;
@@ -349,8 +347,7 @@ export class Runtime implements AsyncDisposable {
     const base = core.lay.slot(slot);
     // Its completion not drained yet means the slot still holds this task.
     if (this.#handles[slot] !== h) return;
-    if ((Atomics.load(core.ctl, base + SLOT_STATE) & STATE_MASK) !== RUNNING) return;
-    const w = Atomics.load(core.ctl, base + SLOT_RUNNER);
+    const w = runnerOf(Atomics.load(core.ctl, base + SLOT_STATE));
     if (w < 0) return;
     this.#terminate(w, `terminated by abort({ force: true }) of task ${h.id}, which did not stop within its grace period`);
   }
@@ -368,6 +365,8 @@ export class Runtime implements AsyncDisposable {
   #startWorker(w: number, peers: MessagePort[]): void {
     const core = this.#core;
     Atomics.store(core.ctl, core.lay.worker(w) + W_STARTED, 0);
+    // Nothing in hand until the worker says otherwise (a fresh buffer holds 0, a valid index).
+    Atomics.store(core.ctl, core.lay.worker(w) + W_HAND, -1);
     const worker = new Worker(WORKER_URL, {
       workerData: { buffer: this.#buffer, heap: core.heap.buffer, config: core.config, index: w, peers },
       transferList: peers,
@@ -400,7 +399,9 @@ export class Runtime implements AsyncDisposable {
     const core = this.#core;
     const started = Atomics.load(core.ctl, core.lay.worker(w) + W_STARTED) === 1;
     this.#recover(w, reason);
-    this.#startFailures = started ? 0 : this.#startFailures + 1;
+    // A worker we terminated ourselves says nothing about whether workers can start.
+    const ours = err?.name === 'Terminated';
+    this.#startFailures = started || ours ? 0 : this.#startFailures + 1;
     if (this.#startFailures >= MAX_START_FAILURES) {
       this.#giveUp(new Error(ERR_START_FAILED(this.#startFailures, reason), { cause: err }));
       return;
@@ -427,9 +428,11 @@ export class Runtime implements AsyncDisposable {
     // 1. The tasks it was running fail: the worker died under them.
     for (let i = 0; i < lay.slots; i++) {
       const base = lay.slot(i);
-      if ((Atomics.load(ctl, base + SLOT_STATE) & STATE_MASK) !== RUNNING) continue;
-      if (Atomics.load(ctl, base + SLOT_RUNNER) !== w) continue;
+      if (runnerOf(Atomics.load(ctl, base + SLOT_STATE)) !== w) continue;
       const owner = Atomics.load(ctl, base + SLOT_OWNER);
+      // The slot leaves RUNNING here, so that a later death of the worker at
+      // this index does not find it again.
+      Atomics.store(ctl, base + SLOT_STATE, PANICKED);
       if (owner === MAIN) {
         const h = this.#handles[i];
         this.#handles[i] = undefined;
@@ -444,13 +447,13 @@ export class Runtime implements AsyncDisposable {
         core.releasePayload(i);
         core.enc.encodeValue(died(), 'the error');
         core.writeEncoded(i);
-        Atomics.store(ctl, base + SLOT_STATE, PANICKED);
         core.inboxes[owner]!.push(i);
         core.idle.wake(owner);
         liveDone(1);
       }
     }
-    // 2. What it held but had not started runs elsewhere, exactly once.
+    // 2. What it held but had not started runs elsewhere. (An index can end up
+    // in two queues this way; the QUEUED → RUNNING CAS lets only one run it.)
     const hand = Atomics.exchange(ctl, wbase + W_HAND, -1);
     if (hand >= 0 && (Atomics.load(ctl, lay.slot(hand) + SLOT_STATE) & STATE_MASK) === QUEUED) core.injector.push(hand);
     const dq = core.deques[w]!;

@@ -33,8 +33,8 @@ import {
   MAIN,
   PANICKED,
   QUEUED,
-  RUNNING,
   STATE_MASK,
+  runningBy,
 } from '../src/shared/core.js';
 import { PARKED } from '../src/shared/idle.js';
 import {
@@ -44,7 +44,6 @@ import {
   H_SHUTDOWN,
   SLOT_CODE,
   SLOT_OWNER,
-  SLOT_RUNNER,
   SLOT_STATE,
   W_INJECTED,
   W_LOCAL_HITS,
@@ -130,7 +129,6 @@ export class WorkerScheduler implements HandleHost {
   }
 
   start(): void {
-    Atomics.store(this.ctl, this.wbase + W_HAND, -1);
     Atomics.store(this.ctl, this.wbase + W_STARTED, 1);
     this.schedule();
   }
@@ -203,7 +201,6 @@ export class WorkerScheduler implements HandleHost {
     Atomics.store(ctl, base + SLOT_STATE, QUEUED);
     Atomics.store(ctl, base + SLOT_OWNER, this.index);
     Atomics.store(ctl, base + SLOT_CODE, code);
-    Atomics.store(ctl, base + SLOT_RUNNER, -1);
     this.core.writeEncoded(slot);
     this.core.setId(slot, h.id);
     h._slot = slot;
@@ -402,20 +399,39 @@ export class WorkerScheduler implements HandleHost {
     });
   }
 
+  /**
+   * Claims slot task i and runs it. The index may be a duplicate (a dead
+   * worker's task re-queued from W_HAND and from its deque): whoever loses
+   * the claim drops it.
+   */
   private startSlot(i: number, fn: Function | null, importError: unknown): void {
     const ctl = this.ctl;
-    const base = this.core.lay.slot(i);
+    const at = this.core.lay.slot(i) + SLOT_STATE;
+    const hand = this.wbase + W_HAND;
+    for (;;) {
+      const st = Atomics.load(ctl, at);
+      if ((st & STATE_MASK) !== QUEUED) {
+        Atomics.store(ctl, hand, -1); // someone else claimed it: a duplicate index
+        return;
+      }
+      if ((st & ABORT) !== 0) {
+        // safety: aborted while queued: the one who moves it to CANCELLED reports it.
+        if (Atomics.compareExchange(ctl, at, st, CANCELLED) !== st) continue;
+        Atomics.store(ctl, hand, -1);
+        this.core.releasePayload(i);
+        this.finishSlot(i, CANCELLED, undefined);
+        return;
+      }
+      // safety: one CAS both claims the task and names us its runner, so a
+      // death of this worker is seen by the main thread's slot scan from the
+      // instant the task is ours; W_HAND can let go after it.
+      if (Atomics.compareExchange(ctl, at, QUEUED, runningBy(this.index)) === QUEUED) break;
+    }
+    Atomics.store(ctl, hand, -1);
     this.tasksRun++;
-    Atomics.store(ctl, base + SLOT_RUNNER, this.index);
-    // safety: QUEUED → RUNNING by CAS fails if the owner set ABORT while the
-    // task sat in a queue: then it never runs. Once RUNNING with RUNNER = us, a
-    // death of this worker is seen by the main thread's slot scan, so W_HAND
-    // can let go (no interrupt point between the two steps).
-    const won = Atomics.compareExchange(ctl, base + SLOT_STATE, QUEUED, RUNNING) === QUEUED;
-    Atomics.store(ctl, this.wbase + W_HAND, -1);
-    if (!won || fn === null) {
+    if (fn === null) {
       this.core.releasePayload(i);
-      this.finishSlot(i, won ? PANICKED : CANCELLED, importError);
+      this.finishSlot(i, PANICKED, importError);
       return;
     }
     this.execSlot(i, fn);
@@ -642,7 +658,9 @@ export class WorkerScheduler implements HandleHost {
     const inj = this.core.injector;
     const dq = this.core.deques[this.index]!;
     const hand = this.wbase + W_HAND;
-    const want = 1 + Math.min((inj.len() / this.core.config.workers) | 0, this.core.config.dequeCapacity >> 1);
+    const want = 1 + Math.min((inj.len() / this.core.config.workers) | 0, (this.core.config.dequeCapacity >> 1) - dq.len());
+    // One at a time, through W_HAND: only one index is ever outside a queue.
+    // (So a batch runs newest-first from our LIFO deque; batches stay FIFO.)
     let moved = 0;
     for (; moved < want; moved++) {
       const s = inj.pop();

@@ -19,7 +19,6 @@ import {
   SLOT_ID_HI,
   SLOT_ID_LO,
   SLOT_LEN,
-  SLOT_RUNNER,
   SLOT_STATE,
   W_ABORTS,
   layout,
@@ -36,6 +35,10 @@ export const CANCELLED = 5;
 /** Set by the owner's `abort()`; the runner checks it before running. */
 export const ABORT = 0x100;
 export const STATE_MASK = 0xff;
+/** The RUNNING state of worker w, as one word (see layout.ts). */
+export const runningBy = (w: number): number => RUNNING | ((w + 1) << 16);
+/** The worker a state word says runs the task, or -1. */
+export const runnerOf = (state: number): number => ((state & STATE_MASK) === RUNNING ? (state >>> 16) - 1 : -1);
 
 /** The owner code for tasks spawned by the main thread. */
 export const MAIN = -1;
@@ -162,8 +165,7 @@ export class Core {
   requestAbort(i: number): void {
     const base = this.lay.slot(i);
     const prev = Atomics.or(this.ctl, base + SLOT_STATE, ABORT);
-    if ((prev & STATE_MASK) !== RUNNING) return;
-    const runner = Atomics.load(this.ctl, base + SLOT_RUNNER);
+    const runner = runnerOf(prev);
     if (runner < 0) return;
     Atomics.add(this.ctl, this.lay.worker(runner) + W_ABORTS, 1);
     this.idle.wake(runner);

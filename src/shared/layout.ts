@@ -51,12 +51,11 @@
  * it after reading the result.
  * | word        | meaning                                                    | written by         |
  * |-------------|------------------------------------------------------------|--------------------|
- * | SLOT_STATE  | QUEUED/RUNNING/terminal state, + ABORT flag (task.ts)      | owner, runner (CAS)|
+ * | SLOT_STATE  | state (low byte), ABORT flag (0x100), and while RUNNING the runner + 1 (bits 16+), so that claiming a task and naming its runner are one CAS (core.ts) | owner, runner (CAS) |
  * | SLOT_OWNER  | -1 main thread, w ≥ 0 worker w: where the completion goes  | owner, before publish |
  * | SLOT_CODE   | code id (code.ts)                                          | owner, before publish |
  * | SLOT_LEN    | payload byte length (args, then result)                    | owner, then runner |
  * | SLOT_HEAP   | heap offset of the payload, 0 when inline                  | owner, then runner |
- * | SLOT_RUNNER | worker running it, -1 before                               | runner             |
  * | SLOT_ID_LO, SLOT_ID_HI | the task's id (as on its JoinHandle), low and high 32 bits | owner, before publish |
  * Each publish (a push into a queue) happens after these writes, and each
  * queue operation is a seq-cst atomic, so a reader that took the index from a
@@ -93,7 +92,7 @@ export const SLOT_OWNER = 1;
 export const SLOT_CODE = 2;
 export const SLOT_LEN = 3;
 export const SLOT_HEAP = 4;
-export const SLOT_RUNNER = 5;
+/** Word 5 is unused (spare). */
 export const SLOT_ID_LO = 6;
 export const SLOT_ID_HI = 7;
 export const SLOT_WORDS = 8;
