@@ -1,0 +1,384 @@
+/**
+ * The shared heap: one growable SharedArrayBuffer with a size-class allocator
+ * that every thread can call. Everything shared (Arc blocks, lock words,
+ * encoded values, shared maps) lives here, so a handle is just an offset.
+ *
+ * Allocator: segregated free lists, two size classes per power of two
+ * (16, 24, 32, 48, 64, 96, ...; at most 33% internal waste). A freed block goes
+ * on its class's LIFO list and is reused only by that class: no splitting, no
+ * coalescing. That keeps alloc/free to a lock, a list pop/push and three
+ * counters (~100 ns), at the price of memory parked in a class that is no
+ * longer used. The untouched tail of the buffer is carved by a bump pointer;
+ * when it runs out the buffer grows (doubling, up to `maxBytes`), and every
+ * thread's length-tracking views see the new length.
+ *
+ * ── Layout ─ the one description; other code uses the H_* / B_* names ──────
+ *
+ * Heap header, Int32 word index → meaning               writer → reader
+ *   H_MAGIC      0        'SPHP' (0x53504850)            creator, once → fromBuffer
+ *   H_VERSION    1        layout version                 creator, once → fromBuffer
+ *   H_ID         2        random heap id                 creator, once → everyone (handle checks)
+ *   H_LOCK       3        allocator lock (futex.ts)      alloc/free ↔ alloc/free
+ *   H_TOP        4        bump pointer, bytes            alloc under H_LOCK → alloc, stats
+ *   H_IN_USE     5        bytes in live blocks           alloc/free under H_LOCK → stats
+ *   H_BLOCKS     6        live block count               alloc/free under H_LOCK → stats
+ *   H_FREE_LISTED 7       bytes parked in free lists     alloc/free under H_LOCK → stats
+ *   H_DEAD_COUNT 8        threads declared dead (total)  declareThreadDead → isThreadDead
+ *   9..15                 reserved (0)
+ *   H_FREE_HEAD  16..69   head of each class's free list (payload offset, 0 = empty), under H_LOCK
+ *   H_DEAD_RING  72..135  last DEAD_RING dead thread tags (threadId + 1; 0 = empty)
+ *   HEADER_BYTES = 544    first block starts here (8-aligned)
+ *
+ * Block (payload offset p, always 8-aligned, never 0), Int32 word index:
+ *   B_TAG  (p-8)>>2   LIVE_TAG | class  or  FREE_TAG | class   alloc/free under H_LOCK → free/usableSize
+ *   B_SIZE (p-4)>>2   bytes the caller asked for               alloc → diagnostics
+ *   (p)>>2            next free block's payload offset, only while the block is free (under H_LOCK)
+ *
+ * The payload bytes belong to whoever holds the offset; the heap never reads
+ * them while the block is live.
+ */
+import { isMainThread, type Worker } from 'node:worker_threads';
+import { lockWord, unlockWord } from './futex.js';
+
+/** Options for {@link SharedHeap}. */
+export interface HeapOptions {
+  /** Bytes reserved up front (rounded up to 8; default 1 MiB). */
+  initialBytes?: number;
+  /** Hard ceiling the buffer may grow to (default 1 GiB; at most 2 GiB − 8). */
+  maxBytes?: number;
+}
+
+/** What {@link SharedHeap.stats} reports, all in bytes except `blocks`. */
+export interface HeapStats {
+  /** Bytes the buffer currently spans (grows, never shrinks). */
+  reserved: number;
+  /** Bytes held by live blocks, block headers and class rounding included. */
+  inUse: number;
+  /** `reserved` minus the heap header minus `inUse`: free lists plus the untouched tail. */
+  free: number;
+  /** Live blocks. */
+  blocks: number;
+}
+
+const H_MAGIC = 0;
+const H_VERSION = 1;
+const H_ID = 2;
+const H_LOCK = 3;
+const H_TOP = 4;
+const H_IN_USE = 5;
+const H_BLOCKS = 6;
+const H_FREE_LISTED = 7;
+const H_DEAD_COUNT = 8;
+const H_FREE_HEAD = 16;
+const NCLASSES = 54;
+const H_DEAD_RING = 72;
+const DEAD_RING = 64;
+const HEADER_BYTES = (H_DEAD_RING + DEAD_RING) * 4;
+
+const MAGIC = 0x53504850;
+const VERSION = 1;
+const LIVE_TAG = 0x0b1c0000;
+const FREE_TAG = 0x0f3e0000;
+const TAG_MASK = 0x7fff0000;
+const CLASS_MASK = 0xffff;
+const BLOCK_HEADER = 8;
+const MIN_BLOCK = 16;
+
+const DEFAULT_INITIAL = 1 << 20;
+const DEFAULT_MAX = 1 << 30;
+/** Offsets are stored in Int32 words, so the heap must stay below 2 GiB. */
+const LIMIT_MAX = 2 ** 31 - 8;
+
+/** Block size of class `c`: 16, 24, 32, 48, 64, 96, 128, ... */
+function classSize(c: number): number {
+  return (c & 1) === 0 ? 16 * 2 ** (c >> 1) : 24 * 2 ** (c >> 1);
+}
+
+/** Smallest class whose block holds `size` bytes (size ≥ 16). */
+function classOf(size: number): number {
+  if (size <= MIN_BLOCK) return 0;
+  const k = 31 - Math.clz32(size - 1); // 2^k < size <= 2^(k+1), k >= 4
+  return size <= 3 * 2 ** (k - 1) ? 2 * (k - 4) + 1 : 2 * (k - 3);
+}
+
+type GrowableSAB = SharedArrayBuffer & {
+  grow(newLength: number): void;
+  readonly growable: boolean;
+  readonly maxByteLength: number;
+};
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (
+  length: number,
+  opts: { maxByteLength: number },
+) => GrowableSAB;
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/**
+ * A growable SharedArrayBuffer plus an allocator usable from every thread at
+ * once. Create one per runtime (or standalone), send `heap.buffer` to other
+ * threads and attach there with {@link SharedHeap.fromBuffer}.
+ */
+export class SharedHeap {
+  /** The underlying growable buffer; send it to a thread and `fromBuffer` it there. */
+  readonly buffer: SharedArrayBuffer;
+  /** Length-tracking byte view of the whole heap. */
+  readonly u8: Uint8Array;
+  /** Length-tracking Int32 view (use with Atomics; index = byteOffset >> 2). */
+  readonly i32: Int32Array;
+  /** Length-tracking Uint32 view (index = byteOffset >> 2). */
+  readonly u32: Uint32Array;
+  /** Length-tracking Float64 view (index = byteOffset >> 3). */
+  readonly f64: Float64Array;
+  /** Length-tracking BigInt64 view (use with Atomics; index = byteOffset >> 3). */
+  readonly i64: BigInt64Array;
+  /** Random id shared by every thread's view of this heap; tells heaps apart. */
+  readonly id: number;
+  /** Set by fromBuffer for the duration of one construction. */
+  static #attaching: SharedArrayBuffer | undefined;
+
+  /** Creates a new heap backed by a fresh growable SharedArrayBuffer. */
+  constructor(opts: HeapOptions = {}) {
+    const buffer = SharedHeap.#attaching ?? SharedHeap.#create(opts);
+    SharedHeap.#attaching = undefined;
+    this.buffer = buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+    this.i64 = new BigInt64Array(buffer);
+    this.id = Atomics.load(this.i32, H_ID);
+  }
+
+  static #create(opts: HeapOptions): SharedArrayBuffer {
+    const max = opts.maxBytes ?? DEFAULT_MAX;
+    if (!Number.isInteger(max) || max < HEADER_BYTES + MIN_BLOCK || max > LIMIT_MAX) {
+      throw new RangeError(
+        `spindle: SharedHeap maxBytes must be an integer between ${HEADER_BYTES + MIN_BLOCK} and ${LIMIT_MAX} (got ${max})`,
+      );
+    }
+    if (opts.initialBytes !== undefined && (!Number.isInteger(opts.initialBytes) || opts.initialBytes < 0)) {
+      throw new RangeError(`spindle: SharedHeap initialBytes must be a non-negative integer (got ${opts.initialBytes})`);
+    }
+    const initial = Math.min(max, Math.max(HEADER_BYTES + MIN_BLOCK, align8(opts.initialBytes ?? DEFAULT_INITIAL)));
+    const buffer = new GrowableSharedArrayBuffer(initial, { maxByteLength: max });
+    const i32 = new Int32Array(buffer);
+    // safety: no other thread can see the buffer before the constructor returns.
+    Atomics.store(i32, H_VERSION, VERSION);
+    Atomics.store(i32, H_ID, (Math.random() * 0x7fffffff) | 1);
+    Atomics.store(i32, H_TOP, HEADER_BYTES);
+    Atomics.store(i32, H_MAGIC, MAGIC);
+    return buffer;
+  }
+
+  /**
+   * Attaches to a heap created in another thread (its `buffer` arrived by
+   * `workerData` or `postMessage`). Allocations from either side are seen by both.
+   */
+  static fromBuffer(buffer: SharedArrayBuffer): SharedHeap {
+    if (!(buffer instanceof SharedArrayBuffer) || !(buffer as GrowableSAB).growable || buffer.byteLength < HEADER_BYTES) {
+      throw new TypeError('spindle: SharedHeap.fromBuffer needs the growable SharedArrayBuffer of a SharedHeap (heap.buffer)');
+    }
+    const i32 = new Int32Array(buffer);
+    if (Atomics.load(i32, H_MAGIC) !== MAGIC || Atomics.load(i32, H_VERSION) !== VERSION) {
+      throw new TypeError('spindle: this SharedArrayBuffer is not a spindle SharedHeap (bad magic or version)');
+    }
+    SharedHeap.#attaching = buffer;
+    return new SharedHeap();
+  }
+
+  /** Configured maximum size in bytes. */
+  get maxBytes(): number {
+    return (this.buffer as GrowableSAB).maxByteLength;
+  }
+
+  /**
+   * Allocates a block of at least `bytes` bytes and returns its byte offset
+   * (8-aligned, never 0). Contents are not zeroed. Thread-safe.
+   * @throws RangeError past `maxBytes`.
+   */
+  alloc(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) {
+      throw new TypeError(`spindle: heap.alloc(bytes) needs a non-negative integer (got ${String(bytes)})`);
+    }
+    const need = Math.max(MIN_BLOCK, align8(bytes) + BLOCK_HEADER);
+    const cls = classOf(need);
+    const size = classSize(cls);
+    const i32 = this.i32;
+    lockWord(i32, H_LOCK);
+    let p = Atomics.load(i32, H_FREE_HEAD + cls);
+    if (p !== 0) {
+      // safety: a block on a free list is touched only under H_LOCK, which we hold.
+      Atomics.store(i32, H_FREE_HEAD + cls, Atomics.load(i32, p >> 2));
+      Atomics.sub(i32, H_FREE_LISTED, size);
+    } else {
+      const top = Atomics.load(i32, H_TOP);
+      if (top + size > this.buffer.byteLength && !this.#grow(top + size)) {
+        unlockWord(i32, H_LOCK);
+        throw this.#exhausted(bytes, size);
+      }
+      Atomics.store(i32, H_TOP, top + size);
+      p = top + BLOCK_HEADER;
+    }
+    Atomics.store(i32, (p - 8) >> 2, LIVE_TAG | cls);
+    Atomics.store(i32, (p - 4) >> 2, bytes);
+    Atomics.add(i32, H_IN_USE, size);
+    Atomics.add(i32, H_BLOCKS, 1);
+    unlockWord(i32, H_LOCK);
+    return p;
+  }
+
+  /** Grows the buffer so at least `needed` bytes exist; false when past the maximum. Call under H_LOCK. */
+  #grow(needed: number): boolean {
+    const buf = this.buffer as GrowableSAB;
+    const max = buf.maxByteLength;
+    if (needed > max) return false;
+    // safety: only alloc grows, and only under H_LOCK, so byteLength cannot
+    // move under us and grow() never sees a smaller length than the current one.
+    buf.grow(Math.min(max, Math.max(needed, buf.byteLength * 2)));
+    return true;
+  }
+
+  #exhausted(bytes: number, size: number): RangeError {
+    const s = this.stats();
+    return new RangeError(
+      `spindle: shared heap exhausted: alloc(${bytes}) needs a ${size}-byte block, but the heap is at ` +
+        `${s.reserved} of its maxBytes ${this.maxBytes} bytes (${s.inUse} in use in ${s.blocks} blocks). ` +
+        `Raise the limit with new SharedHeap({ maxBytes }) (or the runtime's heap option), or free blocks you no longer need.`,
+    );
+  }
+
+  /** Checks `offset` names a block start of this heap and returns its tag word index. */
+  #tagIndex(offset: number, op: string): number {
+    if (!Number.isInteger(offset) || (offset & 7) !== 0 || offset < HEADER_BYTES + BLOCK_HEADER || offset >= Atomics.load(this.i32, H_TOP)) {
+      throw new Error(`spindle: heap.${op}(${String(offset)}): not an offset returned by alloc on this heap`);
+    }
+    return (offset - 8) >> 2;
+  }
+
+  /**
+   * Returns the block at `offset` to its free list. Thread-safe.
+   * @throws Error on a double free or an offset alloc never returned (nothing is changed).
+   */
+  free(offset: number): void {
+    const t = this.#tagIndex(offset, 'free');
+    const i32 = this.i32;
+    lockWord(i32, H_LOCK);
+    const tag = Atomics.load(i32, t);
+    if ((tag & TAG_MASK) !== LIVE_TAG) {
+      unlockWord(i32, H_LOCK);
+      throw new Error(
+        (tag & TAG_MASK) === FREE_TAG
+          ? `spindle: heap.free(${offset}): double free (the block is already free); a block must be freed exactly once — use Arc to share ownership`
+          : `spindle: heap.free(${offset}): not the start of a block (bad header); pass exactly the offset alloc returned`,
+      );
+    }
+    const cls = tag & CLASS_MASK;
+    const size = classSize(cls);
+    Atomics.store(i32, t, FREE_TAG | cls);
+    Atomics.store(i32, offset >> 2, Atomics.load(i32, H_FREE_HEAD + cls));
+    Atomics.store(i32, H_FREE_HEAD + cls, offset);
+    Atomics.sub(i32, H_IN_USE, size);
+    Atomics.sub(i32, H_BLOCKS, 1);
+    Atomics.add(i32, H_FREE_LISTED, size);
+    unlockWord(i32, H_LOCK);
+  }
+
+  /** Bytes usable at `offset` (≥ what was asked for). */
+  usableSize(offset: number): number {
+    const tag = Atomics.load(this.i32, this.#tagIndex(offset, 'usableSize'));
+    if ((tag & TAG_MASK) !== LIVE_TAG) {
+      throw new Error(`spindle: heap.usableSize(${offset}): the block is not live (freed, or not a block start)`);
+    }
+    return classSize(tag & CLASS_MASK) - BLOCK_HEADER;
+  }
+
+  /** True when `offset` is the start of a live block (a cheap validity check for handles). */
+  isLive(offset: number): boolean {
+    if (!Number.isInteger(offset) || (offset & 7) !== 0 || offset < HEADER_BYTES + BLOCK_HEADER || offset >= Atomics.load(this.i32, H_TOP)) {
+      return false;
+    }
+    return (Atomics.load(this.i32, (offset - 8) >> 2) & TAG_MASK) === LIVE_TAG;
+  }
+
+  /** Allocation counters. Each is read atomically; together they are a snapshot only when no one allocates. */
+  stats(): HeapStats {
+    const reserved = this.buffer.byteLength;
+    const inUse = Atomics.load(this.i32, H_IN_USE);
+    return { reserved, inUse, free: reserved - HEADER_BYTES - inUse, blocks: Atomics.load(this.i32, H_BLOCKS) };
+  }
+
+  /**
+   * Records that thread `threadId` is dead (its `exit` event fired). Locks it
+   * held are then recovered — poisoned — by their next waiter instead of
+   * blocking forever. A runtime calls this from each worker's `exit` handler;
+   * standalone users can call {@link watchWorker}. Remembers the last 64 deaths.
+   */
+  declareThreadDead(threadId: number): void {
+    if (!Number.isInteger(threadId) || threadId <= 0) {
+      throw new RangeError(`spindle: declareThreadDead needs a worker's threadId (a positive integer; got ${threadId})`);
+    }
+    if (this.isThreadDead(threadId)) return;
+    const n = Atomics.add(this.i32, H_DEAD_COUNT, 1);
+    Atomics.store(this.i32, H_DEAD_RING + (n % DEAD_RING), threadId + 1);
+  }
+
+  /** True when `threadId` was declared dead by {@link declareThreadDead}. */
+  isThreadDead(threadId: number): boolean {
+    const tag = threadId + 1;
+    for (let i = 0; i < DEAD_RING; i++) {
+      if (Atomics.load(this.i32, H_DEAD_RING + i) === tag) return true;
+    }
+    return false;
+  }
+
+  /** Number of deaths ever declared; lock waiters poll it to notice a new one cheaply. */
+  deathCount(): number {
+    return Atomics.load(this.i32, H_DEAD_COUNT);
+  }
+}
+
+let theHeap: SharedHeap | undefined;
+
+/**
+ * The process-wide heap that handles crossing a spawn must live in. Created on
+ * first use in the main thread (default options); in a runtime worker it is
+ * the heap the bootstrap passed to {@link setGlobalHeap}.
+ */
+export function globalHeap(): SharedHeap {
+  if (theHeap === undefined) {
+    if (!isMainThread) {
+      throw new Error(
+        'spindle: no global shared heap in this worker thread. Runtime workers get it at bootstrap; ' +
+          'in a plain worker, send heap.buffer from the main thread and call setGlobalHeap(SharedHeap.fromBuffer(buffer)) first.',
+      );
+    }
+    theHeap = new SharedHeap();
+  }
+  return theHeap;
+}
+
+/**
+ * Installs `heap` as this thread's global heap (the worker bootstrap calls it
+ * with the main thread's heap; the main thread may call it before first use to
+ * choose options). Setting a different heap once one is in use throws.
+ */
+export function setGlobalHeap(heap: SharedHeap): void {
+  if (theHeap !== undefined && theHeap.id !== heap.id) {
+    throw new Error(
+      'spindle: setGlobalHeap: this thread already uses another global heap; handles from the two would not mix. Call it once, before any shared object is created.',
+    );
+  }
+  theHeap = heap;
+}
+
+/**
+ * Declares `worker`'s thread dead in `heap` when it exits, so locks it held
+ * are recovered (poisoned) instead of blocking their waiters forever. A
+ * runtime does this for its own workers; use it for workers you start yourself.
+ */
+export function watchWorker(worker: Worker, heap: SharedHeap = globalHeap()): void {
+  const threadId = worker.threadId; // read now: it is not meaningful after exit
+  worker.once('exit', () => heap.declareThreadDead(threadId));
+}
