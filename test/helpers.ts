@@ -39,3 +39,15 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 /** Test sizes grow with SPINDLE_STRESS=1. */
 export const STRESS = process.env['SPINDLE_STRESS'] === '1';
+
+/** Polls `cond` every few ms until true; rejects with `what` after `ms`. */
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** A handle as the spawn encoder would send it: (kind, offset). */
+export interface SentHandle { kind: string; offset: number }

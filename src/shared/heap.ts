@@ -182,6 +182,17 @@ export class SharedHeap {
   // call. Keep the view a getter returned for as long as you only touch blocks
   // that already existed then; fetch again after an alloc.
 
+  /** Int32 view covering at least `end` bytes: no length check when the cached view already does (hot paths). */
+  i32For(end: number): Int32Array {
+    if (end > this.#viewBytes) this.#refresh();
+    return this.#i32;
+  }
+  /** Byte view covering at least `end` bytes (see {@link i32For}). */
+  u8For(end: number): Uint8Array {
+    if (end > this.#viewBytes) this.#refresh();
+    return this.#u8;
+  }
+
   /** Byte view of the heap (covers every block allocated before the call). */
   get u8(): Uint8Array {
     if (this.buffer.byteLength !== this.#viewBytes) this.#refresh();
@@ -444,6 +455,16 @@ export class SharedHeap {
       if (Atomics.load(this.#i32, H_DEAD_RING + i) === tag) return true;
     }
     return false;
+  }
+
+  /** Thread ids declared dead (the last 64). */
+  deadThreads(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < DEAD_RING; i++) {
+      const tag = Atomics.load(this.#i32, H_DEAD_RING + i);
+      if (tag !== 0) out.push(tag - 1);
+    }
+    return out;
   }
 
   /** Number of deaths ever declared; lock waiters poll it to notice a new one cheaply. */

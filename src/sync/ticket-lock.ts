@@ -1,0 +1,170 @@
+/**
+ * The lock inside Mutex and each SharedMap shard: a FIFO ticket lock whose
+ * state word doubles as a three-state futex (unlocked / locked / locked with
+ * sleepers) and records the holder, so a holder that dies can be detected and
+ * its lock recovered (poisoned) by a waiter.
+ *
+ * Words (Int32 index from the lock's base `b`):                  writer → reader
+ *   +0 NEXT   next ticket to hand out (wraps; low 16 bits used)  lockers (Atomics.add) → tryLock
+ *   +1 STATE  bit 31 POISON: a holder died holding it            recoverer → lockers
+ *             bit 30 SLEEPERS: someone may sleep on STATE        waiters (CAS) → unlock (exchange)
+ *             bits 16..29 OWNER: holder's thread tag, 0 = none   acquirer (CAS) → recoverer, lockSync
+ *             bits 0..15 SERVING: ticket allowed in              unlock, recoverer → waiters
+ *   +2..+17   RING[t % 16] = t << 14 | tag of a waiter that      slow-path waiter → recoverer
+ *             took ticket t and sleeps (lets a dead waiter's
+ *             ticket be skipped instead of stalling the queue)
+ *
+ * Fast path: lock = add(NEXT) + CAS(STATE); unlock = exchange(STATE) (+ a
+ * notify only when SLEEPERS was set). Handoff is FIFO by ticket. Unlock wakes
+ * every sleeper and only the next ticket proceeds: fine for the handful of
+ * threads Node runs; a waiter queue would wake one, at a cost on every lock.
+ *
+ * Not recoverable: a thread killed between taking its ticket and either
+ * acquiring or recording itself in RING (two adjacent statements; only
+ * `worker.terminate()` can stop a thread there).
+ */
+import { threadId } from 'node:worker_threads';
+import type { SharedHeap } from '../shared/heap.js';
+import { blockChange, waitChange } from './wait.js';
+
+export const TL_WORDS = 18;
+const NEXT = 0;
+const STATE = 1;
+const RING = 2;
+const RING_SIZE = 16;
+
+export const POISON = 1 << 31;
+const SLEEPERS = 1 << 30;
+const OWNER_SHIFT = 16;
+const OWNER_MASK = 0x3fff;
+const TICKET_MASK = 0xffff;
+
+/** The 14-bit tag a thread records as owner (thread ids wrap modulo 16383). */
+export function threadTag(id: number): number {
+  return (id % OWNER_MASK) + 1;
+}
+/** This thread's tag. */
+export const selfTag = threadTag(threadId);
+
+/** Owner tag recorded in a STATE value (0 = unlocked). */
+export function ownerOf(state: number): number {
+  return (state >>> OWNER_SHIFT) & OWNER_MASK;
+}
+
+/** Current STATE word. */
+export function tlState(i32: Int32Array, b: number): number {
+  return Atomics.load(i32, b + STATE);
+}
+
+/** Takes the lock if it is free and nobody queues; returns the held STATE, or undefined. */
+export function tlTryLock(i32: Int32Array, b: number): number | undefined {
+  const s = Atomics.load(i32, b + STATE);
+  const serving = s & TICKET_MASK;
+  if (ownerOf(s) !== 0) return undefined;
+  const n = Atomics.load(i32, b + NEXT);
+  // Free and nobody queued: the next ticket is the one being served. Claim it.
+  if ((n & TICKET_MASK) !== serving || Atomics.compareExchange(i32, b + NEXT, n, n + 1) !== n) return undefined;
+  // safety: we now own ticket `serving`, which is being served; only we may
+  // set OWNER, but sleepers may still flip SLEEPERS, so loop on the CAS.
+  for (;;) {
+    const cur = Atomics.load(i32, b + STATE);
+    const held = cur | (selfTag << OWNER_SHIFT);
+    if (Atomics.compareExchange(i32, b + STATE, cur, held) === cur) return held;
+  }
+}
+
+/** Takes a ticket; returns the held STATE if it was served at once, else the ticket to wait for. */
+function takeTicket(i32: Int32Array, b: number): { held: number } | { ticket: number } {
+  const t = Atomics.add(i32, b + NEXT, 1) & TICKET_MASK;
+  const held = (selfTag << OWNER_SHIFT) | t;
+  if (Atomics.compareExchange(i32, b + STATE, t, held) === t) return { held };
+  // safety: recorded before we first sleep, so a recoverer can tell our ticket is ours.
+  Atomics.store(i32, b + RING + (t % RING_SIZE), (t << 14) | selfTag);
+  return { ticket: t };
+}
+
+/**
+ * One look at the lock for ticket `t`: acquires it (`held`: the STATE we
+ * installed) or says which STATE value to sleep on. `timedOut`: the last sleep
+ * ran out, so look for a dead thread blocking the queue.
+ */
+function step(heap: SharedHeap, i32: Int32Array, b: number, t: number, timedOut: boolean): { held: number } | { sleepOn: number } {
+  for (;;) {
+    const s = Atomics.load(i32, b + STATE);
+    if ((s & TICKET_MASK) === t) {
+      // safety: serving == t means the previous holder left (OWNER is 0) and no
+      // one else may take ticket t; SLEEPERS may flip under us, hence the loop.
+      const held = s | (selfTag << OWNER_SHIFT);
+      if (Atomics.compareExchange(i32, b + STATE, s, held) === s) return { held };
+      continue;
+    }
+    if (timedOut && heap.deathCount() > 0 && recover(heap, i32, b, s)) continue;
+    if ((s & SLEEPERS) === 0 && Atomics.compareExchange(i32, b + STATE, s, s | SLEEPERS) !== s) continue;
+    return { sleepOn: s | SLEEPERS };
+  }
+}
+
+/**
+ * If the ticket being served belongs to a dead thread, move past it: a dead
+ * holder's lock is released POISONed; a dead waiter's ticket is just skipped.
+ */
+function recover(heap: SharedHeap, i32: Int32Array, b: number, s: number): boolean {
+  const dead = new Set(heap.deadThreads().map(threadTag));
+  const serving = s & TICKET_MASK;
+  const owner = ownerOf(s);
+  let next: number;
+  if (owner !== 0) {
+    if (!dead.has(owner)) return false;
+    next = POISON | ((serving + 1) & TICKET_MASK);
+  } else {
+    const e = Atomics.load(i32, b + RING + (serving % RING_SIZE));
+    if (e >>> 14 !== serving || !dead.has(e & OWNER_MASK)) return false;
+    next = (s & POISON) | ((serving + 1) & TICKET_MASK);
+  }
+  // safety: the CAS from the exact state we judged is the single point where
+  // the dead thread's turn ends; a racing recoverer or a change fails it.
+  if (Atomics.compareExchange(i32, b + STATE, s, next) !== s) return false;
+  Atomics.notify(i32, b + STATE);
+  return true;
+}
+
+/** Acquires, blocking the thread while it waits (callers check the thread may block). */
+export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number): number {
+  const first = takeTicket(i32, b);
+  if ('held' in first) return first.held;
+  let timedOut = false;
+  for (;;) {
+    const r = step(heap, i32, b, first.ticket, timedOut);
+    if ('held' in r) return r.held;
+    timedOut = blockChange(i32, b + STATE, r.sleepOn) === 'timed-out';
+  }
+}
+
+/** Acquires without blocking the thread; resolves with the held STATE. */
+export function tlLockAsync(heap: SharedHeap, i32: Int32Array, b: number): number | Promise<number> {
+  const first = takeTicket(i32, b);
+  if ('held' in first) return first.held;
+  return (async () => {
+    let timedOut = false;
+    for (;;) {
+      const r = step(heap, i32, b, first.ticket, timedOut);
+      if ('held' in r) return r.held;
+      const w = waitChange(i32, b + STATE, r.sleepOn);
+      timedOut = w !== undefined && (await w) === 'timed-out';
+    }
+  })();
+}
+
+/** Releases a lock acquired with STATE `held`; FIFO: lets in the next ticket. */
+export function tlUnlock(i32: Int32Array, b: number, held: number): void {
+  const old = Atomics.exchange(i32, b + STATE, (held & POISON) | ((held + 1) & TICKET_MASK));
+  if ((old & SLEEPERS) !== 0) Atomics.notify(i32, b + STATE);
+}
+
+/** Clears the POISON bit (the caller has repaired what the dead holder left). */
+export function tlClearPoison(i32: Int32Array, b: number): void {
+  for (;;) {
+    const s = Atomics.load(i32, b + STATE);
+    if ((s & POISON) === 0 || Atomics.compareExchange(i32, b + STATE, s, s & ~POISON) === s) return;
+  }
+}
