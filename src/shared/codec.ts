@@ -15,7 +15,7 @@
  *   7    v8.serialize bytes anything else structured-cloneable
  */
 import * as v8 from 'node:v8';
-import { SHARED, isSharedHandle, reviverFor } from './handle.js';
+import { HeapMismatchError, SHARED, isSharedHandle, reviverFor } from './handle.js';
 import type { SharedHeap } from './heap.js';
 
 const T_UNDEFINED = 0;
@@ -42,8 +42,8 @@ function room(n: number): Uint8Array {
 /**
  * Encodes `value` for storage in `heap`. Returns a view of a per-thread
  * scratch buffer, valid until the next call. `what` names the caller in errors.
- * @throws TypeError for values that cannot cross threads; HeapMismatch-style
- *   TypeError for a handle whose object lives in another heap.
+ * @throws TypeError for values that cannot cross threads;
+ *   HeapMismatchError for a handle whose object lives in another heap.
  */
 export function encodeValue(value: unknown, heap: SharedHeap, what: string): Uint8Array {
   switch (typeof value) {
@@ -69,7 +69,7 @@ export function encodeValue(value: unknown, heap: SharedHeap, what: string): Uin
       if (isSharedHandle(value)) {
         const ref = value[SHARED]();
         if (ref.heap.id !== heap.id) {
-          throw new TypeError(
+          throw new HeapMismatchError(
             `spindle: ${what}: this ${ref.kind} lives in another SharedHeap; a shared object can only refer to objects of its own heap (create both with the same { heap })`,
           );
         }

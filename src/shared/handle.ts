@@ -61,6 +61,11 @@ export function reviverFor(kind: string): Reviver {
   return r;
 }
 
+/** A shared object was asked to refer to an object that lives in a different SharedHeap. */
+export class HeapMismatchError extends TypeError {
+  override readonly name = 'HeapMismatchError';
+}
+
 export function isSharedHandle(v: object): v is SharedHandle {
   return typeof (v as Partial<SharedHandle>)[SHARED] === 'function';
 }

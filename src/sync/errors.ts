@@ -24,9 +24,7 @@ export class HandleStateError extends Error {
 }
 
 /** Putting a handle from one shared heap into an object that lives in another. */
-export class HeapMismatchError extends Error {
-  override readonly name = 'HeapMismatchError';
-}
+export { HeapMismatchError } from '../shared/handle.js';
 
 /** Acquiring from a Semaphore that was closed. */
 export class SemaphoreClosedError extends Error {

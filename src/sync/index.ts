@@ -4,7 +4,16 @@
  * crossing threads as handles. Importing this module registers every kind's
  * reviver, so a handle that arrives in this thread can be rebuilt.
  */
+export { Arc, Weak } from './arc.js';
 export { Mutex, MutexGuard, type MutexOptions } from './mutex.js';
+export { RwLock, RwLockReadGuard, RwLockWriteGuard, type RwLockOptions } from './rwlock.js';
+export { Semaphore, SemaphorePermit, MAX_PERMITS } from './semaphore.js';
+export { Notify } from './notify.js';
+export { Barrier, type BarrierWaitResult } from './barrier.js';
+export { OnceCell } from './once-cell.js';
+export { AtomicI32, AtomicU32, AtomicI64 } from './atomic.js';
+export { SharedMap, type SharedMapOptions } from './shared-map.js';
+export { Guard } from './guard.js';
 export {
   PoisonError,
   MainThreadBlockingError,

@@ -10,8 +10,9 @@
 import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
 import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, type Attach, type SharedOptions } from './block.js';
-import { HandleStateError, NotHeldError, PoisonError } from './errors.js';
-import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
+import { HandleStateError, PoisonError } from './errors.js';
+import { Guard } from './guard.js';
+import { SLOT_WORDS, slotFree, slotInit } from './slot.js';
 import { POISON, TL_WORDS, ownerOf, selfTag, tlClearPoison, tlLockAsync, tlLockBlocking, tlState, tlTryLock, tlUnlock } from './ticket-lock.js';
 import { assertMayBlock } from './wait.js';
 
@@ -82,7 +83,7 @@ export class Mutex<T = unknown> implements SharedHandle {
           'Call mutex.clearPoison() once you have decided the value is usable (then lock and repair it), or replace the Mutex.',
       );
     }
-    return new MutexGuard<T>(this.#heap, this.#i32, this.#lock, (this.#off >> 2) + SLOT, held);
+    return new MutexGuard<T>('MutexGuard', this.#heap, (this.#off >> 2) + SLOT, () => tlUnlock(this.#i32, this.#lock, held));
   }
 
   /** Waits (without blocking the thread) until the lock is ours; FIFO among waiters. */
@@ -145,61 +146,10 @@ export class Mutex<T = unknown> implements SharedHandle {
 }
 
 /**
- * Proof of holding a {@link Mutex}: read and write the value through it, then
+ * Proof of holding a {@link Mutex}: read and write `value` through it, then
  * release it with `unlock()` or by leaving a `using` block. Releasing twice throws.
  */
-export class MutexGuard<T> {
-  readonly #heap: SharedHeap;
-  readonly #i32: Int32Array;
-  readonly #lock: number;
-  readonly #slot: number;
-  readonly #held: number;
-  #released = false;
-  #cached: { v: T } | undefined;
-
-  /** @internal Guards are made by Mutex. */
-  constructor(heap: SharedHeap, i32: Int32Array, lock: number, slot: number, held: number) {
-    this.#heap = heap;
-    this.#i32 = i32;
-    this.#lock = lock;
-    this.#slot = slot;
-    this.#held = held;
-  }
-
-  #check(what: string): void {
-    if (this.#released) {
-      throw new NotHeldError(`spindle: MutexGuard.${what}: the guard was already released; lock the Mutex again`);
-    }
-  }
-
-  /**
-   * The protected value, decoded (a copy for objects: assign `guard.value = v`
-   * to store changes; repeated reads return the same copy until you assign).
-   */
-  get value(): T {
-    this.#check('value');
-    return (this.#cached ??= { v: slotRead(this.#heap, this.#slot) as T }).v;
-  }
-
-  /** Stores a new value. @throws RangeError if it does not fit a fixed-capacity slot. */
-  set value(v: T) {
-    this.#check('value');
-    slotWrite(this.#heap, this.#slot, v, 'MutexGuard.value = v');
-    this.#cached = undefined;
-  }
-
-  /** Releases the lock and lets the next waiter in. @throws NotHeldError if already released. */
-  unlock(): void {
-    this.#check('unlock()');
-    this.#released = true;
-    tlUnlock(this.#i32, this.#lock, this.#held);
-  }
-
-  /** Releases the lock at the end of a `using` block. */
-  [Symbol.dispose](): void {
-    this.unlock();
-  }
-}
+export class MutexGuard<T> extends Guard<T> {}
 
 function dropMutex(heap: SharedHeap, offset: number): void {
   checkBlock(heap, offset, 'Mutex');

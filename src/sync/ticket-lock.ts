@@ -1,23 +1,24 @@
 /**
- * The lock inside Mutex and each SharedMap shard: a FIFO ticket lock whose
- * state word doubles as a three-state futex (unlocked / locked / locked with
- * sleepers) and records the holder, so a holder that dies can be detected and
- * its lock recovered (poisoned) by a waiter.
+ * The lock inside Mutex and each SharedMap shard: a FIFO ticket lock that
+ * records its holder, so a holder that dies can be detected and its lock
+ * recovered (poisoned) by a waiter, and that wakes only the next ticket.
  *
  * Words (Int32 index from the lock's base `b`):                  writer → reader
- *   +0 NEXT   next ticket to hand out (wraps; low 16 bits used)  lockers (Atomics.add) → tryLock
- *   +1 STATE  bit 31 POISON: a holder died holding it            recoverer → lockers
- *             bit 30 SLEEPERS: someone may sleep on STATE        waiters (CAS) → unlock (exchange)
- *             bits 16..29 OWNER: holder's thread tag, 0 = none   acquirer (CAS) → recoverer, lockSync
- *             bits 0..15 SERVING: ticket allowed in              unlock, recoverer → waiters
- *   +2..+17   RING[t % 16] = t << 14 | tag of a waiter that      slow-path waiter → recoverer
- *             took ticket t and sleeps (lets a dead waiter's
- *             ticket be skipped instead of stalling the queue)
+ *   +0 NEXT    next ticket to hand out (wraps; low 16 bits used) lockers (Atomics.add) → tryLock, unlock
+ *   +1 STATE   bit 31 POISON: a holder died holding it           recoverer → lockers
+ *              bits 16..29 OWNER: holder's thread tag, 0 = none  acquirer (CAS) → recoverer, lockSync
+ *              bits 0..15 SERVING: ticket allowed in             unlock, recoverer → waiters
+ *   +2..+17    WAKE[t % 16]: bumped when ticket t is served;     unlock, recoverer → waiter of t
+ *              the waiter of ticket t sleeps on it (a futex word
+ *              per queue position: one handoff wakes one thread)
+ *   +18..+33   RING[t % 16] = t << 14 | tag of a waiter that     slow-path waiter → recoverer
+ *              took ticket t (lets a dead waiter's ticket be
+ *              skipped instead of stalling the queue)
  *
- * Fast path: lock = add(NEXT) + CAS(STATE); unlock = exchange(STATE) (+ a
- * notify only when SLEEPERS was set). Handoff is FIFO by ticket. Unlock wakes
- * every sleeper and only the next ticket proceeds: fine for the handful of
- * threads Node runs; a waiter queue would wake one, at a cost on every lock.
+ * Fast path: lock = add(NEXT) + CAS(STATE); unlock = store(STATE) +
+ * load(NEXT) (+ add/notify on WAKE when someone queues). Handoff is FIFO by
+ * ticket. More than 16 waiters share WAKE words and some wake for nothing;
+ * that only costs a recheck.
  *
  * Not recoverable: a thread killed between taking its ticket and either
  * acquiring or recording itself in RING (two adjacent statements; only
@@ -27,17 +28,19 @@ import { threadId } from 'node:worker_threads';
 import type { SharedHeap } from '../shared/heap.js';
 import { blockChange, waitChange } from './wait.js';
 
-export const TL_WORDS = 18;
+export const TL_WORDS = 34;
 const NEXT = 0;
 const STATE = 1;
-const RING = 2;
-const RING_SIZE = 16;
+const SLOTS = 16;
+const WAKE = 2;
+const RING = WAKE + SLOTS;
 
 export const POISON = 1 << 31;
-const SLEEPERS = 1 << 30;
 const OWNER_SHIFT = 16;
 const OWNER_MASK = 0x3fff;
 const TICKET_MASK = 0xffff;
+/** Spins the next-in-line waiter makes before sleeping (holds are often shorter than a futex round trip). */
+const NEXT_IN_LINE_SPINS = 200;
 
 /** The 14-bit tag a thread records as owner (thread ids wrap modulo 16383). */
 export function threadTag(id: number): number {
@@ -64,12 +67,19 @@ export function tlTryLock(i32: Int32Array, b: number): number | undefined {
   const n = Atomics.load(i32, b + NEXT);
   // Free and nobody queued: the next ticket is the one being served. Claim it.
   if ((n & TICKET_MASK) !== serving || Atomics.compareExchange(i32, b + NEXT, n, n + 1) !== n) return undefined;
-  // safety: we now own ticket `serving`, which is being served; only we may
-  // set OWNER, but sleepers may still flip SLEEPERS, so loop on the CAS.
+  return own(i32, b);
+}
+
+/**
+ * Sets OWNER for the ticket being served, which the caller holds.
+ * safety: holding the served ticket, only we may set OWNER; but clearPoison
+ * may flip POISON meanwhile, so CAS rather than store.
+ */
+function own(i32: Int32Array, b: number): number {
   for (;;) {
-    const cur = Atomics.load(i32, b + STATE);
-    const held = cur | (selfTag << OWNER_SHIFT);
-    if (Atomics.compareExchange(i32, b + STATE, cur, held) === cur) return held;
+    const s = Atomics.load(i32, b + STATE);
+    const held = s | (selfTag << OWNER_SHIFT);
+    if (Atomics.compareExchange(i32, b + STATE, s, held) === s) return held;
   }
 }
 
@@ -79,29 +89,33 @@ function takeTicket(i32: Int32Array, b: number): { held: number } | { ticket: nu
   const held = (selfTag << OWNER_SHIFT) | t;
   if (Atomics.compareExchange(i32, b + STATE, t, held) === t) return { held };
   // safety: recorded before we first sleep, so a recoverer can tell our ticket is ours.
-  Atomics.store(i32, b + RING + (t % RING_SIZE), (t << 14) | selfTag);
+  Atomics.store(i32, b + RING + (t % SLOTS), (t << 14) | selfTag);
   return { ticket: t };
 }
 
 /**
  * One look at the lock for ticket `t`: acquires it (`held`: the STATE we
- * installed) or says which STATE value to sleep on. `timedOut`: the last sleep
+ * installed) or returns the WAKE value to sleep on. `timedOut`: the last sleep
  * ran out, so look for a dead thread blocking the queue.
  */
 function step(heap: SharedHeap, i32: Int32Array, b: number, t: number, timedOut: boolean): { held: number } | { sleepOn: number } {
-  for (;;) {
+  for (let spins = 0; ; spins++) {
+    // safety: read WAKE before STATE. An unlock that serves us after our STATE
+    // read bumps WAKE after its STATE write, so our sleep on this value fails.
+    const wake = Atomics.load(i32, b + WAKE + (t % SLOTS));
     const s = Atomics.load(i32, b + STATE);
-    if ((s & TICKET_MASK) === t) {
-      // safety: serving == t means the previous holder left (OWNER is 0) and no
-      // one else may take ticket t; SLEEPERS may flip under us, hence the loop.
-      const held = s | (selfTag << OWNER_SHIFT);
-      if (Atomics.compareExchange(i32, b + STATE, s, held) === s) return { held };
-      continue;
-    }
+    // serving == t: the previous holder left (OWNER is 0) and the turn is ours.
+    if ((s & TICKET_MASK) === t) return { held: own(i32, b) };
     if (timedOut && heap.deathCount() > 0 && recover(heap, i32, b, s)) continue;
-    if ((s & SLEEPERS) === 0 && Atomics.compareExchange(i32, b + STATE, s, s | SLEEPERS) !== s) continue;
-    return { sleepOn: s | SLEEPERS };
+    if (((s + 1) & TICKET_MASK) === t && spins < NEXT_IN_LINE_SPINS) continue;
+    return { sleepOn: wake };
   }
+}
+
+/** Wakes the waiter of ticket `n` (if any sleeps). */
+function wakeTicket(i32: Int32Array, b: number, n: number): void {
+  Atomics.add(i32, b + WAKE + (n % SLOTS), 1);
+  Atomics.notify(i32, b + WAKE + (n % SLOTS));
 }
 
 /**
@@ -117,14 +131,14 @@ function recover(heap: SharedHeap, i32: Int32Array, b: number, s: number): boole
     if (!dead.has(owner)) return false;
     next = POISON | ((serving + 1) & TICKET_MASK);
   } else {
-    const e = Atomics.load(i32, b + RING + (serving % RING_SIZE));
+    const e = Atomics.load(i32, b + RING + (serving % SLOTS));
     if (e >>> 14 !== serving || !dead.has(e & OWNER_MASK)) return false;
     next = (s & POISON) | ((serving + 1) & TICKET_MASK);
   }
   // safety: the CAS from the exact state we judged is the single point where
   // the dead thread's turn ends; a racing recoverer or a change fails it.
   if (Atomics.compareExchange(i32, b + STATE, s, next) !== s) return false;
-  Atomics.notify(i32, b + STATE);
+  wakeTicket(i32, b, next & TICKET_MASK);
   return true;
 }
 
@@ -132,11 +146,12 @@ function recover(heap: SharedHeap, i32: Int32Array, b: number, s: number): boole
 export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number): number {
   const first = takeTicket(i32, b);
   if ('held' in first) return first.held;
+  const t = first.ticket;
   let timedOut = false;
   for (;;) {
-    const r = step(heap, i32, b, first.ticket, timedOut);
+    const r = step(heap, i32, b, t, timedOut);
     if ('held' in r) return r.held;
-    timedOut = blockChange(i32, b + STATE, r.sleepOn) === 'timed-out';
+    timedOut = blockChange(i32, b + WAKE + (t % SLOTS), r.sleepOn) === 'timed-out';
   }
 }
 
@@ -144,12 +159,13 @@ export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number): nu
 export function tlLockAsync(heap: SharedHeap, i32: Int32Array, b: number): number | Promise<number> {
   const first = takeTicket(i32, b);
   if ('held' in first) return first.held;
+  const t = first.ticket;
   return (async () => {
     let timedOut = false;
     for (;;) {
-      const r = step(heap, i32, b, first.ticket, timedOut);
+      const r = step(heap, i32, b, t, timedOut);
       if ('held' in r) return r.held;
-      const w = waitChange(i32, b + STATE, r.sleepOn);
+      const w = waitChange(i32, b + WAKE + (t % SLOTS), r.sleepOn);
       timedOut = w !== undefined && (await w) === 'timed-out';
     }
   })();
@@ -157,8 +173,13 @@ export function tlLockAsync(heap: SharedHeap, i32: Int32Array, b: number): numbe
 
 /** Releases a lock acquired with STATE `held`; FIFO: lets in the next ticket. */
 export function tlUnlock(i32: Int32Array, b: number, held: number): void {
-  const old = Atomics.exchange(i32, b + STATE, (held & POISON) | ((held + 1) & TICKET_MASK));
-  if ((old & SLEEPERS) !== 0) Atomics.notify(i32, b + STATE);
+  const n = (held + 1) & TICKET_MASK;
+  // safety: while we hold it nobody else writes STATE (acquirers wait for their
+  // turn, a recoverer needs a dead owner, clearPoison only runs on a poisoned
+  // lock, which is never held past the PoisonError), so a store suffices.
+  Atomics.store(i32, b + STATE, (held & POISON) | n);
+  // Someone holds ticket n already (NEXT moved past it): make sure it wakes.
+  if ((Atomics.load(i32, b + NEXT) & TICKET_MASK) !== n) wakeTicket(i32, b, n);
 }
 
 /** Clears the POISON bit (the caller has repaired what the dead holder left). */

@@ -45,3 +45,33 @@ export function waitChange(i32: Int32Array, idx: number, expected: number, ms = 
 export function blockChange(i32: Int32Array, idx: number, expected: number, ms = POLL_MS): string {
   return Atomics.wait(i32, idx, expected, ms);
 }
+
+/**
+ * Retries `attempt(state)` on the word `i32[idx]` until it returns a result,
+ * sleeping (without blocking the thread) until the word changes between
+ * tries. `attempt` usually CASes `state`; when that fails, the word has
+ * changed, so the next sleep returns at once. Synchronous when the first try wins.
+ */
+export function retryAsync<R>(i32: Int32Array, idx: number, attempt: (state: number) => R | undefined): R | Promise<R> {
+  const first = attempt(Atomics.load(i32, idx));
+  if (first !== undefined) return first;
+  return (async () => {
+    for (;;) {
+      const s = Atomics.load(i32, idx);
+      const r = attempt(s);
+      if (r !== undefined) return r;
+      await waitChange(i32, idx, s);
+    }
+  })();
+}
+
+/** {@link retryAsync}, blocking the thread between tries (workers only; `what` names the call in the error). */
+export function retryBlocking<R>(i32: Int32Array, idx: number, what: string, attempt: (state: number) => R | undefined): R {
+  assertMayBlock(what);
+  for (;;) {
+    const s = Atomics.load(i32, idx);
+    const r = attempt(s);
+    if (r !== undefined) return r;
+    blockChange(i32, idx, s);
+  }
+}

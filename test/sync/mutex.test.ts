@@ -1,19 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { SHARED } from '../../src/shared/handle.js';
 import { Mutex, MainThreadBlockingError, NotHeldError, PoisonError, globalHeap, watchWorker } from '../../src/sync/index.js';
-import { startWorker, firstMessage, exited, within, until, STRESS, type SentHandle } from '../helpers.js';
+import { firstMessage, exited, within, until, STRESS, send, controlWords, syncJob, go, type SentHandle } from '../helpers.js';
 
-const send = (x: { [SHARED](): { kind: string; offset: number } }): SentHandle => {
-  const r = x[SHARED]();
-  return { kind: r.kind, offset: r.offset };
-};
-const ctl = (): Int32Array => new Int32Array(new SharedArrayBuffer(64));
-const job = (op: string, handles: SentHandle[], n: number, c: Int32Array) =>
-  startWorker('sync-worker', { buffer: globalHeap().buffer, op, handles, n, ctl: c });
-const go = (c: Int32Array): void => {
-  Atomics.store(c, 0, 1);
-  Atomics.notify(c, 0);
-};
+const ctl = controlWords;
+const job = (op: string, handles: SentHandle[], n: number, c: Int32Array) => syncJob(op, handles, n, c);
 
 describe('Mutex', () => {
   it('4 threads x 100,000 increments under the Mutex total exactly 400,000', async () => {
