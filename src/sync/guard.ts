@@ -1,31 +1,35 @@
 /**
- * A lock guard with a value: reads decode the protected value from its slot,
- * writes re-encode it, and the lock is released exactly once (`unlock()` or
- * the end of a `using` block). Mutex and RwLock guards are this class.
+ * A lock guard with a value: reads decode the protected value from the lock's
+ * slot, writes re-encode it, and the lock is released exactly once (`unlock()`
+ * or the end of a `using` block). Mutex and RwLock guards are this class.
  */
-import type { SharedHeap } from '../shared/heap.js';
 import { NotHeldError } from './errors.js';
-import { slotRead, slotWrite } from './slot.js';
+
+/** What a guard needs from its lock. */
+export interface Guarded {
+  /** @internal Releases the lock acquired with state `held`. */
+  release(held: number): void;
+  /** @internal Decodes the protected value. */
+  readValue(): unknown;
+  /** @internal Stores a new protected value (`what` names the call in errors). */
+  writeValue(v: unknown, what: string): void;
+}
 
 export class Guard<T> implements Disposable {
-  readonly #heap: SharedHeap;
-  readonly #slot: number;
-  readonly #release: () => void;
-  readonly #name: string;
+  readonly #lock: Guarded;
+  readonly #held: number;
   #released = false;
-  #cached: { v: T } | undefined;
+  #cached: { v: T } | undefined = undefined;
 
   /** @internal Guards are made by the lock they guard. */
-  constructor(name: string, heap: SharedHeap, slot: number, release: () => void) {
-    this.#name = name;
-    this.#heap = heap;
-    this.#slot = slot;
-    this.#release = release;
+  constructor(lock: Guarded, held: number) {
+    this.#lock = lock;
+    this.#held = held;
   }
 
   #check(what: string): void {
     if (this.#released) {
-      throw new NotHeldError(`spindle: ${this.#name}.${what}: the guard was already released; lock again to use the value`);
+      throw new NotHeldError(`spindle: ${this.constructor.name}.${what}: the guard was already released; lock again to use the value`);
     }
   }
 
@@ -35,14 +39,14 @@ export class Guard<T> implements Disposable {
    */
   get value(): T {
     this.#check('value');
-    return (this.#cached ??= { v: slotRead(this.#heap, this.#slot) as T }).v;
+    return (this.#cached ??= { v: this.#lock.readValue() as T }).v;
   }
 
   /** Stores a new value. @throws RangeError if it does not fit a fixed-capacity slot. */
   set value(v: T) {
     this.#check('value');
     this.checkWritable();
-    slotWrite(this.#heap, this.#slot, v, `${this.#name}.value = v`);
+    this.#lock.writeValue(v, `${this.constructor.name}.value = v`);
     this.#cached = undefined;
   }
 
@@ -53,7 +57,7 @@ export class Guard<T> implements Disposable {
   unlock(): void {
     this.#check('unlock()');
     this.#released = true;
-    this.#release();
+    this.#lock.release(this.#held);
   }
 
   /** Releases the lock at the end of a `using` block. */

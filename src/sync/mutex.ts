@@ -11,8 +11,8 @@ import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '.
 import type { SharedHeap } from '../shared/heap.js';
 import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, type Attach, type SharedOptions } from './block.js';
 import { HandleStateError, PoisonError } from './errors.js';
-import { Guard } from './guard.js';
-import { SLOT_WORDS, slotFree, slotInit } from './slot.js';
+import { Guard, type Guarded } from './guard.js';
+import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
 import { POISON, TL_WORDS, ownerOf, selfTag, tlClearPoison, tlLockAsync, tlLockBlocking, tlState, tlTryLock, tlUnlock } from './ticket-lock.js';
 import { assertMayBlock } from './wait.js';
 
@@ -43,7 +43,7 @@ export interface MutexOptions extends SharedOptions {
  * while holding it, the next waiter recovers it and every locker gets a
  * {@link PoisonError} until {@link Mutex.clearPoison} is called.
  */
-export class Mutex<T = unknown> implements SharedHandle {
+export class Mutex<T = unknown> implements SharedHandle, Guarded {
   readonly #heap: SharedHeap;
   readonly #off: number;
   readonly #i32: Int32Array;
@@ -83,13 +83,32 @@ export class Mutex<T = unknown> implements SharedHandle {
           'Call mutex.clearPoison() once you have decided the value is usable (then lock and repair it), or replace the Mutex.',
       );
     }
-    return new MutexGuard<T>('MutexGuard', this.#heap, (this.#off >> 2) + SLOT, () => tlUnlock(this.#i32, this.#lock, held));
+    return new MutexGuard<T>(this, held);
+  }
+
+  /** @internal Called by the guard. */
+  release(held: number): void {
+    tlUnlock(this.#i32, this.#lock, held);
+  }
+  /** @internal Called by the guard. */
+  readValue(): unknown {
+    return slotRead(this.#heap, (this.#off >> 2) + SLOT);
+  }
+  /** @internal Called by the guard. */
+  writeValue(v: unknown, what: string): void {
+    slotWrite(this.#heap, (this.#off >> 2) + SLOT, v, what);
   }
 
   /** Waits (without blocking the thread) until the lock is ours; FIFO among waiters. */
-  async lock(): Promise<MutexGuard<T>> {
-    this.#live('lock()');
-    return this.#guard(await tlLockAsync(this.#heap, this.#i32, this.#lock));
+  lock(): Promise<MutexGuard<T>> {
+    try {
+      this.#live('lock()');
+      const r = tlLockAsync(this.#heap, this.#i32, this.#lock);
+      // Not an async function: the uncontended path skips one promise.
+      return typeof r === 'number' ? Promise.resolve(this.#guard(r)) : r.then((held) => this.#guard(held));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**

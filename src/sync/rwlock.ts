@@ -16,9 +16,9 @@
  * holds an RwLock is not recovered (use a Mutex where that matters).
  */
 import type { Attach, SharedOptions } from './block.js';
-import { Guard } from './guard.js';
+import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
-import { SLOT_WORDS, slotFree, slotInit } from './slot.js';
+import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
 import { assertMayBlock, retryAsync, retryBlocking } from './wait.js';
 
 const STATE = 1;
@@ -29,6 +29,8 @@ const READERS = 0xffffff;
 const WAITING_WRITER = 1 << 24;
 const WAITING_MASK = 0x3f << 24;
 const WRITER = 1 << 30;
+const HELD_READ = 0;
+const HELD_WRITE = 1;
 
 /** Options for {@link RwLock}. */
 export interface RwLockOptions extends SharedOptions {
@@ -54,7 +56,7 @@ export class RwLockWriteGuard<T> extends Guard<T> {}
  * { using w = await config.write(); w.value = { level: 2 }; }
  * ```
  */
-export class RwLock<T = unknown> extends SharedObject {
+export class RwLock<T = unknown> extends SharedObject implements Guarded {
   /** Allocates an RwLock holding `value`. */
   constructor(value: T, opts?: RwLockOptions);
   constructor(value: T, opts?: RwLockOptions | Attach) {
@@ -66,18 +68,31 @@ export class RwLock<T = unknown> extends SharedObject {
   #tryRead = (s: number): RwLockReadGuard<T> | undefined => {
     if ((s & (WRITER | WAITING_MASK)) !== 0 || (s & READERS) === READERS) return undefined;
     if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + 1) !== s) return undefined;
-    return new RwLockReadGuard<T>('RwLockReadGuard', this.heap, this.w(SLOT), () => {
-      const prev = Atomics.sub(this.i32, this.w(STATE), 1);
-      // Last reader out with a writer waiting: let it in.
-      if ((prev & READERS) === 1 && (prev & WAITING_MASK) !== 0) Atomics.notify(this.i32, this.w(STATE));
-    });
+    return new RwLockReadGuard<T>(this, HELD_READ);
   };
 
   #writeGuard(): RwLockWriteGuard<T> {
-    return new RwLockWriteGuard<T>('RwLockWriteGuard', this.heap, this.w(SLOT), () => {
+    return new RwLockWriteGuard<T>(this, HELD_WRITE);
+  }
+
+  /** @internal Called by the guards. */
+  readValue(): unknown {
+    return slotRead(this.heap, this.w(SLOT));
+  }
+  /** @internal Called by the guards. */
+  writeValue(v: unknown, what: string): void {
+    slotWrite(this.heap, this.w(SLOT), v, what);
+  }
+  /** @internal Called by the guards. */
+  release(held: number): void {
+    if (held === HELD_WRITE) {
       Atomics.and(this.i32, this.w(STATE), ~WRITER);
       Atomics.notify(this.i32, this.w(STATE));
-    });
+      return;
+    }
+    const prev = Atomics.sub(this.i32, this.w(STATE), 1);
+    // Last reader out with a writer waiting: let it in.
+    if ((prev & READERS) === 1 && (prev & WAITING_MASK) !== 0) Atomics.notify(this.i32, this.w(STATE));
   }
 
   /** Takes the write lock if free (a writer registered as waiting passes `waiting`). */

@@ -62,12 +62,12 @@ export function tlState(i32: Int32Array, b: number): number {
 /** Takes the lock if it is free and nobody queues; returns the held STATE, or undefined. */
 export function tlTryLock(i32: Int32Array, b: number): number | undefined {
   const s = Atomics.load(i32, b + STATE);
-  const serving = s & TICKET_MASK;
   if (ownerOf(s) !== 0) return undefined;
   const n = Atomics.load(i32, b + NEXT);
   // Free and nobody queued: the next ticket is the one being served. Claim it.
-  if ((n & TICKET_MASK) !== serving || Atomics.compareExchange(i32, b + NEXT, n, n + 1) !== n) return undefined;
-  return own(i32, b);
+  if ((n & TICKET_MASK) !== (s & TICKET_MASK) || Atomics.compareExchange(i32, b + NEXT, n, n + 1) !== n) return undefined;
+  const held = s | (selfTag << OWNER_SHIFT);
+  return Atomics.compareExchange(i32, b + STATE, s, held) === s ? held : own(i32, b);
 }
 
 /**
