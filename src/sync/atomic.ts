@@ -6,10 +6,9 @@
  *   +0  kind tag                                       creator → revivers
  *   +8  the value: Int32 / Uint32 / BigInt64 (8-aligned)   everyone ↔ everyone
  */
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
-import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, type Attach, type KindName, type SharedOptions } from './block.js';
-import { HandleStateError } from './errors.js';
+import type { Attach, KindName, SharedOptions } from './block.js';
+import { SharedObject, registerObjectKind } from './object.js';
 
 const VALUE = 8;
 const BYTES = 16;
@@ -49,32 +48,23 @@ const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 
 /** Shared implementation; the exported classes only name the flavor. */
-abstract class SharedAtomic<V extends Int> implements SharedHandle {
-  readonly #heap: SharedHeap;
-  readonly #off: number;
+abstract class SharedAtomic<V extends Int> extends SharedObject {
   readonly #view: View;
   readonly #idx: number;
   readonly #f: Flavor<V>;
-  #freed = false;
 
   protected constructor(f: Flavor<V>, value: V, opts: SharedOptions | Attach | undefined) {
-    const at = attachOf(opts);
-    this.#f = f;
-    this.#heap = at?.heap ?? heapOf(opts as SharedOptions);
-    if (at !== undefined) {
-      checkBlock(at.heap, at.offset, f.kind);
-      this.#off = at.offset;
-    } else {
+    super(f.kind, BYTES, opts, (heap, off) => {
       f.check(value);
-      this.#off = allocBlock(this.#heap, f.kind, BYTES);
-    }
-    this.#view = f.view(this.#heap, this.#off + BYTES);
-    this.#idx = (this.#off + VALUE) >> f.shift;
-    if (at === undefined) A.store(this.#view, this.#idx, value);
+      A.store(f.view(heap, off + BYTES), (off + VALUE) >> f.shift, value);
+    });
+    this.#f = f;
+    this.#view = f.view(this.heap, this.off + BYTES);
+    this.#idx = (this.off + VALUE) >> f.shift;
   }
 
   #v(x: V): View {
-    if (this.#freed) throw new HandleStateError(`spindle: ${this.#f.kind}: this atomic was freed`);
+    this.live('use');
     this.#f.check(x);
     return this.#view;
   }
@@ -117,18 +107,6 @@ abstract class SharedAtomic<V extends Int> implements SharedHandle {
     return A.compareExchange(this.#v(replacement), this.#idx, expected, replacement) as V;
   }
 
-  /** Frees the block. Only the last user may call it (or let an Arc own the atomic). */
-  free(): void {
-    this.#v(this.#f.zero);
-    this.#freed = true;
-    freeBlock(this.#heap, this.#off, this.#f.kind);
-  }
-
-  /** The shared-handle protocol: crosses threads as (kind, offset). */
-  [SHARED](): SharedRef {
-    this.#v(this.#f.zero);
-    return { kind: this.#f.kind, heap: this.#heap, offset: this.#off };
-  }
 }
 
 const I32: Flavor<number> = { kind: 'AtomicI32', view: (h, e) => h.i32For(e), shift: 2, check: intRange('AtomicI32', -(2 ** 31), 2 ** 31 - 1), zero: 0 };
@@ -173,7 +151,6 @@ export class AtomicI64 extends SharedAtomic<bigint> {
   }
 }
 
-const attach = (heap: SharedHeap, offset: number) => ({ [ATTACH]: { heap, offset } }) as never;
-registerSharedKind('AtomicI32', (h, o) => new AtomicI32(0, attach(h, o)), (h, o) => freeBlock(h, o, 'AtomicI32'));
-registerSharedKind('AtomicU32', (h, o) => new AtomicU32(0, attach(h, o)), (h, o) => freeBlock(h, o, 'AtomicU32'));
-registerSharedKind('AtomicI64', (h, o) => new AtomicI64(0n, attach(h, o)), (h, o) => freeBlock(h, o, 'AtomicI64'));
+registerObjectKind('AtomicI32', (at) => new AtomicI32(0, at as never));
+registerObjectKind('AtomicU32', (at) => new AtomicU32(0, at as never));
+registerObjectKind('AtomicI64', (at) => new AtomicI64(0n, at as never));

@@ -55,7 +55,7 @@ function hashKey(key: string): number {
   return h >>> 0;
 }
 
-function checkKey(key: unknown, op: string): asserts key is string {
+function checkKey(key: unknown, op: string): void {
   if (typeof key !== 'string') {
     throw new TypeError(`spindle: SharedMap.${op}: keys are strings (got ${typeof key}); convert with String(key) or JSON.stringify`);
   }
@@ -243,13 +243,18 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
     return out;
   }
 
-  /** The value for `key` (a decoded copy), or undefined. */
-  get(key: K): V | undefined {
-    this.live('get()');
-    checkKey(key, 'get(key)');
+  /** Checks `key`, then runs `fn` holding the lock of the shard it hashes to. */
+  #withKey<R>(op: string, key: string, fn: (sh: number, hash: number) => R): R {
+    this.live(op);
+    checkKey(key, op);
     const hash = hashKey(key);
     const sh = this.#shard(hash);
-    return this.#locked(sh, () => {
+    return this.#locked(sh, () => fn(sh, hash));
+  }
+
+  /** The value for `key` (a decoded copy), or undefined. */
+  get(key: K): V | undefined {
+    return this.#withKey('get(key)', key, (sh, hash) => {
       const e = this.#find(sh, key, hash);
       return e === 0 ? undefined : this.#valueOf(e);
     });
@@ -257,31 +262,20 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
 
   /** True when `key` has a value. */
   has(key: K): boolean {
-    this.live('has()');
-    checkKey(key, 'has(key)');
-    const hash = hashKey(key);
-    const sh = this.#shard(hash);
-    return this.#locked(sh, () => this.#find(sh, key, hash) !== 0);
+    return this.#withKey('has(key)', key, (sh, hash) => this.#find(sh, key, hash) !== 0);
   }
 
   /** Stores `value` (encoded; must be structured-cloneable or a shared handle) under `key`. */
   set(key: K, value: V): this {
-    this.live('set()');
-    checkKey(key, 'set(key, value)');
+    // Encode before locking: the shard is held only for the copy.
     const bytes = encodeValue(value, this.heap, 'SharedMap.set(key, value)');
-    const hash = hashKey(key);
-    const sh = this.#shard(hash);
-    this.#locked(sh, () => this.#put(sh, key, hash, bytes));
+    this.#withKey('set(key, value)', key, (sh, hash) => this.#put(sh, key, hash, bytes));
     return this;
   }
 
   /** Removes `key`; true if it was there. */
   delete(key: K): boolean {
-    this.live('delete()');
-    checkKey(key, 'delete(key)');
-    const hash = hashKey(key);
-    const sh = this.#shard(hash);
-    return this.#locked(sh, () => this.#remove(sh, key, hash));
+    return this.#withKey('delete(key)', key, (sh, hash) => this.#remove(sh, key, hash));
   }
 
   #remove(sh: number, key: string, hash: number): boolean {
@@ -299,11 +293,7 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
    * `fn` must be synchronous and quick: other threads touching the shard wait.
    */
   update(key: K, fn: (current: V | undefined) => V | undefined): V | undefined {
-    this.live('update()');
-    checkKey(key, 'update(key, fn)');
-    const hash = hashKey(key);
-    const sh = this.#shard(hash);
-    return this.#locked(sh, () => {
+    return this.#withKey('update(key, fn)', key, (sh, hash) => {
       const e = this.#find(sh, key, hash);
       const next = fn(e === 0 ? undefined : this.#valueOf(e));
       if (next === undefined) this.#remove(sh, key, hash);
