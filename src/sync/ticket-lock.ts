@@ -6,6 +6,7 @@
  * Words (Int32 index from the lock's base `b`):                  writer → reader
  *   +0 NEXT    next ticket to hand out (wraps; low 16 bits used) lockers (Atomics.add) → tryLock, unlock
  *   +1 STATE   bit 31 POISON: a holder died holding it           recoverer → lockers
+ *              bit 30 SLEEPERS: a later ticket may sleep         waiters, acquirer (CAS) → unlock
  *              bits 16..29 OWNER: holder's thread tag, 0 = none  acquirer (CAS) → recoverer, lockSync
  *              bits 0..15 SERVING: ticket allowed in             unlock, recoverer → waiters
  *   +2..+17    WAKE[t % 16]: bumped when ticket t is served;     unlock, recoverer → waiter of t
@@ -15,9 +16,8 @@
  *              took ticket t (lets a dead waiter's ticket be
  *              skipped instead of stalling the queue)
  *
- * Fast path: lock = add(NEXT) + CAS(STATE); unlock = store(STATE) +
- * load(NEXT) (+ add/notify on WAKE when someone queues). Handoff is FIFO by
- * ticket. More than 16 waiters share WAKE words and some wake for nothing;
+ * Fast path: lock = add(NEXT) + CAS(STATE); unlock = exchange(STATE), plus
+ * an add/notify on WAKE when SLEEPERS was set. Handoff is FIFO by ticket. More than 16 waiters share WAKE words and some wake for nothing;
  * that only costs a recheck.
  *
  * Not recoverable: a thread killed between taking its ticket and either
@@ -36,6 +36,7 @@ const WAKE = 2;
 const RING = WAKE + SLOTS;
 
 export const POISON = 1 << 31;
+const SLEEPERS = 1 << 30;
 const OWNER_SHIFT = 16;
 const OWNER_MASK = 0x3fff;
 const TICKET_MASK = 0xffff;
@@ -63,22 +64,25 @@ export function tlState(i32: Int32Array, b: number): number {
 export function tlTryLock(i32: Int32Array, b: number): number | undefined {
   const s = Atomics.load(i32, b + STATE);
   if (ownerOf(s) !== 0) return undefined;
+  // Free and nobody queued iff the next ticket is the one being served: claim it.
+  // (NEXT only uses its low 16 bits, so compare those; the CAS needs the full word.)
   const n = Atomics.load(i32, b + NEXT);
-  // Free and nobody queued: the next ticket is the one being served. Claim it.
-  if ((n & TICKET_MASK) !== (s & TICKET_MASK) || Atomics.compareExchange(i32, b + NEXT, n, n + 1) !== n) return undefined;
+  if (((n ^ s) & TICKET_MASK) !== 0 || Atomics.compareExchange(i32, b + NEXT, n, n + 1) !== n) return undefined;
   const held = s | (selfTag << OWNER_SHIFT);
-  return Atomics.compareExchange(i32, b + STATE, s, held) === s ? held : own(i32, b);
+  return Atomics.compareExchange(i32, b + STATE, s, held) === s ? held : own(i32, b, s & TICKET_MASK);
 }
 
 /**
- * Sets OWNER for the ticket being served, which the caller holds.
- * safety: holding the served ticket, only we may set OWNER; but clearPoison
- * may flip POISON meanwhile, so CAS rather than store.
+ * Sets OWNER for ticket `t`, which is being served and which the caller holds,
+ * and SLEEPERS if later tickets are out (the unlock that served us cleared it).
+ * safety: holding the served ticket, only we may set OWNER; but waiters set
+ * SLEEPERS and clearPoison flips POISON meanwhile, so CAS rather than store.
  */
-function own(i32: Int32Array, b: number): number {
+function own(i32: Int32Array, b: number, t: number): number {
+  const queued = ((Atomics.load(i32, b + NEXT) - t - 1) & TICKET_MASK) !== 0 ? SLEEPERS : 0;
   for (;;) {
     const s = Atomics.load(i32, b + STATE);
-    const held = s | (selfTag << OWNER_SHIFT);
+    const held = s | queued | (selfTag << OWNER_SHIFT);
     if (Atomics.compareExchange(i32, b + STATE, s, held) === s) return held;
   }
 }
@@ -105,9 +109,12 @@ function step(heap: SharedHeap, i32: Int32Array, b: number, t: number, timedOut:
     const wake = Atomics.load(i32, b + WAKE + (t % SLOTS));
     const s = Atomics.load(i32, b + STATE);
     // serving == t: the previous holder left (OWNER is 0) and the turn is ours.
-    if ((s & TICKET_MASK) === t) return { held: own(i32, b) };
+    if ((s & TICKET_MASK) === t) return { held: own(i32, b, t) };
     if (timedOut && heap.deathCount() > 0 && recover(heap, i32, b, s)) continue;
     if (((s + 1) & TICKET_MASK) === t && spins < NEXT_IN_LINE_SPINS) continue;
+    // safety: SLEEPERS must be set in the very STATE we judged, or the unlock
+    // that serves us may not bump WAKE; a failed CAS means STATE moved: look again.
+    if ((s & SLEEPERS) === 0 && Atomics.compareExchange(i32, b + STATE, s, s | SLEEPERS) !== s) continue;
     return { sleepOn: wake };
   }
 }
@@ -174,12 +181,11 @@ export function tlLockAsync(heap: SharedHeap, i32: Int32Array, b: number): numbe
 /** Releases a lock acquired with STATE `held`; FIFO: lets in the next ticket. */
 export function tlUnlock(i32: Int32Array, b: number, held: number): void {
   const n = (held + 1) & TICKET_MASK;
-  // safety: while we hold it nobody else writes STATE (acquirers wait for their
-  // turn, a recoverer needs a dead owner, clearPoison only runs on a poisoned
-  // lock, which is never held past the PoisonError), so a store suffices.
-  Atomics.store(i32, b + STATE, (held & POISON) | n);
-  // Someone holds ticket n already (NEXT moved past it): make sure it wakes.
-  if ((Atomics.load(i32, b + NEXT) & TICKET_MASK) !== n) wakeTicket(i32, b, n);
+  // Exchange, not store: waiters set SLEEPERS while we hold the lock, and we
+  // must see it. POISON is ours to carry: a guard only exists on an unpoisoned
+  // lock, and the PoisonError path releases with the poison it found.
+  const old = Atomics.exchange(i32, b + STATE, (held & POISON) | n);
+  if ((old & SLEEPERS) !== 0) wakeTicket(i32, b, n);
 }
 
 /** Clears the POISON bit (the caller has repaired what the dead holder left). */
