@@ -31,8 +31,11 @@ export interface MutexOptions extends SharedOptions {
 /**
  * Proof of holding a {@link Mutex}: read and write `value` through it, then
  * release it with `unlock()` or by leaving a `using` block. Releasing twice throws.
+ * (The {@link Guard} class itself; the alias names its role.)
  */
-export class MutexGuard<T> extends Guard<T> {}
+export type MutexGuard<T> = Guard<T>;
+/** The MutexGuard class, for `instanceof`. */
+export const MutexGuard = Guard;
 
 /**
  * A mutual-exclusion lock around a value in shared memory — Tokio's
@@ -69,7 +72,7 @@ export class Mutex<T = unknown> extends SharedObject implements Guarded {
           'Call mutex.clearPoison() once you have decided the value is usable (then lock and repair it), or replace the Mutex.',
       );
     }
-    return new MutexGuard<T>(this, held);
+    return new Guard<T>(this, held);
   }
 
   /** @internal Called by the guard. */

@@ -44,8 +44,10 @@ export class RwLockReadGuard<T> extends Guard<T> {
     throw new TypeError('spindle: RwLockReadGuard.value is read-only; take rwlock.write() to change the value');
   }
 }
-/** Exclusive access to an {@link RwLock}'s value. */
-export class RwLockWriteGuard<T> extends Guard<T> {}
+/** Exclusive access to an {@link RwLock}'s value (the {@link Guard} class itself). */
+export type RwLockWriteGuard<T> = Guard<T>;
+/** The RwLockWriteGuard class, for `instanceof`. */
+export const RwLockWriteGuard = Guard;
 
 /**
  * A reader-writer lock around a value in shared memory (writer-preferring).
@@ -72,7 +74,7 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
   };
 
   #writeGuard(): RwLockWriteGuard<T> {
-    return new RwLockWriteGuard<T>(this, HELD_WRITE);
+    return new Guard<T>(this, HELD_WRITE);
   }
 
   /** @internal Called by the guards. */
