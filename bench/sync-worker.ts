@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import './node20-shim.js';
 import { Mutex as MtMutex } from 'multithreading';
+import { lockWord, unlockWord } from '../src/shared/futex.js';
 import { reviverFor } from '../src/shared/handle.js';
 import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
 import type { Mutex, SharedMap } from '../src/sync/index.js';
@@ -48,6 +49,28 @@ const runs: Record<string, () => void | Promise<void>> = {
       const g = m.lockSync();
       c[0] = c[0]! + 1; // plain read-modify-write: only correct under the lock
       g.unlock();
+    }
+  },
+  /** Uncontended lockSync()+unlock(), timed inside the worker: ns per pair for each of 20 batches. */
+  uncontendedLockSync() {
+    const m = reviverFor('Mutex')(heap, job.handle!.offset) as Mutex;
+    const perBatch: number[] = [];
+    for (let r = 0; r < 20; r++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < job.ops; i++) m.lockSync().unlock();
+      perBatch.push(Number(process.hrtime.bigint() - t0) / job.ops);
+    }
+    port.postMessage(perBatch);
+  },
+  /** The same loop on an unfair futex word (src/shared/futex.ts): what FIFO hand-off costs. */
+  unfairFutex() {
+    const i32 = heap.i32;
+    const word = job.handle!.offset >> 2;
+    waitGo();
+    for (let i = 0; i < job.ops; i++) {
+      lockWord(i32, word);
+      c[0] = c[0]! + 1;
+      unlockWord(i32, word);
     }
   },
   spindleMutexValue() {

@@ -73,7 +73,7 @@ async function contend(op: string, threads: number, ops: number, extra: Partial<
   await Promise.all(done);
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(workers.map((w) => w.terminate()));
-  if (op.endsWith('utex') || op === 'spindleMutexValue') {
+  if (op.endsWith('utex') || op === 'spindleMutexValue' || op === 'unfairFutex') {
     // Sanity: the lock really excluded (the Value variant counts in the Mutex).
     if (op !== 'spindleMutexValue' && Atomics.load(counter, 0) !== threads * ops) throw new Error(`${op}: lost updates (${Atomics.load(counter, 0)})`);
   }
@@ -118,10 +118,19 @@ async function multiThread(): Promise<void> {
   const spv = new Mutex<number>(0);
   const spRef = { kind: 'Mutex', offset: sp[SHARED]().offset };
   const spvRef = { kind: 'Mutex', offset: spv[SHARED]().offset };
+  const word = { kind: 'word', offset: globalHeap().alloc(8) };
+  Atomics.store(globalHeap().i32, word.offset >> 2, 0);
+  const alone = new Worker(new URL('./sync-worker.js', import.meta.url), {
+    workerData: { op: 'uncontendedLockSync', ops: 100_000, heap: globalHeap().buffer, handle: spRef, counter: new Int32Array(4), go: new Int32Array(4) },
+  });
+  const perBatch = await new Promise<number[]>((resolve) => alone.once('message', resolve));
+  await alone.terminate();
+  console.log(`  1 thread   spindle Mutex lockSync()+unlock() uncontended, timed in the worker: ${summary(perBatch, 1)} ns per pair (20 batches of 100,000)`);
   for (const threads of [2, 4]) {
     const ops = 50_000;
     const rows: Array<[string, number[]]> = [
       ['spindle Mutex lockSync()', await rounds(() => contend('spindleMutex', threads, ops, { handle: spRef }))],
+      ['unfair futex word (same loop, no FIFO)', await rounds(() => contend('unfairFutex', threads, ops, { handle: word }))],
       ['spindle Mutex lockSync(), guard.value += 1', await rounds(() => contend('spindleMutexValue', threads, ops, { handle: spvRef }))],
       ['multithreading Mutex blockingLock()', await rounds(() => contend('multithreadingMutex', threads, ops, { mtLock: new SharedArrayBuffer(4) }))],
       ['postMessage mutex (FIFO server on main)', await rounds(() => contend('messageMutex', threads, ops / 10, {}, messageMutexServer()))],
