@@ -6,6 +6,8 @@
  * a quarter of an uncontended lock); `RwLockReadGuard` derives to be read-only.
  */
 import { NotHeldError } from './errors.js';
+import type { Mutex } from './mutex.js';
+import type { RwLock } from './rwlock.js';
 
 /** What a guard needs from its lock. */
 export interface Guarded {
@@ -17,6 +19,10 @@ export interface Guarded {
   writeValue(v: unknown, what: string): void;
 }
 
+/**
+ * Proof of holding a lock ({@link Mutex} or {@link RwLock}) with access to the
+ * value it protects. Release it once: `unlock()` or the end of a `using` block.
+ */
 export class Guard<T> implements Disposable {
   readonly #lock: Guarded;
   readonly #held: number;

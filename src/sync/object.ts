@@ -8,6 +8,7 @@ import type { SharedHeap } from '../shared/heap.js';
 import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, type Attach, type KindName, type SharedOptions } from './block.js';
 import { HandleStateError } from './errors.js';
 
+/** Base of every shared object handle except Arc/Weak (which count references instead of being freed). */
 export abstract class SharedObject implements SharedHandle {
   /** Heap the block lives in. */
   protected readonly heap: SharedHeap;

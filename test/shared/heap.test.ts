@@ -61,7 +61,6 @@ describe('SharedHeap', () => {
     const rounds = STRESS ? 500_000 : 50_000;
     const workers = [1, 2, 3].map(() => startWorker('heap-worker', { buffer: heap.buffer, op: 'stress', rounds, go }));
     const results = workers.map((w) => firstMessage<{ corrupt: number }>(w));
-    await new Promise((r) => setTimeout(r, 50)); // let them attach; correctness does not depend on it
     Atomics.store(go, 0, 1);
     Atomics.notify(go, 0);
     // The main thread allocates concurrently too.

@@ -7,8 +7,8 @@ const ctl = controlWords;
 const job = (op: string, handles: SentHandle[], n: number, c: Int32Array) => syncJob(op, handles, n, c);
 
 describe('Mutex', () => {
-  it('4 threads x 100,000 increments under the Mutex total exactly 400,000', async () => {
-    const n = STRESS ? 1_000_000 : 100_000;
+  const n = STRESS ? 1_000_000 : 100_000;
+  it(`4 threads x ${n} increments under the Mutex total exactly ${4 * n}`, async () => {
     const m = new Mutex(0);
     const c = ctl();
     const ws = [0, 1, 2, 3].map((i) => job(i < 2 ? 'mutexIncSync' : 'mutexIncAsync', [send(m)], n, c));
