@@ -56,6 +56,20 @@ abstract class Counted {
     return (this.off >> 2) + i;
   }
 
+  /** Number of strong references in every thread (0 once the value was dropped). */
+  strongCount(): number {
+    this.live('strongCount()');
+    return Atomics.load(this.i32, this.word(STRONG));
+  }
+
+  /** Releases this reference; dropping twice throws. */
+  abstract drop(): void;
+
+  /** Same as `drop()`, at the end of a `using` block (a no-op if already dropped or moved). */
+  [Symbol.dispose](): void {
+    if (this.state === LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: the handle moves to the receiver once the spawn is encoded. */
   [SHARED](): SharedRef {
     this.live('send');
@@ -121,12 +135,6 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
     return new Arc<T>({ [ATTACH]: { heap: this.heap, offset: this.off } });
   }
 
-  /** Number of strong references, in every thread. */
-  strongCount(): number {
-    this.live('strongCount()');
-    return Atomics.load(this.i32, this.word(STRONG));
-  }
-
   /** Number of Weak references, in every thread. */
   weakCount(): number {
     this.live('weakCount()');
@@ -158,11 +166,6 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
     slotFree(this.heap, this.word(SLOT));
     if (inner !== undefined) dropperFor(inner.kind)?.(this.heap, inner.offset);
     releaseWeak(this.heap, this.i32, this.off);
-  }
-
-  /** Same as {@link drop}, for `using`. */
-  [Symbol.dispose](): void {
-    if (this.state === LIVE) this.drop();
   }
 }
 
@@ -197,22 +200,11 @@ export class Weak<T = unknown> extends Counted implements SharedHandle, Disposab
     return new Weak<T>({ [ATTACH]: { heap: this.heap, offset: this.off } });
   }
 
-  /** Number of strong references left (0 once the value was dropped). */
-  strongCount(): number {
-    this.live('strongCount()');
-    return Atomics.load(this.i32, this.word(STRONG));
-  }
-
   /** Releases this Weak reference. Dropping twice throws. */
   drop(): void {
     this.live('drop()');
     this.state = DROPPED;
     releaseWeak(this.heap, this.i32, this.off);
-  }
-
-  /** Same as {@link drop}, for `using`. */
-  [Symbol.dispose](): void {
-    if (this.state === LIVE) this.drop();
   }
 }
 
