@@ -11,3 +11,4 @@ export { registerError } from './shared/codec.js';
 export { JoinError } from './errors.js';
 export { Runtime, type RuntimeMetrics, type WorkerMetrics } from './runtime.js';
 export type { RuntimeOptions, ShutdownOptions, SpawnOptions } from './options.js';
+export * from './sync/index.js';

@@ -31,7 +31,7 @@ import {
 import { ERR_OPTION } from './errors.js';
 import { codeKeyOf } from './task.js';
 import { COMPLETE, Core, MAIN, PANICKED, QUEUED, STATE_MASK, runnerOf } from './shared/core.js';
-import { globalHeap } from './shared/heap.js';
+import { globalHeap, watchWorker } from './shared/heap.js';
 import {
   H_LIVE,
   H_MAIN_WAIT,
@@ -373,6 +373,8 @@ export class Runtime implements AsyncDisposable {
       resourceLimits: this.#opts.resourceLimits,
     });
     worker.unref();
+    // Locks a dying worker holds become poisoned instead of blocking the others forever.
+    watchWorker(worker, core.heap);
     worker.on('error', (e) => {
       this.#errors[w] = e;
     });

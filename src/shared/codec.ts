@@ -15,7 +15,7 @@
  * `Send` bound of Tokio's `spawn`.
  */
 import v8 from 'node:v8';
-import { SHARED, isSharedHandle, reviverFor, type SharedRef } from './handle.js';
+import { HeapMismatchError, SHARED, isSharedHandle, reviverFor, type SharedRef } from './handle.js';
 import { globalHeap, type SharedHeap } from './heap.js';
 
 const T_UNDEFINED = 0;
@@ -404,8 +404,8 @@ export class Encoder {
   }
 
   private shared(ref: SharedRef): void {
-    if (ref.heap !== globalHeap()) {
-      throw new TypeError(
+    if (ref.heap.id !== globalHeap().id) {
+      throw new HeapMismatchError(
         `spindle: ${this.what} is a ${ref.kind} that lives in a standalone SharedHeap; ` +
           `only handles in the runtime's heap (the default, globalHeap()) can cross a spawn`,
       );

@@ -30,12 +30,24 @@ export interface SharedHandle {
 }
 
 export type Reviver = (heap: SharedHeap, offset: number) => unknown;
+/** Releases the block(s) of an object of some kind (used when an Arc that owns it drops). */
+export type Dropper = (heap: SharedHeap, offset: number) => void;
 
 const revivers = new Map<string, Reviver>();
+const droppers = new Map<string, Dropper>();
 
-/** Registers how to rebuild a handle of `kind` on the receiving thread. */
-export function registerSharedKind(kind: string, revive: Reviver): void {
+/**
+ * Registers how to rebuild a handle of `kind` on the receiving thread, and
+ * optionally how to free such an object when its owner (an Arc) drops it.
+ */
+export function registerSharedKind(kind: string, revive: Reviver, drop?: Dropper): void {
   revivers.set(kind, revive);
+  if (drop !== undefined) droppers.set(kind, drop);
+}
+
+/** How to free an object of `kind`, or undefined when it needs no freeing. */
+export function dropperFor(kind: string): Dropper | undefined {
+  return droppers.get(kind);
 }
 
 export function reviverFor(kind: string): Reviver {
@@ -47,6 +59,11 @@ export function reviverFor(kind: string): Reviver {
     );
   }
   return r;
+}
+
+/** A shared object was asked to refer to an object that lives in a different SharedHeap. */
+export class HeapMismatchError extends TypeError {
+  override readonly name = 'HeapMismatchError';
 }
 
 export function isSharedHandle(v: object): v is SharedHandle {

@@ -1,0 +1,77 @@
+/**
+ * A lock guard with a value: reads decode the protected value from the lock's
+ * slot, writes re-encode it, and the lock is released exactly once (`unlock()`
+ * or the end of a `using` block). `MutexGuard` and `RwLockWriteGuard` are this
+ * class itself (a derived class costs ~20 ns more per construction in V8,
+ * a quarter of an uncontended lock); `RwLockReadGuard` derives to be read-only.
+ */
+import { NotHeldError } from './errors.js';
+import type { Mutex } from './mutex.js';
+import type { RwLock } from './rwlock.js';
+
+/** What a guard needs from its lock. */
+export interface Guarded {
+  /** @internal Releases the lock acquired with state `held`. */
+  release(held: number): void;
+  /** @internal Decodes the protected value. */
+  readValue(): unknown;
+  /** @internal Stores a new protected value (`what` names the call in errors). */
+  writeValue(v: unknown, what: string): void;
+}
+
+/**
+ * Proof of holding a lock ({@link Mutex} or {@link RwLock}) with access to the
+ * value it protects. Release it once: `unlock()` or the end of a `using` block.
+ */
+export class Guard<T> implements Disposable {
+  readonly #lock: Guarded;
+  readonly #held: number;
+  #released: boolean;
+  #cached: { v: T } | undefined;
+
+  /** @internal Guards are made by the lock they guard. */
+  constructor(lock: Guarded, held: number) {
+    this.#lock = lock;
+    this.#held = held;
+    this.#released = false;
+    this.#cached = undefined;
+  }
+
+  #check(what: string): void {
+    if (this.#released) {
+      throw new NotHeldError(`spindle: ${this.#lock.constructor.name} guard .${what}: the guard was already released; lock again to use the value`);
+    }
+  }
+
+  /**
+   * The protected value, decoded: a copy for objects (assign `guard.value = v`
+   * to store changes); repeated reads return the same copy until you assign.
+   */
+  get value(): T {
+    this.#check('value');
+    return (this.#cached ??= { v: this.#lock.readValue() as T }).v;
+  }
+
+  /** Stores a new value. @throws RangeError if it does not fit a fixed-capacity slot. */
+  set value(v: T) {
+    this.#check('value');
+    this.checkWritable();
+    this.#lock.writeValue(v, `${this.#lock.constructor.name} guard .value = v`);
+    this.#cached = undefined;
+  }
+
+  /** Overridden by read-only guards. */
+  protected checkWritable(): void {}
+
+  /** Releases the lock. @throws NotHeldError if this guard was already released. */
+  unlock(): void {
+    this.#check('unlock()');
+    this.#released = true;
+    this.#lock.release(this.#held);
+  }
+
+  /** Releases the lock at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.unlock();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * RwLock: many readers or one writer around a value in the shared heap —
+ * Tokio's `RwLock<T>`, writer-preferring: once a writer waits, new readers
+ * queue behind it, so a stream of readers cannot starve writers.
+ *
+ * Block layout (Int32 index from the block's first word):     writer → reader
+ *   +0      kind tag                                            creator → revivers
+ *   +1      STATE  bits 0..23 readers holding it                 lockers (CAS) ↔ lockers
+ *                  bits 24..29 writers waiting (at most 63)
+ *                  bit 30 a writer holds it
+ *   +2..+4  value slot (slot.ts)                                 writer → readers, under STATE
+ *
+ * Every change that can let a sleeper in (last reader out, writer out) does
+ * notify-all on STATE; sleepers sleep on the exact STATE they saw, so a change
+ * between their look and their sleep is never missed. A thread dying while it
+ * holds an RwLock is not recovered (use a Mutex where that matters).
+ */
+import type { Attach, SharedOptions } from './block.js';
+import { Guard, type Guarded } from './guard.js';
+import { SharedObject, registerObjectKind } from './object.js';
+import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
+import { assertMayBlock, retryAsync, retryBlocking } from './wait.js';
+
+const STATE = 1;
+const SLOT = 2;
+const BYTES = (SLOT + SLOT_WORDS) * 4;
+
+const READERS = 0xffffff;
+const WAITING_WRITER = 1 << 24;
+const WAITING_MASK = 0x3f << 24;
+const WRITER = 1 << 30;
+const HELD_READ = 0;
+const HELD_WRITE = 1;
+
+/** Options for {@link RwLock}. */
+export interface RwLockOptions extends SharedOptions {
+  /** Fixed size in bytes for the encoded value (0, the default, lets it grow). */
+  capacity?: number;
+}
+
+/** Shared read access to an {@link RwLock}'s value; `value` is read-only. */
+export class RwLockReadGuard<T> extends Guard<T> {
+  protected override checkWritable(): void {
+    throw new TypeError('spindle: RwLockReadGuard.value is read-only; take rwlock.write() to change the value');
+  }
+}
+/** Exclusive access to an {@link RwLock}'s value (the {@link Guard} class itself). */
+export type RwLockWriteGuard<T> = Guard<T>;
+/** The RwLockWriteGuard class, for `instanceof`. */
+export const RwLockWriteGuard = Guard;
+
+/**
+ * A reader-writer lock around a value in shared memory (writer-preferring).
+ *
+ * ```ts
+ * const config = new RwLock({ level: 1 });
+ * { using r = await config.read(); console.log(r.value.level); }
+ * { using w = await config.write(); w.value = { level: 2 }; }
+ * ```
+ */
+export class RwLock<T = unknown> extends SharedObject implements Guarded {
+  /** Allocates an RwLock holding `value`. */
+  constructor(value: T, opts?: RwLockOptions);
+  constructor(value: T, opts?: RwLockOptions | Attach) {
+    super('RwLock', BYTES, opts, (heap, off) =>
+      slotInit(heap, (off >> 2) + SLOT, value, (opts as RwLockOptions | undefined)?.capacity ?? 0, 'new RwLock(value)'),
+    );
+  }
+
+  #tryRead = (s: number): RwLockReadGuard<T> | undefined => {
+    if ((s & (WRITER | WAITING_MASK)) !== 0 || (s & READERS) === READERS) return undefined;
+    if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + 1) !== s) return undefined;
+    return new RwLockReadGuard<T>(this, HELD_READ);
+  };
+
+  #writeGuard(): RwLockWriteGuard<T> {
+    return new Guard<T>(this, HELD_WRITE);
+  }
+
+  /** @internal Called by the guards. */
+  readValue(): unknown {
+    return slotRead(this.heap, this.w(SLOT));
+  }
+  /** @internal Called by the guards. */
+  writeValue(v: unknown, what: string): void {
+    slotWrite(this.heap, this.w(SLOT), v, what);
+  }
+  /** @internal Called by the guards. */
+  release(held: number): void {
+    if (held === HELD_WRITE) {
+      Atomics.and(this.i32, this.w(STATE), ~WRITER);
+      Atomics.notify(this.i32, this.w(STATE));
+      return;
+    }
+    const prev = Atomics.sub(this.i32, this.w(STATE), 1);
+    // Last reader out with a writer waiting: let it in.
+    if ((prev & READERS) === 1 && (prev & WAITING_MASK) !== 0) Atomics.notify(this.i32, this.w(STATE));
+  }
+
+  /** Takes the write lock if free (a writer registered as waiting passes `waiting`). */
+  #tryWriteFrom(s: number, waiting: boolean): RwLockWriteGuard<T> | undefined {
+    if ((s & (WRITER | READERS)) !== 0) return undefined;
+    const next = (waiting ? s - WAITING_WRITER : s) | WRITER;
+    if (Atomics.compareExchange(this.i32, this.w(STATE), s, next) !== s) return undefined;
+    return this.#writeGuard();
+  }
+
+  /** Registers this writer as waiting, so new readers hold back. */
+  #announceWriter(): void {
+    for (;;) {
+      const s = Atomics.load(this.i32, this.w(STATE));
+      if ((s & WAITING_MASK) === WAITING_MASK) {
+        throw new RangeError('spindle: RwLock: more than 63 writers waiting at once');
+      }
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + WAITING_WRITER) === s) return;
+    }
+  }
+
+  /** Waits (without blocking the thread) for shared read access. */
+  async read(): Promise<RwLockReadGuard<T>> {
+    this.live('read()');
+    return retryAsync(this.i32, this.w(STATE), this.#tryRead);
+  }
+
+  /** Blocks until read access is granted. Worker threads only. */
+  readSync(): RwLockReadGuard<T> {
+    this.live('readSync()');
+    return retryBlocking(this.i32, this.w(STATE), 'RwLock.readSync()', this.#tryRead);
+  }
+
+  /** Read access if no writer holds or waits for the lock, else null. */
+  tryRead(): RwLockReadGuard<T> | null {
+    this.live('tryRead()');
+    return this.#tryRead(Atomics.load(this.i32, this.w(STATE))) ?? null;
+  }
+
+  /** Waits (without blocking the thread) for exclusive write access. */
+  async write(): Promise<RwLockWriteGuard<T>> {
+    this.live('write()');
+    const now = this.#tryWriteFrom(Atomics.load(this.i32, this.w(STATE)), false);
+    if (now !== undefined) return now;
+    this.#announceWriter();
+    return retryAsync(this.i32, this.w(STATE), (s) => this.#tryWriteFrom(s, true));
+  }
+
+  /** Blocks until write access is granted. Worker threads only. */
+  writeSync(): RwLockWriteGuard<T> {
+    this.live('writeSync()');
+    assertMayBlock('RwLock.writeSync()');
+    const now = this.#tryWriteFrom(Atomics.load(this.i32, this.w(STATE)), false);
+    if (now !== undefined) return now;
+    this.#announceWriter();
+    return retryBlocking(this.i32, this.w(STATE), 'RwLock.writeSync()', (s) => this.#tryWriteFrom(s, true));
+  }
+
+  /** Write access if nobody holds the lock, else null. */
+  tryWrite(): RwLockWriteGuard<T> | null {
+    this.live('tryWrite()');
+    return this.#tryWriteFrom(Atomics.load(this.i32, this.w(STATE)), false) ?? null;
+  }
+
+  protected override releaseContents(): void {
+    if ((Atomics.load(this.i32, this.w(STATE)) & (WRITER | READERS)) !== 0) {
+      throw new Error('spindle: RwLock.free(): the lock is held; release every guard first');
+    }
+    slotFree(this.heap, this.w(SLOT));
+  }
+}
+
+registerObjectKind('RwLock', (at) => new RwLock(undefined, at as never));

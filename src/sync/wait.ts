@@ -1,0 +1,77 @@
+/**
+ * Waiting for a shared word to change: the one place that knows how to wait
+ * on the main thread (Atomics.waitAsync, never blocking) and in a worker
+ * (Atomics.wait), and how long a waiter sleeps before it looks for a dead holder.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { MainThreadBlockingError } from './errors.js';
+
+/**
+ * A waiter wakes at least this often to check whether the thread it waits for
+ * was declared dead (see `SharedHeap.declareThreadDead`). It bounds how late
+ * poisoning is noticed; a live holder just costs one cheap check per period.
+ */
+export const POLL_MS = 25;
+
+const noop = (): void => {};
+
+// Node 20 has Atomics.waitAsync; the ES2023 lib this project compiles against does not declare it.
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const waitAsync = (Atomics as unknown as {
+  waitAsync(i32: Int32Array, idx: number, value: number, timeout?: number): WaitAsyncResult;
+}).waitAsync;
+
+/** Throws unless this thread may block in Atomics.wait (i.e. it is a worker). */
+export function assertMayBlock(what: string): void {
+  if (isMainThread) {
+    throw new MainThreadBlockingError(
+      `spindle: ${what} would block the main thread's event loop (Atomics.wait) until another thread lets go; ` +
+        `await the async form instead, or call ${what} only inside a task running on a worker`,
+    );
+  }
+}
+
+/** Resolves when `i32[idx]` may no longer equal `expected`, or after `ms`. Never blocks. */
+export function waitChange(i32: Int32Array, idx: number, expected: number, ms = POLL_MS): Promise<'ok' | 'timed-out'> | undefined {
+  const r = waitAsync(i32, idx, expected, ms);
+  if (!r.async) return undefined;
+  // A pending waitAsync does not keep Node alive; a task waiting for a lock is
+  // pending work, so hold the event loop open while it waits.
+  const keepAlive = setTimeout(noop, ms + 1000);
+  return r.value.finally(() => clearTimeout(keepAlive));
+}
+
+/** Blocks (workers only) until `i32[idx]` may no longer equal `expected`, or after `ms`. */
+export function blockChange(i32: Int32Array, idx: number, expected: number, ms = POLL_MS): string {
+  return Atomics.wait(i32, idx, expected, ms);
+}
+
+/**
+ * Retries `attempt(state)` on the word `i32[idx]` until it returns a result,
+ * sleeping (without blocking the thread) until the word changes between
+ * tries. `attempt` usually CASes `state`; when that fails, the word has
+ * changed, so the next sleep returns at once. Synchronous when the first try wins.
+ */
+export function retryAsync<R>(i32: Int32Array, idx: number, attempt: (state: number) => R | undefined): R | Promise<R> {
+  const first = attempt(Atomics.load(i32, idx));
+  if (first !== undefined) return first;
+  return (async () => {
+    for (;;) {
+      const s = Atomics.load(i32, idx);
+      const r = attempt(s);
+      if (r !== undefined) return r;
+      await waitChange(i32, idx, s);
+    }
+  })();
+}
+
+/** {@link retryAsync}, blocking the thread between tries (workers only; `what` names the call in the error). */
+export function retryBlocking<R>(i32: Int32Array, idx: number, what: string, attempt: (state: number) => R | undefined): R {
+  assertMayBlock(what);
+  for (;;) {
+    const s = Atomics.load(i32, idx);
+    const r = attempt(s);
+    if (r !== undefined) return r;
+    blockChange(i32, idx, s);
+  }
+}
