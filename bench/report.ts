@@ -54,7 +54,7 @@ export function renderReport(r: Results, opts: Options, names: Map<AdapterId, st
   }
   out.push(table(['metric', 'spindle target', ...header('').slice(1), ...(withCeiling ? ['machine ceiling'] : [])], rows), '');
   if (withCeiling) {
-    out.push('Machine ceiling: the same CPU-bound jobs on the same number of threads, split up front with no pool.');
+    out.push('Machine ceiling: the same CPU-bound jobs (for fork-join: the same fib arithmetic, unfolded into independent subproblems) on the same number of threads, split up front with no pool.');
   }
   if (r.noise.size > 0) {
     out.push('Last row: CPU time other processes used while that column was measured, as a share of all cores; ' +

@@ -108,18 +108,21 @@ async function inProcess(id: AdapterId): Promise<void> {
 async function machineCeiling(): Promise<void> {
   log('machine ceiling');
   const foreignCpu = startNoiseMeter();
-  const stats = await ceilingTimes(opts.workers, jobs, sizes.cpuRounds, spinPerMs);
+  const fib = has('fib') ? { n: sizes.fibN, expected: fibValue(sizes.fibN), rounds: sizes.fibRounds } : undefined;
+  const stats = await ceilingTimes(opts.workers, jobs, sizes.cpuRounds, spinPerMs, fib);
   for (const m of ['cpu', 'skewed'] as const) {
     const base = baselineMs.get(m);
     if (base !== undefined) results.ceiling.set(m, speedup(base, stats[m]));
   }
+  const fibBase = baselineMs.get('fib');
+  if (stats.fib !== undefined && fibBase !== undefined) results.ceiling.set('fib', efficiency(fibBase, opts.workers, stats.fib));
   results.noise.set('ceiling', foreignCpu());
 }
 
 if (opts.scenarios.some((s) => s !== 'rss')) {
   // One thread first: every speedup needs its times.
   await inProcess('one-thread');
-  if (has('cpu') || has('skewed')) await machineCeiling();
+  if (has('cpu') || has('skewed') || has('fib')) await machineCeiling();
   for (const id of opts.adapters.filter((id) => id !== 'one-thread')) await inProcess(id);
 }
 if (has('rss')) {

@@ -463,8 +463,9 @@ export class Runtime implements AsyncDisposable {
       const s = dq.steal();
       if (s !== -1) core.injector.push(s);
     }
-    // 3. Tasks that lived only in its heap (private deque, run from it) are gone with it.
-    liveDone(Atomics.exchange(ctl, wbase + W_LOCAL_LIVE, 0));
+    // 3. Tasks that lived only in its heap (private deque, run from it) are gone
+    // with it, and so is the one unit of H_LIVE it held for them (scheduler.ts).
+    if (Atomics.exchange(ctl, wbase + W_LOCAL_LIVE, 0) > 0) liveDone(1);
     // 4. Completions for tasks it spawned: nobody waits for them now.
     const inbox = core.inboxes[w]!;
     for (let i = inbox.pop(); i !== -1; i = inbox.pop()) core.freeSlot(i);

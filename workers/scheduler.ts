@@ -141,8 +141,7 @@ export class WorkerScheduler implements HandleHost {
     let primitive = true;
     for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) primitive = false;
     if (primitive) {
-      Atomics.add(this.ctl, H_LIVE, 1);
-      Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, ++this.localLive);
+      this.localUp();
       const lt: LocalTask = { fn: t as Function, args, h };
       h._local = lt;
       this.local.push(lt);
@@ -153,17 +152,17 @@ export class WorkerScheduler implements HandleHost {
       // the Send bound at the spawn site), and publish.
       const code = this.core.codes.idOf(key);
       this.core.enc.encodeArgs(args);
-      Atomics.add(this.ctl, H_LIVE, 1);
       const slot = this.core.free.pop();
       if (slot === -1) {
         // No slot free: keep it here, as a copy of its arguments.
         const enc = this.core.enc;
         const copy = enc.buf.slice(0, enc.pos);
         const lt: LocalTask = { fn: t as Function, args: this.core.dec.decodeArgs(copy, new DataView(copy.buffer), 0), h };
-        Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, ++this.localLive);
+        this.localUp();
         h._local = lt;
         this.local.push(lt);
       } else {
+        Atomics.add(this.ctl, H_LIVE, 1);
         this.publish(slot, code, h);
         this.core.idle.notifyOne();
       }
@@ -184,7 +183,9 @@ export class WorkerScheduler implements HandleHost {
       this.core.enc.encodeArgs(lt.args);
       lt.h._local = null;
       // From here the slot tracks it: if this worker dies, the task still runs elsewhere.
-      Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, --this.localLive);
+      // (Counted as a slot task before it stops counting as a private one: H_LIVE never dips.)
+      Atomics.add(this.ctl, H_LIVE, 1);
+      this.localDown();
       this.publish(slot, this.core.codes.idOf(codeKeyOf(lt.fn)), lt.h);
     }
     if (this.head === this.local.length) {
@@ -361,9 +362,30 @@ export class WorkerScheduler implements HandleHost {
   }
 
   private taskDone(local: boolean): void {
-    if (local) Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, --this.localLive);
-    // safety: H_LIVE counts worker-spawned tasks not yet finished anywhere; the
-    // thread that takes it to zero wakes the main thread, which may wait for quiet.
+    if (local) this.localDown();
+    else this.liveDown();
+  }
+
+  /*
+   * Live counting. H_LIVE is shared by every worker, and touching it twice per
+   * task would bounce its cache line between cores on every fork-join spawn.
+   * So a worker's private tasks count in its own W_LOCAL_LIVE, and the worker
+   * holds one unit of H_LIVE while that count is above zero (a reservation):
+   * H_LIVE > 0 whenever any task is live anywhere, at two H_LIVE operations
+   * per busy period instead of per task.
+   */
+  private localUp(): void {
+    Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, ++this.localLive);
+    if (this.localLive === 1) Atomics.add(this.ctl, H_LIVE, 1);
+  }
+
+  private localDown(): void {
+    Atomics.store(this.ctl, this.wbase + W_LOCAL_LIVE, --this.localLive);
+    if (this.localLive === 0) this.liveDown();
+  }
+
+  private liveDown(): void {
+    // safety: the thread that takes H_LIVE to zero wakes the main thread, which may wait for quiet.
     if (Atomics.sub(this.ctl, H_LIVE, 1) === 1) this.wakeMain();
   }
 

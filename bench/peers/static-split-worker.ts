@@ -1,8 +1,10 @@
 import { parentPort } from 'node:worker_threads';
-import { spin } from '../tasks.js';
+import { fib, spin } from '../tasks.js';
 
-parentPort!.on('message', (jobs: number[]) => {
+/** A list of spin jobs (iterations), or `{ fib: [k, ...] }`: sum fib(k) over the list. */
+parentPort!.on('message', (jobs: number[] | { fib: number[] }) => {
   let x = 0;
-  for (const iterations of jobs) x ^= spin(iterations);
+  if (Array.isArray(jobs)) for (const iterations of jobs) x ^= spin(iterations);
+  else for (const k of jobs.fib) x += fib(k);
   parentPort!.postMessage(x);
 });

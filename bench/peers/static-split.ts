@@ -41,6 +41,34 @@ export class StaticSplit {
     );
   }
 
+  /**
+   * fib(n) split up front: the recursion is unfolded into independent
+   * subproblems fib(k) until there are at least 16 per thread, which are dealt
+   * out by their cost (φ^k), largest first, and summed. The fork-join ceiling:
+   * the same arithmetic on the same threads with perfect, free scheduling.
+   */
+  async runFib(n: number): Promise<number> {
+    let ks = [n];
+    while (ks.length < 16 * this.#workers.length && ks.some((k) => k > 2)) ks = ks.flatMap((k) => (k > 2 ? [k - 1, k - 2] : [k]));
+    const loads = this.#workers.map(() => ({ cost: 0, ks: [] as number[] }));
+    for (const k of ks.sort((a, b) => b - a)) {
+      const least = loads.reduce((a, b) => (b.cost < a.cost ? b : a));
+      least.ks.push(k);
+      least.cost += 1.618 ** k;
+    }
+    const sums = await Promise.all(
+      this.#workers.map(
+        (w, i) =>
+          new Promise<number>((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+            w.postMessage({ fib: loads[i]!.ks });
+          }),
+      ),
+    );
+    return sums.reduce((a, b) => a + b, 0);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }

@@ -23,7 +23,7 @@
  * | H_SHUTDOWN    | 1 once workers must exit                             | main               | workers |
  * | H_IDLE        | (sleeping << 16) | searching — see idle.ts           | workers, spawners  | all     |
  * | H_MAIN_WAIT   | 1 while the main thread waits for completions (futex) | main sets, workers clear | all |
- * | H_LIVE        | tasks spawned by workers and not yet finished (main-spawned ones are counted on the main thread) | spawning workers (+), finishers (−) | main |
+ * | H_LIVE        | worker-spawned tasks in slots and not yet finished, plus one per worker with private live tasks (main-spawned ones are counted on the main thread) | workers | main |
  * | H_CODE_LOCK   | spin lock for appending to the code table            | any                | any     |
  * | H_CODE_COUNT  | code entries published (code.ts)                     | any, under lock    | any     |
  * | H_CODE_BYTES  | bytes used in the code string area                   | any, under lock    | any     |
@@ -40,7 +40,7 @@
  * | W_PRIVATE     | tasks in the private (unpublished) deque             | owner              | main, thieves (hint) |
  * | W_INJECTED    | tasks taken from the injector                        | owner              | main    |
  * | W_LOCAL_HITS  | nested spawns run without being published            | owner              | main    |
- * | W_LOCAL_LIVE  | tasks counted in H_LIVE that live only in this worker's JS heap (private, or run from it) — what H_LIVE loses if the worker dies | owner | main, at the worker's death |
+ * | W_LOCAL_LIVE  | live tasks that exist only in this worker's JS heap (private, or run from it); while > 0 the worker holds one unit of H_LIVE for them | owner | main, at the worker's death |
  * | W_ROLE        | this worker's share of H_IDLE: 0 none, 1 searching, 2 sleeping | owner | main, at the worker's death |
  * | W_STARTED     | 1 once the worker's bootstrap finished               | owner              | main    |
  * | W_ABORTS      | bumped when a task running here is aborted: look at your tasks' ABORT flags | aborters | owner |
