@@ -477,8 +477,16 @@ export class Runtime implements AsyncDisposable {
   #giveUp(e: Error): void {
     this.#broken = e;
     this.#state = 'closing';
+    this.#failPending((h) => new JoinError(h.id, 'panic', e, `task ${h.id} cannot run: ${e.message}`));
+    this.#stopping = true;
+    for (const wk of this.#workers) void wk.terminate();
+    this.#wakeDrive();
+  }
+
+  /** Settles every task not yet finished with `why(handle)` and forgets them (the workers are going away). */
+  #failPending(why: (h: JoinHandle<unknown>) => JoinError): void {
     const fail = (h: JoinHandle<unknown> | undefined): void => {
-      if (h !== undefined && !h.isFinished()) h._err(new JoinError(h.id, 'panic', e, `task ${h.id} cannot run: ${e.message}`));
+      if (h !== undefined && !h.isFinished()) h._err(why(h));
     };
     for (let i = 0; i < this.#handles.length; i++) {
       fail(this.#handles[i]);
@@ -489,9 +497,6 @@ export class Runtime implements AsyncDisposable {
     this.#overflowHead = 0;
     this.#outstanding = 0;
     Atomics.store(this.#core.ctl, H_LIVE, 0);
-    this.#stopping = true;
-    for (const wk of this.#workers) void wk.terminate();
-    this.#wakeDrive();
   }
 
   /** Wakes the completion loop (it re-checks whether anything is live). */
@@ -568,18 +573,7 @@ export class Runtime implements AsyncDisposable {
     this.#stopNowPromise ??= (async () => {
       this.#keepAlive.ref();
       this.#stopping = true;
-      const cancel = (h: JoinHandle<unknown> | undefined): void => {
-        if (h !== undefined && !h.isFinished()) h._err(new JoinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
-      };
-      for (let i = 0; i < this.#handles.length; i++) {
-        cancel(this.#handles[i]);
-        this.#handles[i] = undefined;
-      }
-      for (let k = this.#overflowHead; k < this.#overflow.length; k++) cancel(this.#overflow[k]!.h);
-      this.#overflow = [];
-      this.#overflowHead = 0;
-      this.#outstanding = 0;
-      Atomics.store(this.#core.ctl, H_LIVE, 0);
+      this.#failPending((h) => new JoinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
       Atomics.store(this.#core.ctl, H_SHUTDOWN, 1);
       for (const w of this.#workers) void w.terminate();
       await Promise.all(this.#exited);
