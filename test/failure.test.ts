@@ -214,9 +214,13 @@ describe('fault injection', () => {
       }
       // And kills from outside, at moments the scheduler does not choose.
       let kills = 0;
+      // Spread over the run (≈ 20 µs × N / 3 workers): not only while workers start.
       const killer = setInterval(() => {
-        if (kills++ < 8) rt[kTerminateWorker](Math.floor(rand() * 3));
-      }, 7);
+        if (kills < 8) {
+          kills++;
+          rt[kTerminateWorker](Math.floor(rand() * 3));
+        }
+      }, Math.max(5, N / 400));
       const settled = await within(Promise.allSettled(hs), 120_000, 'every handle to settle');
       clearInterval(killer);
       let failed = 0;
