@@ -639,7 +639,6 @@ export class WorkerScheduler implements HandleHost {
   /** Runs up to BUDGET tasks. True if it ran or settled anything. */
   private batch(): boolean {
     let worked = this.drainInbox();
-    const core = this.core;
     for (let ran = 0; ran < BUDGET; ran++) {
       if (this.local.length - this.head > 1 && Atomics.load(this.ctl, H_IDLE) !== 0) this.share();
       if (this.loading) {
