@@ -104,7 +104,9 @@ describe('cancellation', () => {
       const viaSignal = rt.spawnWith({ signal: ac.signal }, t.awaitSignal, flags);
       ac.abort();
       expect(((await rejectionOf(viaSignal)) as JoinError).isCancelled()).toBe(true);
-      const blocker = rt.spawn(t.busy, 300, 0);
+      const started = new Int32Array(new SharedArrayBuffer(4));
+      const blocker = rt.spawn(t.busyFlag, started, 300);
+      await flagSet(started, 0, 'the blocking task to start'); // the one worker is busy from here on
       const counts = new Int32Array(new SharedArrayBuffer(4));
       const late = rt.spawnWith({ timeout: 20 }, t.work, counts, 0, 1);
       const e = (await rejectionOf(late)) as JoinError;

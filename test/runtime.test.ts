@@ -223,7 +223,11 @@ describe('panics', () => {
     const one = new Runtime({ workers: 1 });
     try {
       const flag = new Int32Array(new SharedArrayBuffer(8));
-      const blocker = one.spawn(t.busy, 100, 0);
+      const blocker = one.spawn(t.busyFlag, flag, 100);
+      // Once the blocker runs, the one worker cannot start the victim before we abort it.
+      const started = Atomics.waitAsync(flag, 0, 0, 10_000);
+      if (started.async) await started.value;
+      expect(Atomics.load(flag, 0)).toBe(1);
       const victim = one.spawn(t.bump, flag, 1);
       victim.abort();
       expect(victim.isFinished()).toBe(true);

@@ -534,6 +534,9 @@ export class WorkerScheduler implements HandleHost {
       this.core.writeEncoded(i);
     }
     Atomics.store(ctl, base + SLOT_STATE, outcome);
+    // Metrics are flushed at the end of a batch; this one is flushed with the
+    // completion, so that a spawner who saw its tasks finish sees them counted.
+    Atomics.store(ctl, this.wbase + W_TASKS_RUN, this.tasksRun);
     // safety: the push publishes the state and payload written above to the owner.
     if (owner === MAIN) {
       // Main-spawned tasks are counted by the main thread itself, not in H_LIVE.
@@ -722,7 +725,9 @@ export class WorkerScheduler implements HandleHost {
       }
       if (got === 0) continue;
       if (got > 1) this.core.idle.notifyOne();
+      // Published now, with the victim's count, rather than at the end of the batch.
       this.steals += got;
+      Atomics.store(this.ctl, this.wbase + W_STEALS, this.steals);
       Atomics.add(this.ctl, this.core.lay.worker(v) + W_STOLEN_FROM, got);
       return true;
     }
