@@ -808,6 +808,8 @@ export class WorkerScheduler implements HandleHost {
   private anyWork(): boolean {
     const core = this.core;
     if (core.inboxes[this.index]!.len() > 0) return true;
+    // An abort of one of our running tasks is work too: its signal must fire.
+    if (Atomics.load(this.ctl, this.wbase + W_ABORTS) !== this.abortsSeen) return true;
     if (this.loading) return false;
     if (core.injector.len() > 0) return true;
     for (const dq of core.deques) if (dq.len() > 0) return true;
