@@ -12,14 +12,15 @@ describe('Mutex', () => {
     const m = new Mutex(0);
     const c = ctl();
     const ws = [0, 1, 2, 3].map((i) => job(i < 2 ? 'mutexIncSync' : 'mutexIncAsync', [send(m)], n, c));
-    const done = ws.map((w) => firstMessage(w, 60_000));
+    // FIFO hand-off with 4 threads on 2 cores convoys: ~200k ops/s here, so the stress size needs minutes.
+    const done = ws.map((w) => firstMessage(w, STRESS ? 240_000 : 60_000));
     go(c);
     expect(await Promise.all(done)).toEqual(['done', 'done', 'done', 'done']);
     const g = await m.lock();
     expect(g.value).toBe(4 * n);
     g.unlock();
     m.free();
-  });
+  }, STRESS ? 300_000 : 60_000);
 
   it('the same read-modify-write without the Mutex loses updates', async () => {
     const n = 1000;
