@@ -322,35 +322,49 @@ export class WorkerScheduler implements HandleHost {
     const h = lt.h;
     h._local = null;
     this.tasksRun++;
-    let r: unknown;
-    const outer = this.currentLocal;
+    this.invoke(lt.fn, lt.args, h);
+  }
+
+  /**
+   * Calls a task's function as the current task (for currentTask()), and
+   * reports its outcome — now, or when its promise settles — for `task`: a
+   * slot index, or the handle of a task run from this heap.
+   */
+  private invoke(fn: Function, args: unknown[], task: number | JoinHandle<unknown>): void {
+    const outerLocal = this.currentLocal;
     const outerSlot = this.currentSlot;
-    this.currentLocal = h;
-    this.currentSlot = -1;
+    this.currentSlot = typeof task === 'number' ? task : -1;
+    this.currentLocal = typeof task === 'number' ? null : task;
+    let r: unknown;
     try {
-      r = lt.fn(...lt.args);
+      r = fn(...args);
     } catch (e) {
-      this.settleLocal(h, PANICKED, this.explain(lt.fn, e), true);
+      this.outcome(task, PANICKED, this.explain(fn, e));
       return;
     } finally {
-      this.currentLocal = outer;
       this.currentSlot = outerSlot;
+      this.currentLocal = outerLocal;
     }
-    if (isThenable(r)) {
-      this.inflight++;
-      r.then(
-        (v) => {
-          this.inflight--;
-          this.settleLocal(h, COMPLETE, v, true);
-        },
-        (e) => {
-          this.inflight--;
-          this.settleLocal(h, PANICKED, this.explain(lt.fn, e), true);
-        },
-      );
-    } else {
-      this.settleLocal(h, COMPLETE, r, true);
+    if (!isThenable(r)) {
+      this.outcome(task, COMPLETE, r);
+      return;
     }
+    this.inflight++;
+    r.then(
+      (v) => {
+        this.inflight--;
+        this.outcome(task, COMPLETE, v);
+      },
+      (e) => {
+        this.inflight--;
+        this.outcome(task, PANICKED, this.explain(fn, e));
+      },
+    );
+  }
+
+  private outcome(task: number | JoinHandle<unknown>, outcome: Outcome, v: unknown): void {
+    if (typeof task === 'number') this.finishSlot(task, outcome, v);
+    else this.settleLocal(task, outcome, v, true);
   }
 
   /** Settles a handle this worker owns with a value from this heap. `local`: the task was never in a slot. */
@@ -469,35 +483,7 @@ export class WorkerScheduler implements HandleHost {
       return;
     }
     this.core.releasePayload(i);
-    let r: unknown;
-    const outer = this.currentLocal;
-    const outerSlot = this.currentSlot;
-    this.currentSlot = i;
-    this.currentLocal = null;
-    try {
-      r = fn(...args);
-    } catch (e) {
-      this.finishSlot(i, PANICKED, this.explain(fn, e));
-      return;
-    } finally {
-      this.currentSlot = outerSlot;
-      this.currentLocal = outer;
-    }
-    if (isThenable(r)) {
-      this.inflight++;
-      r.then(
-        (v) => {
-          this.inflight--;
-          this.finishSlot(i, COMPLETE, v);
-        },
-        (e) => {
-          this.inflight--;
-          this.finishSlot(i, PANICKED, this.explain(fn, e));
-        },
-      );
-    } else {
-      this.finishSlot(i, COMPLETE, r);
-    }
+    this.invoke(fn, args, i);
   }
 
   /** Delivers a slot task's outcome to its owner. */
