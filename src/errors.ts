@@ -1,7 +1,84 @@
 /**
- * Errors: the `JoinError` a failed task's handle rejects with, and the
- * messages of the runtime's own errors, as named constants.
+ * Errors: one taxonomy for the whole runtime.
+ *
+ * - `SpindleError` is the base of every error class the runtime defines
+ *   (`JoinError`, the shared-state errors, the channel errors). Each carries a
+ *   stable `code` (`ERR_SPINDLE_*`, listed in `ErrorCode`) to branch on
+ *   instead of the message.
+ * - Bad input stays a built-in `TypeError` / `RangeError` (what a JavaScript
+ *   user expects from a bad argument), made by `typeError` / `rangeError`, which
+ *   attach a `code` the same way Node does (`err.code === 'ERR_SPINDLE_OPTION'`).
+ * - The messages are named constants (`ERR_*` below): each names what was wrong
+ *   and how to fix it.
  */
+
+/** The stable codes of spindle's errors. A code never changes meaning once released. */
+export const ErrorCode = {
+  /** A task panicked (threw or rejected): `JoinError.isPanic()`. */
+  TASK_PANICKED: 'ERR_SPINDLE_TASK_PANICKED',
+  /** A task was cancelled (aborted, timed out, or shut down): `JoinError.isCancelled()`. */
+  TASK_CANCELLED: 'ERR_SPINDLE_TASK_CANCELLED',
+  /** The worker running a task died under it. */
+  WORKER_DIED: 'ERR_SPINDLE_WORKER_DIED',
+  /** A task's start killed its worker too many times in a row. */
+  TASK_KILLS_WORKER: 'ERR_SPINDLE_TASK_KILLS_WORKER',
+  /** Workers kept dying during start-up; the runtime gave up. */
+  START_FAILED: 'ERR_SPINDLE_START_FAILED',
+  /** spawn() after shutdown(). */
+  SHUT_DOWN: 'ERR_SPINDLE_SHUT_DOWN',
+  /** A bad option or argument value (`TypeError` / `RangeError`). */
+  INVALID_ARG: 'ERR_SPINDLE_INVALID_ARG',
+  /** A value that cannot cross threads (the `Send` bound): `TypeError`. */
+  NOT_SENDABLE: 'ERR_SPINDLE_NOT_SENDABLE',
+  /** An inline task read a variable of its spawner (the `'static` bound). */
+  CAPTURE: 'ERR_SPINDLE_CAPTURE',
+  /** A task's module could not be imported, or defines no such task. */
+  TASK_NOT_FOUND: 'ERR_SPINDLE_TASK_NOT_FOUND',
+  /** Called outside the context it needs (currentTask() outside a task, a Runtime in a runtime worker). */
+  WRONG_CONTEXT: 'ERR_SPINDLE_WRONG_CONTEXT',
+  /** A runtime invariant broke (a queue push that cannot fail, failed): a bug in spindle, never a silent drop. */
+  INVARIANT: 'ERR_SPINDLE_INVARIANT',
+  /** A lock's holder died while holding it. */
+  POISONED: 'ERR_SPINDLE_POISONED',
+  /** A blocking call on the main thread. */
+  MAIN_THREAD_BLOCKING: 'ERR_SPINDLE_MAIN_THREAD_BLOCKING',
+  /** Releasing what this thread does not hold. */
+  NOT_HELD: 'ERR_SPINDLE_NOT_HELD',
+  /** A handle used after it was moved, dropped or freed. */
+  HANDLE_STATE: 'ERR_SPINDLE_HANDLE_STATE',
+  /** A handle from another shared heap. */
+  HEAP_MISMATCH: 'ERR_SPINDLE_HEAP_MISMATCH',
+  /** A wait would never end (re-entering a lock this thread holds). */
+  DEADLOCK: 'ERR_SPINDLE_DEADLOCK',
+  /** A wait was abandoned through its AbortSignal. */
+  ABORTED: 'ERR_SPINDLE_ABORTED',
+  /** A closed semaphore, channel or cell. */
+  CLOSED: 'ERR_SPINDLE_CLOSED',
+  /** A OnceCell set twice. */
+  ALREADY_SET: 'ERR_SPINDLE_ALREADY_SET',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The base of every error class spindle defines; `code` says which, stably. */
+export class SpindleError extends Error {
+  override name = 'SpindleError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A `TypeError` with a stable `code` (bad input at a call site). */
+export function typeError(message: string, code: ErrorCode = ErrorCode.INVALID_ARG): TypeError & { code: ErrorCode } {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/** A `RangeError` with a stable `code` (a value out of range at a call site). */
+export function rangeError(message: string, code: ErrorCode = ErrorCode.INVALID_ARG): RangeError & { code: ErrorCode } {
+  return Object.assign(new RangeError(message), { code });
+}
 
 export const ERR_SPAWN_AFTER_SHUTDOWN =
   'spindle: spawn() after shutdown(): this runtime no longer accepts tasks. Create a new Runtime, or spawn before shutting down.';
@@ -62,7 +139,7 @@ export type JoinErrorKind = 'panic' | 'cancelled';
  * Why a task did not produce its value: it panicked (threw or rejected) or was
  * cancelled (`abort()`). Tokio's `JoinError`.
  */
-export class JoinError extends Error {
+export class JoinError extends SpindleError {
   override readonly name = 'JoinError';
   /** The id of the task, as on its `JoinHandle`. */
   readonly id: number;
@@ -72,6 +149,7 @@ export class JoinError extends Error {
   /** @internal */
   constructor(id: number, kind: JoinErrorKind, panic?: unknown, message?: string) {
     super(
+      kind === 'panic' ? ErrorCode.TASK_PANICKED : ErrorCode.TASK_CANCELLED,
       message ??
         (kind === 'cancelled'
           ? `task ${id} was cancelled`

@@ -62,8 +62,10 @@ export function reviverFor(kind: string): Reviver {
 }
 
 /** A shared object was asked to refer to an object that lives in a different SharedHeap. */
+/** A handle from one shared heap put where another heap's is needed: bad input, so a `TypeError` (code ERR_SPINDLE_HEAP_MISMATCH). */
 export class HeapMismatchError extends TypeError {
   override readonly name = 'HeapMismatchError';
+  readonly code = 'ERR_SPINDLE_HEAP_MISMATCH';
 }
 
 export function isSharedHandle(v: object): v is SharedHandle {
