@@ -115,6 +115,10 @@ export const ERR_NO_SUCH_TASK = (url: string, name: string): string =>
   `task(import.meta.url, ${name === '' ? 'fn' : `function ${name}(...) {...}`}) so that workers find it when they import the module.`;
 export const ERR_WORKER_DIED = (w: number, reason: string): string =>
   `spindle: worker ${w} died while running this task (${reason}); the runtime replaced it, and its queued tasks run elsewhere`;
+export const ERR_TASK_KILLS_WORKER = (n: number, reason: string): string =>
+  `spindle: this task killed its worker ${n} times in a row before it could start (last: ${reason}); it was not retried again. ` +
+  'Its module probably ends the thread when imported (process.exit, a native crash, running out of memory at the top level): ' +
+  'keep task modules free of such side effects.';
 export const ERR_START_FAILED = (n: number, reason: string): string =>
   `spindle: ${n} workers in a row died during start-up (last: ${reason}); the runtime stopped starting more. ` +
   'Check resourceLimits and that the task modules import without side effects that kill the thread.';

@@ -55,7 +55,26 @@ export function resolveOptions(opts: RuntimeOptions = {}): ResolvedOptions {
   }
   const onPanic = opts.onPanic ?? defaultPanicHook;
   if (typeof onPanic !== 'function') throw new TypeError(ERR_OPTION('onPanic', 'a function', onPanic));
-  return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: opts.resourceLimits };
+  return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: checkResourceLimits(opts.resourceLimits) };
+}
+
+const LIMITS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+
+/** `resourceLimits` as Node's `Worker` takes it: an object of positive numbers (MB), known keys only. */
+function checkResourceLimits(r: unknown): ResourceLimits | undefined {
+  if (r === undefined) return undefined;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+    throw new TypeError(ERR_OPTION('resourceLimits', `an object with any of ${LIMITS.join(', ')}`, r));
+  }
+  for (const [k, v] of Object.entries(r)) {
+    if (!(LIMITS as readonly string[]).includes(k)) {
+      throw new TypeError(`spindle: unknown resourceLimits option '${k}' (expected ${LIMITS.join(', ')})`);
+    }
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
+      throw new RangeError(ERR_OPTION(`resourceLimits.${k}`, 'a positive number of megabytes', v));
+    }
+  }
+  return r as ResourceLimits;
 }
 
 export interface ShutdownOptions {

@@ -42,9 +42,15 @@ export class TaskContext {
     this.throwIfAborted();
   }
 
-  /** Throws the cancellation if the task was aborted. */
+  /** Throws the cancellation if the task was aborted; the signal has fired by then. */
   throwIfAborted(): void {
-    if (this.#isAborted()) throw this.#reason();
+    if (this.#isAborted()) {
+      // The signal fires before (or as) the cancellation point throws: whatever
+      // the task handed it to (timers, fetch) is aborted too.
+      this.signal;
+      this._fire();
+      throw this.#reason();
+    }
   }
 
   /** @internal The owner aborted the task: fire the signal (if anyone asked for it). */

@@ -25,7 +25,7 @@ describe('dying workers', () => {
       const after = Array.from({ length: 20 }, (_, i) => rt.spawn(t.work, counts, 20 + i, 2000));
       const e = await panicOf(bad);
       expect(e.message).toMatch(/worker \d died while running this task \(it exited with code 3\)/);
-      expect((e as Error & { code: string }).code).toBe('ERR_WORKER_DIED');
+      expect((e as Error & { code: string }).code).toBe('ERR_SPINDLE_WORKER_DIED');
       expect(await within(Promise.all([...before, ...after]), 20_000, 'the other tasks')).toHaveLength(40);
       expect([...counts]).toStrictEqual(new Array(40).fill(1)); // each ran exactly once
       expect(await rt.spawn(t.add, 1, 2)).toBe(3);
@@ -240,7 +240,7 @@ describe('fault injection', () => {
         } else {
           failed++;
           const p = (s.reason as JoinError).intoPanic() as Error & { code?: string };
-          expect(p.code, p.message).toBe('ERR_WORKER_DIED');
+          expect(p.code, p.message).toBe('ERR_SPINDLE_WORKER_DIED');
           // It was running when its worker died: it ran at most once.
           if (counts[i]! > 1) expect.fail(`failed task ${i} ran ${counts[i]} times`);
         }

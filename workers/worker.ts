@@ -1,14 +1,17 @@
 /**
  * A runtime worker thread's entry point: attach to the runtime's shared
- * memory, install this thread's scheduler for in-task `spawn()`, and run.
+ * memory, install this thread's loop for in-task `spawn()`, and run.
  */
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { setWorkerHost } from '../src/context.js';
+import type { JoinError } from '../src/errors.js';
+import { PanicWatch } from '../src/panics.js';
 import { Core, type CoreConfig } from '../src/shared/core.js';
+import { armFault, type FaultSpec } from '../src/shared/faults.js';
 import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
 import { H_READY } from '../src/shared/layout.js';
 import { SabRegistry } from '../src/shared/sabs.js';
-import { WorkerScheduler } from './scheduler.js';
+import { WorkerLoop } from './loop.js';
 // Registers the shared kinds (Arc, Mutex, ...) so that handles sent to tasks revive here.
 import '../src/index.js';
 
@@ -19,14 +22,40 @@ export interface WorkerData {
   index: number;
   /** This worker's end of its channel to each other thread (sabs.ts). */
   peers: MessagePort[];
+  /** A fault point to arm (tests only). */
+  fault?: FaultSpec | null;
+}
+
+/** A message from a worker to the main thread: a panic nobody observed (panics.ts), for the runtime's onPanic hook. */
+export interface PanicReport {
+  spindle: 'panic';
+  id: number;
+  /** The panic value, encoded by the codec (decoded on main), or null if it could not be. */
+  bytes: Uint8Array | null;
+  message: string;
 }
 
 const data = workerData as WorkerData;
+armFault(data.fault, data.index);
 const heap = SharedHeap.fromBuffer(data.heap);
 setGlobalHeap(heap);
 const sabs = new SabRegistry(data.index + 1, data.peers);
 const core = new Core(data.buffer, heap, data.config, sabs, false);
 Atomics.add(core.ctl, H_READY, 1);
-const scheduler = new WorkerScheduler(data.index, core, () => sabs.close());
-setWorkerHost(scheduler);
-scheduler.start();
+
+// Unobserved panics of tasks spawned here go to the main thread's onPanic hook.
+const panics = new PanicWatch((e: JoinError) => {
+  let bytes: Uint8Array | null = null;
+  try {
+    core.enc.encodeValue(e.intoPanic(), 'the panic');
+    bytes = core.enc.buf.slice(0, core.enc.pos);
+  } catch {
+    // Reported with its message only.
+  }
+  const report: PanicReport = { spindle: 'panic', id: e.id, bytes, message: e.message };
+  parentPort!.postMessage(report);
+});
+
+const loop = new WorkerLoop(data.index, core, panics, () => sabs.close());
+setWorkerHost(loop);
+loop.start();

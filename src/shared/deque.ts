@@ -1,18 +1,20 @@
 /**
- * Chase–Lev work-stealing deque of int32 values in shared memory.
+ * Chase–Lev work-stealing deque of int32 values in shared memory, with its two
+ * roles as two types (crossbeam-deque's `Worker` / `Stealer`):
+ * - `DequeOwner`: the one worker that owns it pushes and pops at the bottom
+ *   (LIFO: fork-join runs depth-first and keeps memory bounded);
+ * - `DequeStealer`: any other thread takes from the top (FIFO: the oldest,
+ *   usually largest, work), and learns whether the deque was empty or it only
+ *   lost a race (`STEAL_RETRY`).
+ * JavaScript `Atomics` are sequentially consistent, so every index access going
+ * through `Atomics` gives the orderings Lê et al. (2013) need without fences.
  *
- * The owner pushes and pops at the bottom (LIFO: fork-join runs depth-first and
- * keeps memory bounded); thieves take from the top (FIFO: they get the oldest,
- * usually largest, work). JavaScript `Atomics` are sequentially consistent, so
- * every index access going through `Atomics` gives the orderings Lê et al. (2013)
- * need without explicit fences.
- *
- * Layout at `base` (words):
- * | word | field  | written by                          | read by        |
- * |------|--------|-------------------------------------|----------------|
+ * Layout at `base` (words; `dequeWords` in layout.ts):
+ * | word | field  | written by                            | read by        |
+ * |------|--------|---------------------------------------|----------------|
  * | 0    | top    | thieves (CAS), owner (CAS, last item) | owner, thieves |
- * | 16   | bottom | owner only                          | owner, thieves |
- * | 32.. | buffer | owner only (cells in [top, bottom)) | owner, thieves |
+ * | 16   | bottom | owner only                            | owner, thieves |
+ * | 32.. | buffer | owner only (cells in [top, bottom))   | owner, thieves |
  * Indices grow without bound and wrap at 2^32; all comparisons are on their
  * difference, which stays within ±capacity.
  */
@@ -20,18 +22,32 @@ const TOP = 0;
 const BOTTOM = 16;
 const BUF = 32;
 
-export class Deque {
-  private readonly mask: number;
+/** `steal()` found nothing to take. */
+export const STEAL_EMPTY = -1;
+/** `steal()` lost a race with another thief or the owner: there may be more, try again. */
+export const STEAL_RETRY = -2;
+
+class DequeBase {
+  protected readonly mask: number;
 
   constructor(
-    private readonly a: Int32Array,
-    private readonly base: number,
+    protected readonly a: Int32Array,
+    protected readonly base: number,
     readonly capacity: number,
   ) {
     this.mask = capacity - 1;
   }
 
-  /** Owner only. Returns false when full (the caller moves half to the injector). */
+  /** Approximate length (exact when nobody is pushing, popping or stealing). */
+  len(): number {
+    const n = (Atomics.load(this.a, this.base + BOTTOM) - Atomics.load(this.a, this.base + TOP)) | 0;
+    return n < 0 ? 0 : n;
+  }
+}
+
+/** The owner's end. Only the worker that owns the deque may hold one. */
+export class DequeOwner extends DequeBase {
+  /** Pushes at the bottom. Returns false when full: the caller must put the value elsewhere (the injector). */
   push(value: number): boolean {
     const a = this.a;
     const b = Atomics.load(a, this.base + BOTTOM);
@@ -44,7 +60,7 @@ export class Deque {
     return true;
   }
 
-  /** Owner only. Takes the newest value; -1 when empty. */
+  /** Takes the newest value; -1 when empty. */
   pop(): number {
     const a = this.a;
     const b = (Atomics.load(a, this.base + BOTTOM) - 1) | 0;
@@ -64,22 +80,20 @@ export class Deque {
     Atomics.store(a, this.base + BOTTOM, (t + 1) | 0);
     return won ? value : -1;
   }
+}
 
-  /** Any thread but the owner. Takes the oldest value; -1 when empty or lost a race. */
+/** A thief's end: any thread but the owner (other workers; the main thread recovering a dead owner's deque). */
+export class DequeStealer extends DequeBase {
+  /** Takes the oldest value, or says STEAL_EMPTY / STEAL_RETRY. */
   steal(): number {
     const a = this.a;
     const t = Atomics.load(a, this.base + TOP);
     const b = Atomics.load(a, this.base + BOTTOM);
-    if (((b - t) | 0) <= 0) return -1;
+    if (((b - t) | 0) <= 0) return STEAL_EMPTY;
     const value = Atomics.load(a, this.base + BUF + (t & this.mask));
     // safety: the CAS succeeds only if no thief or owner pop took index t since we
     // read top, and the owner cannot have overwritten cell t while t is still top
     // (push refuses when bottom - top reaches capacity).
-    return Atomics.compareExchange(a, this.base + TOP, t, (t + 1) | 0) === t ? value : -1;
-  }
-
-  len(): number {
-    const n = (Atomics.load(this.a, this.base + BOTTOM) - Atomics.load(this.a, this.base + TOP)) | 0;
-    return n < 0 ? 0 : n;
+    return Atomics.compareExchange(a, this.base + TOP, t, (t + 1) | 0) === t ? value : STEAL_RETRY;
   }
 }

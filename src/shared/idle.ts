@@ -1,19 +1,40 @@
 /**
- * The sleep protocol: who is searching for work, who is parked, and who to wake.
+ * The sleep protocol: who is searching for work, who is parked, and whom to
+ * wake (after tokio's `multi_thread/idle.rs` and rayon-core's `sleep/`).
  *
- * `H_IDLE` packs two counts: `(sleeping << 16) | searching`. Each worker
- * changes only its own contribution (a searcher counts itself in and out; a
- * sleeper likewise), so the word never underflows however wake-ups race.
- * A worker's `W_PARK` word is its futex: 0 running, 1 parked, 2 notified.
+ * ## State
+ * - `H_IDLE` packs two counts: `(sleeping << 16) | searching`.
+ * - `W_PARK[w]`, worker w's futex: RUNNING 0, PARKED 1, NOTIFIED 2.
+ * - `W_ROLE[w]`: what worker w adds to `H_IDLE` now (none, searching,
+ *   sleeping), so that a dead worker's share can be taken back (`forget`).
+ *   Each role store sits right after the `H_IDLE` RMW it mirrors, with no call
+ *   in between: a worker is terminated only at a function entry or a loop
+ *   back-edge, so the pair is atomic from the recoverer's view.
  *
- * No lost wake-up (Dekker, under the seq-cst order of `Atomics`):
- * - a producer pushes its task, *then* reads `H_IDLE`;
- * - a parking worker stores `W_PARK = 1`, counts itself as sleeping, *then*
- *   rescans every queue before it waits.
+ * ## Posting work (`newWork`)
+ * A producer first makes its work visible (a queue push, seq-cst), *then*
+ * reads `H_IDLE`: if someone is searching, that searcher will find it; else,
+ * if someone sleeps, it wakes one sleeper (PARKED → NOTIFIED by CAS, so one
+ * notify per park).
+ *
+ * ## Searching (`startSearch`, `workFound`)
+ * At most half the active workers search at once (the rest would only fight
+ * over the same queues). A searcher that finds work calls `workFound`: if it
+ * was the last searcher, it wakes one more worker, since the work it found may
+ * be the first of many.
+ *
+ * ## Falling asleep (`noWorkFound`, then the caller's rescan, then `sleep`)
+ * A worker stores PARKED, moves itself from searching to sleeping in one RMW,
+ * *then* rescans every queue; it waits on its futex only if the rescan finds
+ * nothing.
+ *
+ * ## Why no wake-up is lost
+ * Dekker, under the seq-cst order of `Atomics`: the producer's push precedes
+ * its read of `H_IDLE`; the sleeper's count in `H_IDLE` precedes its rescan.
  * Either the producer sees the sleeper (and wakes someone), or the sleeper's
- * rescan sees the task. When the producer sees a searcher and skips the wake,
- * that searcher either finds work (and, if it was the last searcher, wakes one
- * more: `endSearch` returns true) or parks, rescanning first.
+ * rescan sees the work. A producer that skips the wake because someone
+ * searches relies on that searcher, which either finds the work or becomes a
+ * sleeper that rescans first.
  */
 import { H_IDLE, W_PARK, W_ROLE } from './layout.js';
 
@@ -24,7 +45,6 @@ export const RUNNING = 0;
 export const PARKED = 1;
 export const NOTIFIED = 2;
 
-/** W_ROLE values: the worker's own record of what it adds to H_IDLE, so a dead worker's share can be taken back. */
 export const ROLE_NONE = 0;
 export const ROLE_SEARCHING = 1;
 export const ROLE_SLEEPING = 2;
@@ -38,66 +58,62 @@ export class Idle {
     private readonly workers: number,
   ) {}
 
-  private parkWord(w: number): number {
-    return this.workerBase(w) + W_PARK;
+  /** True when some worker searches or sleeps: a busy worker should make its private work stealable. */
+  anyoneHungry(): boolean {
+    return Atomics.load(this.ctl, H_IDLE) !== 0;
   }
 
-  private role(w: number, r: number): void {
-    Atomics.store(this.ctl, this.workerBase(w) + W_ROLE, r);
-  }
-
-  searching(): number {
-    return Atomics.load(this.ctl, H_IDLE) & 0xffff;
-  }
-
-  /** Worker w starts looking in other queues. False when enough already are (at most half). */
-  tryBeginSearch(w: number): boolean {
+  /** Worker w wants to look in other queues. False when enough workers already are (at most half of the active). */
+  startSearch(w: number): boolean {
     const s = Atomics.load(this.ctl, H_IDLE);
     const active = this.workers - (s >>> 16);
     if (2 * (s & 0xffff) >= active) return false;
     Atomics.add(this.ctl, H_IDLE, SEARCHER);
-    this.role(w, ROLE_SEARCHING);
+    Atomics.store(this.ctl, this.workerBase(w) + W_ROLE, ROLE_SEARCHING); // safety: adjacent to its RMW (see header)
     return true;
   }
 
-  /** Worker w stops searching. True when it was the last searcher (the caller then wakes another). */
-  endSearch(w: number): boolean {
+  /** Searching worker w found work. If it was the last searcher, another worker is woken to look for more. */
+  workFound(w: number): void {
     const last = (Atomics.sub(this.ctl, H_IDLE, SEARCHER) & 0xffff) === 1;
-    this.role(w, ROLE_NONE);
-    return last;
-  }
-
-  /** Step 1 of parking: announce it. The caller must rescan every queue afterwards. */
-  prepareParking(w: number, wasSearching: boolean): void {
-    Atomics.store(this.ctl, this.parkWord(w), PARKED);
-    // safety: one atomic add moves the worker from searching to sleeping, so no
-    // producer sees it as neither (and skips a needed wake-up).
-    Atomics.add(this.ctl, H_IDLE, SLEEPER - (wasSearching ? SEARCHER : 0));
-    this.role(w, ROLE_SLEEPING);
-  }
-
-  /** Undo or finish parking: the worker is running again and counts itself out of the sleepers. */
-  unpark(w: number): void {
-    Atomics.store(this.ctl, this.parkWord(w), RUNNING);
-    Atomics.sub(this.ctl, H_IDLE, SLEEPER);
-    this.role(w, ROLE_NONE);
+    Atomics.store(this.ctl, this.workerBase(w) + W_ROLE, ROLE_NONE); // safety: adjacent to its RMW
+    if (last) this.newWork();
   }
 
   /**
-   * Takes a dead worker's share out of H_IDLE and resets its futex, so that a
-   * replacement starts clean. (A role and its H_IDLE update are two steps; a
-   * worker is only ever terminated between JS statements, and both steps are
-   * straight-line code with no call that could be interrupted in between.)
+   * Worker w found no work: it counts itself as sleeping. The caller must now
+   * rescan every queue, then `sleep` or, if it found work, `unparked`.
    */
+  noWorkFound(w: number, wasSearching: boolean): void {
+    Atomics.store(this.ctl, this.workerBase(w) + W_PARK, PARKED);
+    // safety: one RMW moves the worker from searching to sleeping, so no
+    // producer sees it as neither (and skips a needed wake-up).
+    Atomics.add(this.ctl, H_IDLE, SLEEPER - (wasSearching ? SEARCHER : 0));
+    Atomics.store(this.ctl, this.workerBase(w) + W_ROLE, ROLE_SLEEPING); // safety: adjacent to its RMW
+  }
+
+  /** The futex word worker w sleeps on while PARKED (`Atomics.wait` / `waitAsync` on `PARKED`). */
+  parkWord(w: number): number {
+    return this.workerBase(w) + W_PARK;
+  }
+
+  /** Worker w is running again (woken, or its rescan found work): it counts itself out of the sleepers. */
+  unparked(w: number): void {
+    Atomics.store(this.ctl, this.workerBase(w) + W_PARK, RUNNING);
+    Atomics.sub(this.ctl, H_IDLE, SLEEPER);
+    Atomics.store(this.ctl, this.workerBase(w) + W_ROLE, ROLE_NONE); // safety: adjacent to its RMW
+  }
+
+  /** Takes a dead worker's share out of H_IDLE and resets its futex, so that a replacement starts clean. */
   forget(w: number): void {
     const role = Atomics.exchange(this.ctl, this.workerBase(w) + W_ROLE, ROLE_NONE);
     if (role === ROLE_SEARCHING) Atomics.sub(this.ctl, H_IDLE, SEARCHER);
     else if (role === ROLE_SLEEPING) Atomics.sub(this.ctl, H_IDLE, SLEEPER);
-    Atomics.store(this.ctl, this.parkWord(w), RUNNING);
+    Atomics.store(this.ctl, this.workerBase(w) + W_PARK, RUNNING);
   }
 
   /** Producer side, after publishing work anyone may run: wake one sleeper unless someone searches. */
-  notifyOne(): void {
+  newWork(): void {
     const s = Atomics.load(this.ctl, H_IDLE);
     if ((s & 0xffff) !== 0 || s >>> 16 === 0) return;
     const n = this.workers;
@@ -107,10 +123,10 @@ export class Idle {
     }
   }
 
-  /** Wakes worker w if it is parked (used for its inbox too). True if it was. */
+  /** Wakes worker w if it is parked (its inbox, its aborts, its own loaded module). True if it was. */
   wake(w: number): boolean {
-    const word = this.parkWord(w);
-    // safety: only one waker wins 1 → 2, so one notify per park.
+    const word = this.workerBase(w) + W_PARK;
+    // safety: only one waker wins PARKED → NOTIFIED, so one notify per park.
     if (Atomics.load(this.ctl, word) !== PARKED) return false;
     if (Atomics.compareExchange(this.ctl, word, PARKED, NOTIFIED) !== PARKED) return false;
     Atomics.notify(this.ctl, word, 1);
@@ -120,9 +136,8 @@ export class Idle {
   /** Wakes every worker (shutdown). */
   wakeAll(): void {
     for (let w = 0; w < this.workers; w++) {
-      Atomics.store(this.ctl, this.parkWord(w), NOTIFIED);
-      Atomics.notify(this.ctl, this.parkWord(w));
+      Atomics.store(this.ctl, this.workerBase(w) + W_PARK, NOTIFIED);
+      Atomics.notify(this.ctl, this.workerBase(w) + W_PARK);
     }
   }
 }
-

@@ -3,19 +3,22 @@
  *
  * One `Int32Array` (`ctl`) over one non-growable SharedArrayBuffer. All offsets
  * below are in 32-bit words. `S` = slot capacity (power of two), `N` = workers,
- * `D` = per-worker deque capacity (power of two).
+ * `D` = per-worker deque capacity (power of two). Every ring has `2S` cells
+ * (ring.ts says why). The word tables below are checked against the constants
+ * by test/layout.test.ts: a table that drifts from the code fails the suite.
  *
  * | region            | words          | written by                  | read by           |
  * |-------------------|----------------|-----------------------------|-------------------|
  * | header            | HEADER_WORDS   | see the H_* table below     |                   |
- * | free-slot ring    | ring(S)        | whoever frees / allocates a slot (MPMC)        |
- * | injector ring     | ring(S)        | main thread, overflowing workers | workers      |
- * | main completions  | ring(S)        | workers (MPSC)              | main thread       |
- * | worker inboxes    | N × ring(S)    | workers completing a task owned by worker w | worker w |
+ * | free-slot ring    | ring(2S)       | whoever releases / reserves a slot (MPMC, slot.ts) |  |
+ * | injector ring     | ring(2S)       | main thread, overflowing workers, recovery | workers |
+ * | main completions  | ring(2S)       | workers, recovery (MPSC)    | main thread       |
+ * | worker inboxes    | N × ring(2S)   | workers completing a task owned by worker w, recovery | worker w |
  * | deques            | N × deque(D)   | see deque.ts                |                   |
  * | per-worker words  | N × WORKER_WORDS | see the W_* table below   |                   |
  * | slot headers      | S × SLOT_WORDS | see the SLOT_* table below  |                   |
- * | slot inline bytes | S × INLINE_BYTES / 4 | the slot's current writer (see slots.ts) |   |
+ * | slot inline bytes | S × INLINE_BYTES / 4 | the slot's current payload writer (slot.ts) |   |
+ * | code table        | CODE_ENTRIES × 2 + CODE_CHARS / 2 | code.ts (lock-free append) | all |
  *
  * Header words (H_*):
  * | word          | meaning                                              | writers            | readers |
@@ -24,9 +27,8 @@
  * | H_IDLE        | (sleeping << 16) | searching — see idle.ts           | workers, spawners  | all     |
  * | H_MAIN_WAIT   | 1 while the main thread waits for completions (futex) | main sets, workers clear | all |
  * | H_LIVE        | worker-spawned tasks in slots and not yet finished, plus one per worker with private live tasks (main-spawned ones are counted on the main thread) | workers | main |
- * | H_CODE_LOCK   | spin lock for appending to the code table            | any                | any     |
- * | H_CODE_COUNT  | code entries published (code.ts)                     | any, under lock    | any     |
- * | H_CODE_BYTES  | bytes used in the code string area                   | any, under lock    | any     |
+ * | H_CODE_COUNT  | code entries claimed (code.ts)                       | any (add)          | any     |
+ * | H_CODE_BYTES  | UTF-16 units claimed in the code string area         | any (add)          | any     |
  * | H_READY       | workers that have started (metrics, tests)           | workers (+1 each)  | main    |
  *
  * Per-worker words (W_*), at workerBase(w):
@@ -40,36 +42,38 @@
  * | W_PRIVATE     | tasks in the private (unpublished) deque             | owner              | main, thieves (hint) |
  * | W_INJECTED    | tasks taken from the injector                        | owner              | main    |
  * | W_LOCAL_HITS  | nested spawns run without being published            | owner              | main    |
- * | W_LOCAL_LIVE  | live tasks that exist only in this worker's JS heap (private, or run from it); while > 0 the worker holds one unit of H_LIVE for them | owner | main, at the worker's death |
- * | W_ROLE        | this worker's share of H_IDLE: 0 none, 1 searching, 2 sleeping | owner | main, at the worker's death |
+ * | W_LOCAL_LIVE  | live tasks that exist only in this worker's JS heap (private, or run from it); while > 0 the worker holds one unit of H_LIVE for them (live.ts) | owner | main, at the worker's death |
+ * | W_ROLE        | this worker's share of H_IDLE: 0 none, 1 searching, 2 sleeping (idle.ts) | owner | main, at the worker's death |
  * | W_STARTED     | 1 once the worker's bootstrap finished               | owner              | main    |
  * | W_ABORTS      | bumped when a task running here is aborted: look at your tasks' ABORT flags | aborters | owner |
- * | W_HAND        | the one slot index this worker holds outside any queue (between a pop and a push or the start of the task), else -1 | owner | main, at the worker's death |
+ * | W_HAND        | the one slot index this worker holds outside any queue and not running (handoff.ts), else -1; the slot's state says where it goes back if the worker dies | owner | main, at the worker's death |
+ * | W_PENDING     | the slot index of a QUEUED task held while its module is imported, else -1 | owner | main, at the worker's death |
  *
  * Slot header words (SLOT_*), at slotBase(i): a slot carries one task from
- * spawn to join. It is allocated by the spawner (its *owner*), which also frees
- * it after reading the result.
+ * spawn to join. It is reserved by the spawner (its *owner*), which also
+ * releases it after taking the outcome. The state word changes only through
+ * the transitions of slot.ts.
  * | word        | meaning                                                    | written by         |
  * |-------------|------------------------------------------------------------|--------------------|
- * | SLOT_STATE  | state (low byte), ABORT flag (0x100), and while RUNNING the runner + 1 (bits 16+), so that claiming a task and naming its runner are one CAS (core.ts) | owner, runner (CAS) |
+ * | SLOT_STATE  | state (low byte), ABORT flag (0x100), and while RUNNING the runner + 1 (bits 16+), so that claiming a task and naming its runner are one CAS (slot.ts) | slot.ts transitions only (RMW) |
  * | SLOT_OWNER  | -1 main thread, w ≥ 0 worker w: where the completion goes  | owner, before publish |
  * | SLOT_CODE   | code id (code.ts)                                          | owner, before publish |
  * | SLOT_LEN    | payload byte length (args, then result)                    | owner, then runner |
  * | SLOT_HEAP   | heap offset of the payload, 0 when inline                  | owner, then runner |
+ * | SLOT_DEATHS | workers that died holding this task before it started (W_PENDING) | recovery (main) |
  * | SLOT_ID_LO, SLOT_ID_HI | the task's id (as on its JoinHandle), low and high 32 bits | owner, before publish |
- * Each publish (a push into a queue) happens after these writes, and each
- * queue operation is a seq-cst atomic, so a reader that took the index from a
- * queue sees them (happens-before through the queue's index word).
+ * Publishing writes these words and the payload first and the state last
+ * (RESERVED → QUEUED), and every later reader first sees the state (a CAS or a
+ * load of it, seq-cst), so it sees them.
  */
 
 export const H_SHUTDOWN = 0;
 export const H_IDLE = 1;
 export const H_MAIN_WAIT = 2;
 export const H_LIVE = 3;
-export const H_CODE_LOCK = 4;
-export const H_CODE_COUNT = 5;
-export const H_CODE_BYTES = 6;
-export const H_READY = 7;
+export const H_CODE_COUNT = 4;
+export const H_CODE_BYTES = 5;
+export const H_READY = 6;
 export const HEADER_WORDS = 16; // padded: keeps the hot words off the first ring's cache line
 
 export const W_PARK = 0;
@@ -85,6 +89,7 @@ export const W_ROLE = 9;
 export const W_STARTED = 10;
 export const W_ABORTS = 11;
 export const W_HAND = 12;
+export const W_PENDING = 13;
 export const WORKER_WORDS = 16; // one 64-byte line per worker, so parking one does not bounce another's
 
 export const SLOT_STATE = 0;
@@ -92,7 +97,7 @@ export const SLOT_OWNER = 1;
 export const SLOT_CODE = 2;
 export const SLOT_LEN = 3;
 export const SLOT_HEAP = 4;
-/** Word 5 is unused (spare). */
+export const SLOT_DEATHS = 5;
 export const SLOT_ID_LO = 6;
 export const SLOT_ID_HI = 7;
 export const SLOT_WORDS = 8;
@@ -100,6 +105,8 @@ export const SLOT_WORDS = 8;
 /** Payloads up to this many bytes live in the slot itself; larger ones in the shared heap. */
 export const INLINE_BYTES = 96;
 
+/** Cells per ring for `slots` slots: 2S, so that no push meets a full ring (ring.ts). */
+export const ringCells = (slots: number): number => 2 * slots;
 /** Ring layout (ring.ts): 2 index words padded to a line, then 2 words per cell. */
 export const ringWords = (capacity: number): number => 16 + 2 * capacity;
 /** Deque layout (deque.ts): top and bottom on separate lines, then the buffer. */
@@ -113,6 +120,8 @@ export interface Layout {
   slots: number;
   workers: number;
   dequeCapacity: number;
+  /** Cells of every ring: twice the slots (ring.ts). */
+  ringCells: number;
   freeRing: number;
   injector: number;
   mainRing: number;
@@ -134,10 +143,11 @@ export function layout(slots: number, workers: number, dequeCapacity: number): L
     at += words;
     return start;
   };
-  const freeRing = take(ringWords(slots));
-  const injector = take(ringWords(slots));
-  const mainRing = take(ringWords(slots));
-  const inboxes = take(workers * ringWords(slots));
+  const cells = ringCells(slots);
+  const freeRing = take(ringWords(cells));
+  const injector = take(ringWords(cells));
+  const mainRing = take(ringWords(cells));
+  const inboxes = take(workers * ringWords(cells));
   const deques = take(workers * dequeWords(dequeCapacity));
   const workersBase = take(workers * WORKER_WORDS);
   const slotBase = take(slots * SLOT_WORDS);
@@ -151,7 +161,8 @@ export function layout(slots: number, workers: number, dequeCapacity: number): L
     freeRing,
     injector,
     mainRing,
-    inbox: (w) => inboxes + w * ringWords(slots),
+    ringCells: cells,
+    inbox: (w) => inboxes + w * ringWords(cells),
     deque: (w) => deques + w * dequeWords(dequeCapacity),
     worker: (w) => workersBase + w * WORKER_WORDS,
     slot: (i) => slotBase + i * SLOT_WORDS,

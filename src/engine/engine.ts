@@ -1,0 +1,466 @@
+/**
+ * The runtime's engine on the main thread (the facade is runtime.ts):
+ * - spawning: a task goes into a reserved slot and onto the injector; when no
+ *   slot is free it waits in the overflow (its payload in one arena) and is
+ *   published as slots free up: spawn never blocks and never drops;
+ * - completions: the main thread drains its completion ring and settles the
+ *   handles, waiting with `Atomics.waitAsync` in between (it never blocks);
+ * - deaths: recovery.ts, then a replacement, or giving up when workers cannot
+ *   even start;
+ * - shutdown, graceful or at once.
+ *
+ * A pending `waitAsync` does not keep Node's event loop alive, so while any
+ * task is live the engine holds a referenced timer (`keepAlive`) and drops it
+ * when none is: an idle runtime never keeps the process alive, a busy one does.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { ERR_CANCELLED_BY_SHUTDOWN, ERR_OPTION, ERR_START_FAILED, JoinError, rangeError } from '../errors.js';
+import { nextTaskId } from '../ids.js';
+import { JoinHandle, type AbortOptions, type HandleHost } from '../join.js';
+import type { ResolvedOptions } from '../options.js';
+import { PanicWatch } from '../panics.js';
+import { Core } from '../shared/core.js';
+import type { FaultSpec } from '../shared/faults.js';
+import { globalHeap } from '../shared/heap.js';
+import {
+  H_LIVE,
+  H_MAIN_WAIT,
+  H_SHUTDOWN,
+  W_INJECTED,
+  W_LOCAL_HITS,
+  W_PARKS,
+  W_PRIVATE,
+  W_STEALS,
+  W_STOLEN_FROM,
+  W_TASKS_RUN,
+} from '../shared/layout.js';
+import { SabRegistry } from '../shared/sabs.js';
+import { COMPLETE, MAIN, PANICKED, runnerOf } from '../shared/slot.js';
+import { codeKeyOf } from '../task.js';
+import type { PanicReport } from '../../workers/worker.js';
+import { WorkerPool } from './pool.js';
+import { recoverWorker } from './recovery.js';
+
+/** A task waiting on the main thread for a free slot; its payload is in the overflow arena. */
+interface Pending {
+  code: number;
+  at: number;
+  len: number;
+  h: JoinHandle<unknown>;
+}
+
+export interface WorkerMetrics {
+  /** Tasks this worker ran (including nested tasks it ran without publishing them). */
+  tasksRun: number;
+  /** Tasks it took from other workers' deques. */
+  steals: number;
+  /** Tasks other workers took from its deque. */
+  stolenFrom: number;
+  /** Times it parked (slept on its futex). */
+  parks: number;
+  /** Tasks in its deques now: shared plus private. */
+  localDepth: number;
+  /** Tasks it took from the injector. */
+  injected: number;
+  /** Nested tasks it ran at their join, never published. */
+  inlineJoins: number;
+}
+
+export interface RuntimeMetrics {
+  workers: WorkerMetrics[];
+  /** Tasks in the injector now. */
+  injectorDepth: number;
+  /** Tasks spawned on this thread that wait for a free slot. */
+  overflowDepth: number;
+  /** Tasks spawned from this thread. */
+  spawned: number;
+  /** Tasks spawned from this thread that have finished. */
+  completed: number;
+  /** Tasks spawned by tasks (nested) that are not finished, anywhere in the runtime. */
+  live: number;
+}
+
+/** Internal settings tests use (tiny capacities, fault points): `new Runtime({ [kInternal]: {...} })`. */
+export interface InternalOptions {
+  slots?: number;
+  dequeCapacity?: number;
+  fault?: FaultSpec;
+}
+
+/** Workers dying before they finish start-up, in a row, before the runtime gives up. */
+const MAX_START_FAILURES = 3;
+
+/** Panic watches of live runtimes, flushed once at process exit. */
+const liveWatches = new Set<PanicWatch>();
+let exitHook = false;
+
+export class Engine implements HandleHost {
+  readonly core: Core;
+  readonly #sabs: SabRegistry;
+  readonly #pool: WorkerPool;
+  readonly #panics: PanicWatch;
+  /** The handle of each main-owned task, by slot. */
+  readonly #handles: (JoinHandle<unknown> | undefined)[];
+  #overflow: Pending[] = [];
+  #overflowHead = 0;
+  /** Encoded payloads of the overflow, back to back (one buffer, not one per task: GC). */
+  #arena = new Uint8Array(1 << 16);
+  #arenaUsed = 0;
+  /** Main-owned tasks not yet settled by a completion (overflow included). */
+  #outstanding = 0;
+  #pumping = false;
+  readonly #keepAlive: NodeJS.Timeout;
+  #quiet: (() => void)[] = [];
+  #spawned = 0;
+  #completed = 0;
+  /** Workers that died before finishing start-up, in a row. */
+  #startFailures = 0;
+  /** Set when no worker will run anything again (gave up, or stopping now). */
+  #workersGone = false;
+  /** Set when the runtime gave up (workers cannot start): every spawn fails with it. */
+  broken: Error | null = null;
+
+  constructor(private readonly opts: ResolvedOptions, internal: InternalOptions) {
+    const config = {
+      slots: internal.slots ?? opts.queueCapacity,
+      workers: opts.workers,
+      dequeCapacity: internal.dequeCapacity ?? opts.dequeCapacity,
+    };
+    const buffer = new SharedArrayBuffer(Core.bytes(config));
+    // The mesh of ports for SharedArrayBuffers (sabs.ts): mesh[a][b] is thread a's end towards b.
+    const threads = opts.workers + 1;
+    const mesh: MessagePort[][] = Array.from({ length: threads }, () => []);
+    for (let a = 0; a < threads; a++) {
+      for (let b = a + 1; b < threads; b++) {
+        const { port1, port2 } = new MessageChannel();
+        mesh[a]!.push(port1);
+        mesh[b]!.push(port2);
+      }
+    }
+    this.#sabs = new SabRegistry(0, mesh[0]!);
+    this.core = new Core(buffer, globalHeap(), config, this.#sabs, true);
+    this.#handles = new Array(config.slots);
+    this.#keepAlive = setInterval(() => {}, 1 << 30);
+    this.#keepAlive.unref();
+    this.#panics = new PanicWatch(opts.onPanic);
+    liveWatches.add(this.#panics);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const p of liveWatches) p.flush();
+      });
+    }
+    this.#pool = new WorkerPool(this.core, this.#sabs, opts.resourceLimits, internal.fault ?? null, {
+      died: (w, reason, started, ours, err) => this.#died(w, reason, started, ours, err),
+      panic: (r) => this.#workerPanic(r),
+    });
+    for (let w = 0; w < opts.workers; w++) this.#pool.start(w, mesh[w + 1]!);
+  }
+
+  // ───────────── spawning ─────────────
+
+  spawn(task: unknown, args: unknown[]): JoinHandle<unknown> {
+    const core = this.core;
+    const code = core.codes.idOf(codeKeyOf(task));
+    core.enc.encodeArgs(args); // the Send bound: a TypeError naming the argument, before anything is counted
+    const h = new JoinHandle<unknown>(nextTaskId(), this);
+    this.#outstanding++;
+    this.#spawned++;
+    const slot = this.#overflowHead === this.#overflow.length ? this.#reserve() : -1;
+    if (slot === -1) this.#defer(code, h);
+    else this.#publish(slot, code, core.enc.buf, 0, core.enc.pos, h);
+    if (!this.#pumping) this.#pump();
+    return h;
+  }
+
+  /** A free slot, reserved (slot.ts), or -1. Stale duplicates in the free ring are dropped. */
+  #reserve(): number {
+    const { free, slots } = this.core;
+    for (;;) {
+      const i = free.pop();
+      if (i === -1 || slots.reserve(i)) return i;
+    }
+  }
+
+  #defer(code: number, h: JoinHandle<unknown>): void {
+    const enc = this.core.enc;
+    let arena = this.#arena;
+    if (this.#arenaUsed + enc.pos > arena.length) {
+      let size = arena.length * 2;
+      while (size < this.#arenaUsed + enc.pos) size *= 2;
+      arena = new Uint8Array(size);
+      arena.set(this.#arena.subarray(0, this.#arenaUsed));
+      this.#arena = arena;
+    }
+    arena.set(enc.buf.subarray(0, enc.pos), this.#arenaUsed);
+    this.#overflow.push({ code, at: this.#arenaUsed, len: enc.pos, h });
+    this.#arenaUsed += enc.pos;
+  }
+
+  #publish(slot: number, code: number, src: Uint8Array, at: number, len: number, h: JoinHandle<unknown>): void {
+    const core = this.core;
+    core.slots.writePayload(slot, src, at, len);
+    core.slots.publish(slot, MAIN, code, h.id);
+    this.#handles[slot] = h;
+    h._slot = slot;
+    core.injector.push(slot);
+    core.idle.newWork();
+  }
+
+  // ───────────── completions ─────────────
+
+  #pump(): void {
+    this.#pumping = true;
+    this.#keepAlive.ref();
+    void this.#drive();
+  }
+
+  #isQuiet(): boolean {
+    return this.#outstanding === 0 && (this.#workersGone || Atomics.load(this.core.ctl, H_LIVE) === 0);
+  }
+
+  /** Drains completions until nothing is live, waiting with `waitAsync` in between. */
+  async #drive(): Promise<void> {
+    const core = this.core;
+    const ctl = core.ctl;
+    for (;;) {
+      this.#drain();
+      if (this.#isQuiet()) break;
+      Atomics.store(ctl, H_MAIN_WAIT, 1);
+      // safety: re-check after announcing the wait: a worker that pushed before
+      // it could see the flag is found here (Dekker, as in idle.ts).
+      if (core.mainRing.len() > 0 || this.#isQuiet()) {
+        Atomics.store(ctl, H_MAIN_WAIT, 0);
+        continue;
+      }
+      // While tasks wait here for slots, look again now and then: slots freed
+      // by workers' own tasks do not wake the main thread.
+      const r = Atomics.waitAsync(ctl, H_MAIN_WAIT, 1, this.#overflowHead < this.#overflow.length ? 1 : Infinity);
+      if (r.async) await r.value;
+    }
+    this.#pumping = false;
+    this.#keepAlive.unref();
+    const quiet = this.#quiet;
+    this.#quiet = [];
+    for (const q of quiet) q();
+  }
+
+  #drain(): void {
+    const core = this.core;
+    for (let i = core.mainRing.pop(); i !== -1; i = core.mainRing.pop()) this.#complete(i);
+    // Publish waiting tasks into the slots that freed up.
+    const ov = this.#overflow;
+    while (this.#overflowHead < ov.length) {
+      const p = ov[this.#overflowHead]!;
+      if (p.h.isFinished()) {
+        // Aborted while waiting: it never runs.
+        ov[this.#overflowHead++] = undefined as never;
+        this.#outstanding--;
+        this.#completed++;
+        continue;
+      }
+      const slot = this.#reserve();
+      if (slot === -1) break;
+      ov[this.#overflowHead++] = undefined as never;
+      this.#publish(slot, p.code, this.#arena, p.at, p.len, p.h);
+    }
+    if (this.#overflowHead === ov.length && ov.length > 0) {
+      this.#overflow = [];
+      this.#overflowHead = 0;
+      this.#arenaUsed = 0;
+    }
+  }
+
+  /** Takes the outcome in slot i (unless it is a stale duplicate), settles its handle, releases the slot. */
+  #complete(i: number): void {
+    const core = this.core;
+    const out = core.slots.take(i, MAIN);
+    if (out === -1) return; // a stale duplicate (recovery.ts): already taken
+    const h = this.#handles[i];
+    this.#handles[i] = undefined;
+    if (h !== undefined) {
+      h._slot = -1;
+      if (!h.isFinished()) {
+        try {
+          if (out === COMPLETE) h._ok(core.decodeValue(i));
+          else if (out === PANICKED) h._err(new JoinError(h.id, 'panic', core.decodeValue(i)));
+          else h._err(new JoinError(h.id, 'cancelled'));
+        } catch (e) {
+          h._err(new JoinError(h.id, 'panic', e));
+        }
+      }
+    }
+    core.slots.release(i);
+    core.free.push(i);
+    this.#outstanding--;
+    this.#completed++;
+  }
+
+  /** Wakes the completion loop (it re-checks whether anything is live). */
+  wakeDrive(): void {
+    const ctl = this.core.ctl;
+    if (Atomics.compareExchange(ctl, H_MAIN_WAIT, 1, 0) === 1) Atomics.notify(ctl, H_MAIN_WAIT);
+  }
+
+  /** Resolves once no task is live on this runtime. */
+  whenQuiet(): Promise<void> {
+    if (!this.#pumping && this.#isQuiet()) return Promise.resolve();
+    if (!this.#pumping) this.#pump();
+    return new Promise((resolve) => this.#quiet.push(resolve));
+  }
+
+  // ───────────── HandleHost: main-thread handles ─────────────
+
+  abort(h: JoinHandle<unknown>, opts?: AbortOptions, reason?: JoinError): void {
+    const slot = h._slot;
+    if (opts?.force) {
+      const grace = opts.grace ?? 1000;
+      if (typeof grace !== 'number' || !(grace >= 0)) throw rangeError(ERR_OPTION('grace', 'a number of milliseconds ≥ 0', grace));
+    }
+    // A task waiting in the overflow is dropped when the drain reaches it.
+    if (slot >= 0) this.core.requestAbort(slot);
+    h._err(reason ?? new JoinError(h.id, 'cancelled'));
+    if (opts?.force && slot >= 0) setTimeout(() => this.#forceIfStillRunning(h, slot), opts.grace ?? 1000).unref();
+  }
+
+  /** The grace period of `abort({ force: true })` is over: end the worker if the task still runs. */
+  #forceIfStillRunning(h: JoinHandle<unknown>, slot: number): void {
+    if (this.#handles[slot] !== h) return; // its outcome was taken: the slot no longer holds this task
+    const w = runnerOf(this.core.slots.load(slot));
+    if (w < 0) return;
+    this.#pool.terminate(w, `terminated by abort({ force: true }) of task ${h.id}, which did not stop within its grace period`);
+  }
+
+  join(): void {}
+
+  unobserved(h: JoinHandle<unknown>, e: JoinError): void {
+    this.#panics.unobserved(h, e);
+  }
+
+  observed(h: JoinHandle<unknown>): void {
+    this.#panics.observed(h);
+  }
+
+  #workerPanic(r: PanicReport): void {
+    let value: unknown = new Error(r.message);
+    if (r.bytes !== null) {
+      try {
+        value = this.core.dec.decodeValue(r.bytes, new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), 0);
+      } catch {
+        // keep the message
+      }
+    }
+    this.opts.onPanic(new JoinError(r.id, 'panic', value));
+  }
+
+  // ───────────── deaths ─────────────
+
+  /** @internal Test hook: end worker w as a crash would. */
+  terminateWorker(w: number, why: string): void {
+    this.#pool.terminate(w, why);
+  }
+
+  #died(w: number, reason: string, started: boolean, ours: boolean, err: Error | undefined): void {
+    recoverWorker(this.core, w, reason);
+    // A worker we terminated ourselves says nothing about whether workers can start.
+    this.#startFailures = started || ours ? 0 : this.#startFailures + 1;
+    if (this.#startFailures >= MAX_START_FAILURES) {
+      this.#giveUp(new Error(ERR_START_FAILED(this.#startFailures, reason), { cause: err }));
+      return;
+    }
+    this.#pool.replace(w);
+    this.wakeDrive();
+  }
+
+  /** Workers cannot start: fail everything pending and refuse new work, instead of looping. */
+  #giveUp(e: Error): void {
+    this.broken = e;
+    this.#workersGone = true;
+    this.#failPending((h) => new JoinError(h.id, 'panic', e, `task ${h.id} cannot run: ${e.message}`));
+    this.#pool.stopping = true;
+    this.#pool.terminateAll();
+    this.wakeDrive();
+  }
+
+  /** Settles every main-owned task not yet finished with `why(handle)` (the workers are going away). */
+  #failPending(why: (h: JoinHandle<unknown>) => JoinError): void {
+    const fail = (h: JoinHandle<unknown> | undefined): void => {
+      if (h !== undefined && !h.isFinished()) h._err(why(h));
+    };
+    for (let i = 0; i < this.#handles.length; i++) {
+      fail(this.#handles[i]);
+      this.#handles[i] = undefined;
+    }
+    for (let k = this.#overflowHead; k < this.#overflow.length; k++) fail(this.#overflow[k]!.h);
+    this.#overflow = [];
+    this.#overflowHead = 0;
+    this.#outstanding = 0;
+  }
+
+  // ───────────── shutdown ─────────────
+
+  /** Graceful: lets the workers finish what is queued, then exit. */
+  async stopWhenQuiet(): Promise<void> {
+    await this.whenQuiet();
+    this.#keepAlive.ref(); // workers are unref'd: hold the process open until they have exited
+    this.#pool.stopping = true;
+    Atomics.store(this.core.ctl, H_SHUTDOWN, 1);
+    this.core.idle.wakeAll();
+    await this.#pool.allExited();
+    this.#closedDown();
+  }
+
+  #stopNow: Promise<void> | null = null;
+
+  /** At once: every unfinished task is cancelled, the workers are terminated. */
+  stopNow(): Promise<void> {
+    this.#stopNow ??= (async () => {
+      this.#keepAlive.ref();
+      this.#pool.stopping = true;
+      this.#workersGone = true;
+      this.#failPending((h) => new JoinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
+      Atomics.store(this.core.ctl, H_SHUTDOWN, 1);
+      this.#pool.terminateAll();
+      await this.#pool.allExited();
+      this.wakeDrive();
+      this.#closedDown();
+    })();
+    return this.#stopNow;
+  }
+
+  #closedDown(): void {
+    clearInterval(this.#keepAlive);
+    this.#sabs.close();
+    // Workers flushed their unobserved panics before exiting; now ours.
+    this.#panics.flush();
+    liveWatches.delete(this.#panics);
+  }
+
+  // ───────────── metrics ─────────────
+
+  metrics(): RuntimeMetrics {
+    const core = this.core;
+    const ctl = core.ctl;
+    const workers: WorkerMetrics[] = [];
+    for (let w = 0; w < this.opts.workers; w++) {
+      const b = core.lay.worker(w);
+      workers.push({
+        tasksRun: Atomics.load(ctl, b + W_TASKS_RUN),
+        steals: Atomics.load(ctl, b + W_STEALS),
+        stolenFrom: Atomics.load(ctl, b + W_STOLEN_FROM),
+        parks: Atomics.load(ctl, b + W_PARKS),
+        localDepth: core.stealers[w]!.len() + Atomics.load(ctl, b + W_PRIVATE),
+        injected: Atomics.load(ctl, b + W_INJECTED),
+        inlineJoins: Atomics.load(ctl, b + W_LOCAL_HITS),
+      });
+    }
+    return {
+      workers,
+      injectorDepth: core.injector.len(),
+      overflowDepth: this.#overflow.length - this.#overflowHead,
+      spawned: this.#spawned,
+      completed: this.#completed,
+      live: Atomics.load(ctl, H_LIVE),
+    };
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * A worker's run loop. It only orchestrates; each protocol lives in its own
+ * module: the harness (one task's life), the spawner (nested spawns and owned
+ * handles), the private deque, live counting, the hand-off, task contexts, and
+ * the sleep protocol (src/shared/idle.ts).
+ *
+ * Where a worker looks for its next task, in order:
+ *   1. its private deque (tasks spawned here that no peer has needed yet);
+ *   2. its shared deque (LIFO);
+ *   3. the injector (every 61st task it looks there first, so work from the
+ *      main thread is never starved by a busy fork-join);
+ *   4. the other workers' shared deques: steal half of a random victim's.
+ *
+ * A turn runs at most BUDGET tasks, then yields (`setImmediate`), so timers,
+ * I/O and the continuations of its async tasks make progress. With nothing to
+ * do it searches for a while, then parks: `Atomics.wait` when no async task is
+ * in flight, `Atomics.waitAsync` when one is (its event loop must keep turning).
+ */
+import { setImmediate as immediate } from 'node:timers';
+import type { Core } from '../src/shared/core.js';
+import type { TaskContext } from '../src/task-context.js';
+import type { JoinHandle } from '../src/join.js';
+import type { DequeOwner } from '../src/shared/deque.js';
+import { STEAL_EMPTY, STEAL_RETRY } from '../src/shared/deque.js';
+import { fault, faultsOn } from '../src/shared/faults.js';
+import { PARKED } from '../src/shared/idle.js';
+import { H_SHUTDOWN, W_INJECTED, W_LOCAL_HITS, W_PARKS, W_PRIVATE, W_STARTED, W_STEALS, W_STOLEN_FROM, W_TASKS_RUN } from '../src/shared/layout.js';
+import type { PanicWatch } from '../src/panics.js';
+import { Contexts } from './contexts.js';
+import { Hand } from './handoff.js';
+import { Harness, type Counters } from './harness.js';
+import { Live } from './live.js';
+import { Modules } from './modules.js';
+import { PrivateDeque } from './private-deque.js';
+import { Spawner } from './spawner.js';
+
+/** Tasks run per event-loop turn before yielding to it. */
+const BUDGET = 128;
+/** Every this many tasks the injector is checked before the local queues. */
+const INJECTOR_INTERVAL = 61;
+/** How long an idle worker searches before parking (a futex round trip costs ≈15 µs). */
+const SEARCH_NS = 50_000n;
+/** Steal attempts that lose a race before moving to the next victim. */
+const STEAL_RETRIES = 4;
+
+export class WorkerLoop {
+  private readonly ctl: Int32Array;
+  private readonly wbase: number;
+  private readonly dq: DequeOwner;
+  private readonly priv = new PrivateDeque();
+  private readonly hand: Hand;
+  private readonly contexts: Contexts;
+  private readonly harness: Harness;
+  private readonly spawner: Spawner;
+  private readonly counters: Counters = { tasksRun: 0, steals: 0, parks: 0, injected: 0, localHits: 0 };
+  private tick = 0;
+  private running = false;
+  private scheduled = false;
+  private parkedAsync = false;
+  private exited = false;
+  /**
+   * Keeps this thread's event loop alive while it is parked in `waitAsync`,
+   * which (on Node 20) holds no reference of its own. Cleared at exit. The
+   * main thread's `Worker` is unref'd, so this never keeps the process alive.
+   */
+  private readonly keepAlive = setInterval(() => {}, 1 << 30);
+
+  constructor(
+    readonly index: number,
+    private readonly core: Core,
+    private readonly panics: PanicWatch,
+    private readonly onExit: () => void,
+  ) {
+    this.ctl = core.ctl;
+    this.wbase = core.lay.worker(index);
+    this.dq = core.ownerDeque(index);
+    this.hand = new Hand(this.ctl, this.wbase);
+    const live = new Live(this.ctl, this.wbase);
+    this.contexts = new Contexts(this.ctl, core.slots, this.wbase);
+    const kick = (): void => this.kick();
+    this.harness = new Harness(core, index, this.hand, live, this.contexts, new Modules(core.codes), this.counters, kick, () =>
+      Atomics.store(this.ctl, this.wbase + W_TASKS_RUN, this.counters.tasksRun),
+    );
+    this.spawner = new Spawner(core, index, this.dq, this.priv, this.hand, live, this.harness, this.contexts, panics, this.counters, kick);
+  }
+
+  start(): void {
+    Atomics.store(this.ctl, this.wbase + W_STARTED, 1);
+    this.schedule();
+  }
+
+  // ───────────── WorkerHost (context.ts): what in-task code asks of this thread ─────────────
+
+  spawn(fn: unknown, args: unknown[]): JoinHandle<any> {
+    return this.spawner.spawn(fn, args);
+  }
+
+  current(): TaskContext | undefined {
+    return this.contexts.current();
+  }
+
+  // ───────────── the loop ─────────────
+
+  /** Something became runnable on this worker (a local spawn, a loaded module, an abort of ours). */
+  private kick(): void {
+    if (this.running || this.scheduled || this.exited) return;
+    if (this.parkedAsync) this.core.idle.wake(this.index);
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    immediate(this.turn);
+  }
+
+  private readonly turn = (): void => {
+    this.scheduled = false;
+    this.running = true;
+    this.contexts.checkAborts();
+    let worked: boolean;
+    try {
+      worked = this.batch();
+    } finally {
+      this.running = false;
+      this.flushMetrics();
+    }
+    if (worked) this.schedule();
+    else this.idle();
+  };
+
+  /** Runs up to BUDGET tasks. True if it ran or settled anything. */
+  private batch(): boolean {
+    const h = this.harness;
+    let worked = h.takeCompletions();
+    for (let ran = 0; ran < BUDGET; ran++) {
+      if (this.priv.size > 1 && this.core.idle.anyoneHungry()) this.spawner.share();
+      if (h.pendingReady) {
+        h.resumePending();
+        worked = true;
+        continue;
+      }
+      if (h.loading) {
+        // Only private work while a module loads: a death now must cost exactly the one pending task.
+        const lt = this.priv.pop();
+        if (lt === undefined) break;
+        h.runLocal(lt);
+        worked = true;
+        continue;
+      }
+      if (++this.tick % INJECTOR_INTERVAL === 0 && this.refill() && this.runNext()) {
+        worked = true;
+        continue;
+      }
+      const lt = this.priv.pop();
+      if (lt !== undefined) {
+        h.runLocal(lt);
+        worked = true;
+        continue;
+      }
+      if (!this.runNext() && !(this.refill() && this.runNext())) break;
+      worked = true;
+      if ((ran & 15) === 15) h.takeCompletions();
+    }
+    return h.takeCompletions() || worked;
+  }
+
+  /** Pops our deque and starts the task. False when the deque is empty. */
+  private runNext(): boolean {
+    const i = this.hand.popOwn(this.dq);
+    if (i === -1) return false;
+    if (faultsOn) fault('after-pop');
+    this.harness.start(i);
+    return true;
+  }
+
+  /** Moves a fair share of the injector (`len / workers + 1`, as tokio) into our deque, one index at a time through the hand. */
+  private refill(): boolean {
+    const core = this.core;
+    const inj = core.injector;
+    const want = 1 + Math.min((inj.len() / core.config.workers) | 0, (core.config.dequeCapacity >> 1) - this.dq.len());
+    let moved = 0;
+    for (; moved < want; moved++) {
+      const s = this.hand.popRing(inj);
+      if (s === -1) break;
+      if (faultsOn) fault('after-pop');
+      if (!this.dq.push(s)) {
+        this.hand.pushRing(inj, s);
+        break;
+      }
+      this.hand.letGo();
+    }
+    this.counters.injected += moved;
+    // More than we run now sits in our deque: let a sleeper come and steal it.
+    if (moved > 1) core.idle.newWork();
+    return moved > 0;
+  }
+
+  /** Steals half of a random victim's deque into ours. */
+  private steal(): boolean {
+    const core = this.core;
+    const n = core.config.workers;
+    if (n === 1) return false;
+    const start = (Math.random() * n) | 0;
+    for (let k = 0; k < n; k++) {
+      const v = (start + k) % n;
+      if (v === this.index) continue;
+      const victim = core.stealers[v]!;
+      let got = 0;
+      let retries = 0;
+      for (let want = (victim.len() + 1) >> 1; want > 0; ) {
+        const s = this.hand.steal(victim);
+        if (s === STEAL_EMPTY) break;
+        if (s === STEAL_RETRY) {
+          if (++retries > STEAL_RETRIES) break;
+          continue;
+        }
+        if (faultsOn) fault('after-pop');
+        if (this.dq.push(s)) this.hand.letGo();
+        else this.hand.pushRing(core.injector, s);
+        got++;
+        want--;
+      }
+      if (got === 0) continue;
+      if (got > 1) core.idle.newWork();
+      // Published now, with the victim's count, rather than at the end of the batch.
+      this.counters.steals += got;
+      Atomics.store(this.ctl, this.wbase + W_STEALS, this.counters.steals);
+      Atomics.add(this.ctl, core.lay.worker(v) + W_STOLEN_FROM, got);
+      return true;
+    }
+    return false;
+  }
+
+  /** Nothing local to do: search for a while, then park. */
+  private idle(): void {
+    const core = this.core;
+    const idle = core.idle;
+    const searching = !this.harness.loading && idle.startSearch(this.index);
+    if (searching) {
+      const until = process.hrtime.bigint() + SEARCH_NS;
+      do {
+        if (this.refill() || this.steal()) {
+          idle.workFound(this.index);
+          this.running = true;
+          try {
+            this.runNext();
+          } finally {
+            this.running = false;
+          }
+          this.schedule();
+          return;
+        }
+        if (core.inboxes[this.index]!.len() > 0 || this.harness.pendingReady) break;
+      } while (process.hrtime.bigint() < until);
+    }
+    this.park(searching);
+  }
+
+  private park(searching: boolean): void {
+    const core = this.core;
+    const idle = core.idle;
+    idle.noWorkFound(this.index, searching);
+    // safety: the rescan after counting ourselves asleep is what makes a wake-up impossible to lose (idle.ts).
+    if (this.anyWork()) {
+      idle.unparked(this.index);
+      this.schedule();
+      return;
+    }
+    if (Atomics.load(this.ctl, H_SHUTDOWN) === 1 && this.harness.inflight === 0) {
+      idle.unparked(this.index);
+      this.exit();
+      return;
+    }
+    this.counters.parks++;
+    this.flushMetrics();
+    const word = idle.parkWord(this.index);
+    if (this.harness.inflight === 0) {
+      Atomics.wait(this.ctl, word, PARKED);
+      idle.unparked(this.index);
+      this.schedule();
+      return;
+    }
+    this.parkedAsync = true;
+    const r = Atomics.waitAsync(this.ctl, word, PARKED);
+    const resume = (): void => {
+      this.parkedAsync = false;
+      idle.unparked(this.index);
+      this.schedule();
+    };
+    if (r.async) void r.value.then(resume);
+    else resume();
+  }
+
+  private anyWork(): boolean {
+    const core = this.core;
+    if (this.priv.size > 0 || this.harness.pendingReady) return true;
+    if (core.inboxes[this.index]!.len() > 0) return true;
+    // An abort of one of our running tasks is work too: its signal must fire.
+    if (this.contexts.abortsPending()) return true;
+    if (this.harness.loading) return false;
+    if (core.injector.len() > 0) return true;
+    for (const dq of core.stealers) if (dq.len() > 0) return true;
+    return false;
+  }
+
+  private exit(): void {
+    this.exited = true;
+    clearInterval(this.keepAlive);
+    this.flushMetrics();
+    this.panics.flush();
+    this.onExit();
+  }
+
+  private flushMetrics(): void {
+    const ctl = this.ctl;
+    const b = this.wbase;
+    const c = this.counters;
+    Atomics.store(ctl, b + W_TASKS_RUN, c.tasksRun);
+    Atomics.store(ctl, b + W_STEALS, c.steals);
+    Atomics.store(ctl, b + W_PARKS, c.parks);
+    Atomics.store(ctl, b + W_INJECTED, c.injected);
+    Atomics.store(ctl, b + W_LOCAL_HITS, c.localHits);
+    Atomics.store(ctl, b + W_PRIVATE, this.priv.size);
+  }
+}
