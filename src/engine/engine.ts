@@ -78,6 +78,8 @@ export interface RuntimeMetrics {
   completed: number;
   /** Tasks spawned by tasks (nested) that are not finished, anywhere in the runtime. */
   live: number;
+  /** Worker threads that died (process.exit, a crash, out of memory, a forced abort) and were replaced. */
+  workerDeaths: number;
 }
 
 /** Internal settings tests use (tiny capacities, fault points): `new Runtime({ [kInternal]: {...} })`. */
@@ -461,6 +463,7 @@ export class Engine implements HandleHost {
       spawned: this.#spawned,
       completed: this.#completed,
       live: Atomics.load(ctl, H_LIVE),
+      workerDeaths: this.#pool.deaths,
     };
   }
 }

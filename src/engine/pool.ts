@@ -29,6 +29,8 @@ export class WorkerPool {
   readonly #errors: (Error | undefined)[] = [];
   /** Set once worker exits are expected (shutdown). */
   stopping = false;
+  /** Workers that died and were replaced. */
+  deaths = 0;
 
   constructor(
     private readonly core: Core,
@@ -38,14 +40,15 @@ export class WorkerPool {
     private readonly events: PoolEvents,
   ) {}
 
-  start(w: number, peers: MessagePort[]): void {
+  /** Starts worker w. The fault point (tests) is armed in the first worker at each index only, never in a replacement. */
+  start(w: number, peers: MessagePort[], fault: FaultSpec | null = this.fault): void {
     const core = this.core;
     Atomics.store(core.ctl, core.wword(w, W_STARTED), 0);
     // Nothing in hand until the worker says otherwise (a fresh buffer holds 0, a valid index).
     Atomics.store(core.ctl, core.wword(w, W_HAND), -1);
     Atomics.store(core.ctl, core.wword(w, W_PENDING), -1);
     const worker = new Worker(WORKER_URL, {
-      workerData: { buffer: core.buffer, heap: core.heap.buffer, config: core.config, index: w, peers, fault: this.fault },
+      workerData: { buffer: core.buffer, heap: core.heap.buffer, config: core.config, index: w, peers, fault },
       transferList: peers,
       resourceLimits: this.resourceLimits,
     });
@@ -73,7 +76,8 @@ export class WorkerPool {
   replace(w: number): void {
     const { port1, port2 } = new MessageChannel();
     this.sabs.replacePeer(w, port1);
-    this.start(w, [port2]);
+    this.deaths++;
+    this.start(w, [port2], null);
   }
 
   #onExit(w: number, worker: Worker, code: number): void {

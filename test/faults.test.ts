@@ -1,0 +1,59 @@
+// Death-safety, point by point: a worker is killed at each named fault point
+// (src/shared/faults.ts) in the middle of a mixed workload — main-thread
+// spawns, fork-join through slots with deque overflow, private fork-join,
+// first imports — and every handle must settle exactly once, every task that
+// succeeded must have run exactly once, and no count may leak.
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, JoinError, Runtime } from '../src/index.js';
+import { kInternal } from '../src/runtime.js';
+import { FAULT_POINTS } from '../src/shared/faults.js';
+import * as t from './fixtures/tasks.js';
+import * as lt from './fixtures/lifecycle-tasks.js';
+import { STRESS, within } from './helpers.js';
+
+const DEATH_CODES: string[] = [ErrorCode.WORKER_DIED, ErrorCode.TASK_KILLS_WORKER];
+
+describe('a worker killed at each fault point loses nothing', () => {
+  for (const point of FAULT_POINTS) {
+    it(point, async () => {
+      const rt = new Runtime({ workers: 2, [kInternal]: { slots: 1024, dequeCapacity: 4, fault: { point, after: 2 } } } as never);
+      try {
+        const n = STRESS ? 3000 : 400;
+        const counts = new Int32Array(new SharedArrayBuffer(4 * n));
+        const plain = Array.from({ length: n }, (_, i) => rt.spawn(t.work, counts, i, 20));
+        const forks = Array.from({ length: 12 }, () => rt.spawn(lt.fanOutObj, 20));
+        const trees = Array.from({ length: 4 }, () => rt.spawn(lt.tree, 6));
+        const settled = await within(Promise.allSettled([...plain, ...forks, ...trees]), 30_000, `every handle to settle (${point})`);
+        let failed = 0;
+        settled.forEach((r, k) => {
+          if (r.status === 'fulfilled') {
+            if (k < n) {
+              expect(r.value).toBe(k);
+              expect(counts[k], `task ${k} ran once`).toBe(1);
+            } else if (k < n + 12) expect(r.value).toBe(190);
+            else expect(r.value).toBe(64);
+          } else {
+            failed++;
+            const e = r.reason as JoinError;
+            expect(e).toBeInstanceOf(JoinError);
+            const p = e.intoPanic() as Error & { code?: string };
+            // A fork-join parent may fail because one of its children died with the worker.
+            const inner = p instanceof JoinError ? (p.intoPanic() as Error & { code?: string }) : p;
+            expect(DEATH_CODES, inner.message).toContain(inner.code);
+            if (k < n) expect(counts[k]).toBeLessThanOrEqual(1);
+          }
+        });
+        await within(rt.run(() => {}), 10_000, 'the runtime to be quiet');
+        const m = rt.metrics();
+        expect(m.workerDeaths, `the fault point ${point} was reached`).toBeGreaterThanOrEqual(1);
+        expect(m.live).toBe(0);
+        expect(m.spawned).toBe(m.completed);
+        expect(failed).toBeLessThan(settled.length);
+        // The runtime still works after the death.
+        expect(await within(rt.spawn(lt.tree, 5), 10_000, 'a task after the death')).toBe(32);
+      } finally {
+        await within(rt.shutdown(), 10_000, 'shutdown');
+      }
+    });
+  }
+});
