@@ -155,7 +155,7 @@ export class Machine {
     }
     let args: unknown[];
     try {
-      args = decodeArgs(data.a);
+      args = decodeArgs(data);
     } catch (e) {
       const err = new SpindleError(ErrorCode.INCOMPATIBLE_PAYLOAD, `spindle/bullmq: the arguments of job ${id} cannot be decoded on machine ${this.name}: ${(e as Error).message}`);
       throw this.#fail(UnrecoverableError, 'panic', err.message, err);

@@ -56,7 +56,7 @@ export interface BullRuntimeOptions {
   redisTimeout?: number;
   /** Milliseconds between checks of Redis for outcomes whose events were missed. Default 5,000. */
   sweepInterval?: number;
-  /** Called with the error of a handle that failed while nobody awaited it. Default: one line on stderr. */
+  /** Called with the error of a handle that failed and was dropped without being awaited. Default: one line on stderr. */
   onPanic?: (error: SpindleError) => void;
 }
 
@@ -167,7 +167,10 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
   #observe(): Promise<T> {
     if (this.#promise === null) {
       if (this._state === OK) this.#promise = Promise.resolve(this._value as T);
-      else if (this._state === ERR) this.#promise = Promise.reject(this._value);
+      else if (this._state === ERR) {
+        this.#owner._observed(this as RemoteJoinHandle<unknown>);
+        this.#promise = Promise.reject(this._value);
+      }
       else {
         this.#promise = new Promise<T>((resolve, reject) => {
           this.#resolve = resolve;
@@ -203,7 +206,7 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
     this._value = e;
     this.#settled();
     if (this.#reject !== null) this.#reject(e);
-    else if (!(e instanceof JoinError && e.isCancelled())) this.#owner._unobserved(e);
+    else if (!(e instanceof JoinError && e.isCancelled())) this.#owner._unobserved(this as RemoteJoinHandle<unknown>, e);
   }
 }
 
@@ -247,6 +250,7 @@ export class BullRuntime implements AsyncDisposable {
   readonly #redisTimeout: number;
   readonly #sweepInterval: number;
   readonly #onPanic: (e: SpindleError) => void;
+  readonly #unobserved = new FinalizationRegistry<SpindleError>((e) => this.#onPanic(e));
   readonly #ctl: Redis;
   readonly #watch: RedisWatch;
   #bull: Queue | null = null;
@@ -360,10 +364,8 @@ export class BullRuntime implements AsyncDisposable {
     this.#pending.set(id, h);
     this.#counts.spawned++;
     if (this.#down !== null) {
-      // Rejected after this turn, so that the caller can await it first.
-      const down = this.#down;
       h._markAdded(false);
-      queueMicrotask(() => h._err(down));
+      h._err(this.#down);
       return h;
     }
     this.#batch.push({ h, data, opts: { ...jobOpts, jobId: id } });
@@ -405,8 +407,14 @@ export class BullRuntime implements AsyncDisposable {
   async #flush(): Promise<void> {
     try {
       await this.#started;
-    } catch {
-      // Never: #start waits for Redis without a timeout.
+    } catch (e) {
+      // The queue could not be set up (Redis too old, say): nothing can be sent.
+      for (const p of this.#batch.splice(0)) {
+        p.h._markAdded(false);
+        p.h._err(new SpindleError(ErrorCode.REDIS_UNAVAILABLE, `spindle/bullmq: queue ${this.queue} could not be set up: ${(e as Error).message}`, { cause: e }));
+      }
+      this.#flushing = false;
+      return;
     }
     while (this.#batch.length > 0) {
       const batch = this.#batch.splice(0, BATCH);
@@ -489,9 +497,14 @@ export class BullRuntime implements AsyncDisposable {
     }
   }
 
+  /** @internal A handle failed while nobody awaited it: reported if it is dropped unawaited (as local handles are). */
+  _unobserved(h: RemoteJoinHandle<unknown>, e: SpindleError): void {
+    this.#unobserved.register(h, e, h);
+  }
+
   /** @internal */
-  _unobserved(e: SpindleError): void {
-    this.#onPanic(e);
+  _observed(h: RemoteJoinHandle<unknown>): void {
+    this.#unobserved.unregister(h);
   }
 
   /** @internal The handle was aborted: remove its job, or have its machine abort it. */

@@ -3,8 +3,9 @@
  * its failure reason hold. Values go through spindle's own codec (the one that
  * carries task arguments between threads), base64 in BullMQ's JSON.
  *
- * - job data:      `{ v: WIRE, t: portable task name, a: base64(args) }`
- * - return value:  `{ v: WIRE, r: base64(value) }`
+ * - job data:      `{ v: WIRE, t: portable task name, j: args }` when the arguments are
+ *                  plain JSON data (JSON carries them exactly), else `{ v, t, a: base64(args) }`
+ * - return value:  `{ v: WIRE, j: value }` likewise, else `{ v, r: base64(value) }`; `{ v }` for undefined
  * - failedReason:  `<one readable line>\n[spindle/bullmq:WIRE:base64({ k, m, e })]`,
  *   k = 'p' (panic) or 'c' (cancelled), m = the machine's name, e = what the task
  *   threw, with its class name, message, stack, cause and fields. BullMQ keeps
@@ -25,12 +26,49 @@ export const WIRE = 1;
 export interface JobData {
   v: number;
   t: string;
-  a: string;
+  /** The arguments, when they are plain JSON data. */
+  j?: unknown[];
+  /** The arguments through spindle's codec, base64. */
+  a?: string;
 }
 
 export interface ResultData {
   v: number;
-  r: string;
+  j?: unknown;
+  r?: string;
+}
+
+/**
+ * True when JSON carries `v` exactly: strings, booleans, null, finite numbers
+ * other than -0, and arrays (dense) and plain objects of those. Anything else
+ * (undefined, NaN, Date, Map, typed arrays, errors, cycles, very deep data)
+ * goes through the codec, which keeps it.
+ */
+function plain(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v) && !Object.is(v, -0);
+    case 'object': {
+      if (v === null) return true;
+      if (depth > 32) return false;
+      if (Array.isArray(v)) {
+        if (Object.getPrototypeOf(v) !== Array.prototype) return false;
+        for (let i = 0; i < v.length; i++) if (!(i in v) || !plain(v[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const k of Object.keys(v)) {
+        if (k === '__proto__' || !plain((v as Record<string, unknown>)[k], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 const enc = new Encoder(null);
@@ -75,6 +113,7 @@ function remoteTypeError(e: unknown): never {
 
 /** The job data for `task(...args)`. Throws `TypeError` (naming the argument) for what cannot be sent. */
 export function encodeJob(name: string, args: readonly unknown[]): JobData {
+  if (plain(args, 0)) return { v: WIRE, t: name, j: args as unknown[] };
   const seen = new Set<object>();
   args.forEach((a, i) => refuseLocal(a, `argument ${i + 1}`, seen));
   try {
@@ -94,17 +133,21 @@ export function checkJob(data: unknown): string | undefined {
       ? `it was written in spindle/bullmq wire format ${d.v}, and this machine reads format ${WIRE}`
       : 'it has no spindle/bullmq wire format version (was it added by something other than bullRuntime().spawn?)';
   }
-  if (typeof d.t !== 'string' || typeof d.a !== 'string') return 'its task name or arguments are missing';
+  if (typeof d.t !== 'string' || (typeof d.a !== 'string' && !Array.isArray(d.j))) return 'its task name or arguments are missing';
   return undefined;
 }
 
-export function decodeArgs(a: string): unknown[] {
-  const { u8, dv } = fromBase64(a);
+/** The arguments of a job that passed `checkJob`. */
+export function decodeArgs(d: JobData): unknown[] {
+  if (d.j !== undefined) return d.j;
+  const { u8, dv } = fromBase64(d.a!);
   return dec.decodeArgs(u8, dv, 0);
 }
 
 /** A task's value as a BullMQ return value. Throws `TypeError` for what cannot be sent back. */
 export function encodeResult(value: unknown): ResultData {
+  if (value === undefined) return { v: WIRE };
+  if (plain(value, 0)) return { v: WIRE, j: value };
   refuseLocal(value, 'the result', new Set());
   try {
     enc.encodeValue(value, 'the result');
@@ -124,11 +167,13 @@ export function incompatible(message: string): SpindleError {
 /** The value in a BullMQ return value written by `encodeResult`. Throws INCOMPATIBLE_PAYLOAD otherwise. */
 export function decodeResult(rv: unknown, jobId: string): unknown {
   const r = rv as Partial<ResultData> | null;
-  if (typeof r !== 'object' || r === null || typeof r.r !== 'string' || r.v !== WIRE) {
+  if (typeof r !== 'object' || r === null || r.v !== WIRE) {
     throw incompatible(
       `the return value of job ${jobId} is not one this producer can read (format ${typeof r === 'object' && r !== null && typeof r.v === 'number' ? r.v : 'unknown'}, this producer reads ${WIRE})`,
     );
   }
+  if ('j' in r) return r.j;
+  if (typeof r.r !== 'string') return undefined;
   const { u8, dv } = fromBase64(r.r);
   return dec.decodeValue(u8, dv, 0);
 }

@@ -292,7 +292,7 @@ function suite(): void {
   }
 
   it('completes every task when a machine is killed (SIGKILL) mid-run; each handle settles exactly once', async () => {
-    const n = STRESS ? 20_000 : 2_000;
+    const n = STRESS ? 20_000 : 1_000;
     const opts = ['--lock-duration', '4000', '--stalled-interval', '1000', '--max-stalled-count', '5'];
     const [c, d] = await Promise.all([startMachine(redis.url, 'kill', 'machine-c', opts), startMachine(redis.url, 'kill', 'machine-d', opts)]);
     cleanups.push(() => d.stop());
@@ -314,7 +314,7 @@ function suite(): void {
   }, 180_000);
 
   it('drains a machine gracefully under load (SIGTERM): nothing is lost and nothing runs twice', async () => {
-    const n = STRESS ? 20_000 : 2_000;
+    const n = STRESS ? 20_000 : 1_000;
     const [e, f] = await Promise.all([startMachine(redis.url, 'drain', 'machine-e'), startMachine(redis.url, 'drain', 'machine-f')]);
     cleanups.push(() => f.stop());
     const p = bullRuntime({ connection: redis.url, queue: 'drain' });

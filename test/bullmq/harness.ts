@@ -68,6 +68,7 @@ function track(child: ChildProcess): { lines: Lines; exit: Promise<number | stri
 export interface RedisServer {
   url: string;
   port: number;
+  pid: number;
   /** Stops it (SIGKILL: no goodbye to clients) and removes its directory. */
   kill(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -92,7 +93,7 @@ export async function startRedis(): Promise<RedisServer> {
           await within(exit, 10_000, 'redis-server to exit');
           rmSync(dir, { recursive: true, force: true });
         })());
-      return { url: `redis://127.0.0.1:${port}`, port, kill: () => stop('SIGKILL'), stop: () => stop('SIGTERM') };
+      return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid!, kill: () => stop('SIGKILL'), stop: () => stop('SIGTERM') };
     }
     if (attempt >= 2) throw new Error(`redis-server did not start:\n${lines.all.join('\n')}`);
   }
