@@ -1,9 +1,9 @@
 /**
- * One machine of `npm run bench:bullmq`: node dist/bench/bullmq-machine.js <mode> <redis-url> <queue>
+ * One machine of `npm run bench:bullmq`: node dist/bench/bullmq-machine.js <mode> <redis-url> <queue> <threads>
  *
- * - spindle:   serveQueue on a spindle Runtime of 2 workers (concurrency 2 × 4)
- * - sandboxed: a BullMQ Worker with a processor file and useWorkerThreads, concurrency 2 (2 threads)
- * - inline:    a BullMQ Worker with an inline processor (the main thread), concurrency 8
+ * - spindle:   serveQueue on a spindle Runtime of <threads> workers (concurrency threads × 4)
+ * - sandboxed: a BullMQ Worker with a processor file and useWorkerThreads, concurrency <threads> (one thread per job)
+ * - inline:    a BullMQ Worker with an inline processor (the main thread), concurrency threads × 4
  *
  * Prints "ready" once it takes jobs; SIGTERM closes it and prints its CPU time.
  */
@@ -13,8 +13,8 @@ import { Runtime } from '../src/index.js';
 import { serveQueue } from '../src/bullmq/index.js';
 import { spin } from './tasks.js';
 
-const [mode, url, queue] = process.argv.slice(2) as ['spindle' | 'sandboxed' | 'inline', string, string];
-export const THREADS = 2;
+const [mode, url, queue, threads] = process.argv.slice(2) as ['spindle' | 'sandboxed' | 'inline', string, string, string];
+const THREADS = Number(threads);
 
 let close: () => Promise<void>;
 if (mode === 'spindle') {

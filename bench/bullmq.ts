@@ -11,7 +11,10 @@
  * with min–max. Redis commands per second are read from INFO stats, and the
  * CPU other processes took during each measurement is reported.
  *
- *   npm run bench:bullmq -- [--rounds 5] [--cpu-jobs 2000] [--tiny-jobs 5000]
+ *   npm run bench:bullmq -- [--rounds 5] [--cpu-jobs 2000] [--tiny-jobs 5000] [--threads n] [--only spindle,inline]
+ *
+ * --threads: compute threads per machine (default: half the cores, so that the
+ * two machines together have one per core).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,9 +33,12 @@ const { values } = parseArgs({
     'cpu-jobs': { type: 'string', default: '2000' },
     'tiny-jobs': { type: 'string', default: '5000' },
     only: { type: 'string' },
+    threads: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
+/** Compute threads per machine: the two machines together get one per core. */
+const THREADS = Number(values.threads ?? Math.max(1, Math.floor(os.availableParallelism() / 2)));
 const CPU_JOBS = Number(values['cpu-jobs']);
 const TINY_JOBS = Number(values['tiny-jobs']);
 const ALL = ['spindle', 'sandboxed', 'inline'] as const;
@@ -65,7 +71,7 @@ interface Proc {
   exit: Promise<unknown>;
 }
 function startMachine(mode: Contender, queue: string): Promise<Proc> {
-  const child = spawn(process.execPath, [new URL('./bullmq-machine.js', import.meta.url).pathname, mode, redis.url, queue], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [new URL('./bullmq-machine.js', import.meta.url).pathname, mode, redis.url, queue, String(THREADS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exit = new Promise((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${mode} machine did not start in 30 s`)), 30_000);
@@ -212,11 +218,11 @@ const stat = (key: string, f: (s: Sample) => number): { med: number; min: number
 const lines: string[] = [];
 lines.push(`# spindle/bullmq vs BullMQ — ${os.cpus().length} CPUs, Node ${process.version}, redis-server ${(await import('node:child_process')).execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[1]}`);
 lines.push('');
-lines.push(`Reproduce: \`npm run bench:bullmq -- --rounds ${ROUNDS} --cpu-jobs ${CPU_JOBS} --tiny-jobs ${TINY_JOBS}\``);
+lines.push(`Reproduce: \`npm run bench:bullmq -- --rounds ${ROUNDS} --cpu-jobs ${CPU_JOBS} --tiny-jobs ${TINY_JOBS} --threads ${THREADS}\``);
 lines.push('');
 lines.push(
-  `One Redis; two machine processes per contender, each with ${2} compute threads (spindle: a 2-worker Runtime, serveQueue concurrency 8; ` +
-    'sandboxed: BullMQ Worker with a processor file, useWorkerThreads, concurrency 2; inline: BullMQ Worker, inline processor, concurrency 8). ' +
+  `One Redis; two machine processes per contender, each with ${THREADS} compute thread(s) (spindle: a ${THREADS}-worker Runtime, serveQueue concurrency ${THREADS * 4}; ` +
+    `sandboxed: BullMQ Worker with a processor file, useWorkerThreads, concurrency ${THREADS}; inline: BullMQ Worker, inline processor — its main thread — concurrency ${THREADS * 4}). ` +
     `Jobs are submitted all at once (addBulk by 500) and timed until the producer has every result. cpu = ${CPU_JOBS} jobs of ~1 ms ` +
     `(spin, ${perMs} iterations), tiny = ${TINY_JOBS} jobs of x + 1. Median of ${ROUNDS} interleaved rounds, min–max in brackets.`,
 );

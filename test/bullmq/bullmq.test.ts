@@ -1,6 +1,10 @@
 // spindle/bullmq against a real redis-server and real machine processes:
 // no mocks of Redis or BullMQ. Each file run starts its own redis-server (own
 // port, own temp dir) and stops it at the end.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Queue, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -253,6 +257,23 @@ function suite(): void {
       await r2.kill();
     }
   }, 40_000);
+
+  it('runs the example of docs/distributed.md (shown there verbatim) against a machine', async () => {
+    const root = new URL('../../../', import.meta.url); // dist/test/bullmq → repository root
+    const doc = readFileSync(new URL('docs/distributed.md', root), 'utf8');
+    for (const f of ['tasks.ts', 'producer.ts']) {
+      expect(doc, `docs/distributed.md does not show examples/distributed/${f} as it is`).toContain(readFileSync(new URL(`examples/distributed/${f}`, root), 'utf8').trimEnd());
+    }
+    const src = readFileSync(new URL('examples/distributed/producer.ts', root), 'utf8');
+    const expected = src.slice(src.indexOf('// Output:') + 10).split('\n').map((l) => l.replace(/^\/\/ ?/, '')).filter((l) => l !== '').join('\n');
+    const m = await startMachine(redis.url, 'reports', 'machine-example', [], fileURLToPath(new URL('dist/examples/distributed/tasks.js', root)));
+    cleanups.push(() => m.stop());
+    const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(new URL('dist/examples/distributed/producer.js', root))], {
+      timeout: 20_000,
+      env: { ...process.env, REDIS_URL: redis.url },
+    });
+    expect(stdout.trim()).toBe(expected);
+  });
 
   /** Spawns n square tasks counting executions in `key`, runs `during` once a quarter are done, awaits all. */
   async function underLoad(p: BullRuntime, n: number, key: string, during: () => Promise<void>): Promise<{ settles: number[] }> {

@@ -113,8 +113,8 @@ export interface MachineProcess {
 }
 
 /** Starts a machine process (bin/spindle-worker.js) and waits until it serves the queue. */
-export async function startMachine(redis: string, queue: string, name: string, extra: string[] = []): Promise<MachineProcess> {
-  const child = spawn(process.execPath, [BIN, '--queue', queue, '--redis', redis, '--tasks', TASKS, '--workers', '2', '--name', name, ...extra], {
+export async function startMachine(redis: string, queue: string, name: string, extra: string[] = [], tasks = TASKS): Promise<MachineProcess> {
+  const child = spawn(process.execPath, [BIN, '--queue', queue, '--redis', redis, '--tasks', tasks, '--workers', '2', '--name', name, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SPINDLE_TEST_REDIS: redis },
   });
