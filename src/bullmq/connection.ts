@@ -19,6 +19,8 @@ export interface ResolvedConnection {
   open(name: string): Redis;
 }
 
+const retryStrategy = (times: number): number => Math.min(100 * times, 2000);
+
 export function resolveConnection(c: unknown, who: string): ResolvedConnection {
   let url: string | undefined;
   let opts: RedisOptions;
@@ -42,7 +44,8 @@ export function resolveConnection(c: unknown, who: string): ResolvedConnection {
   if (opts.keyPrefix) throw typeError(`spindle/bullmq: ${who}: ioredis keyPrefix is not supported by BullMQ; use the prefix option`);
   const where = url !== undefined ? url.replace(/\/\/[^@/]*@/, '//***@') : `redis://${opts.host ?? '127.0.0.1'}:${opts.port ?? 6379}`;
   return {
-    bull: (url !== undefined ? { ...opts, url } : { ...opts }) as ConnectionOptions,
+    // BullMQ's own connections: reconnect as quickly as spindle's (BullMQ's default waits 1–20 s between tries).
+    bull: (url !== undefined ? { retryStrategy, ...opts, url } : { retryStrategy, ...opts }) as ConnectionOptions,
     where,
     open(name: string): Redis {
       const own: RedisOptions = {
@@ -51,7 +54,7 @@ export function resolveConnection(c: unknown, who: string): ResolvedConnection {
         // Commands wait for a reconnection instead of failing after a retry count;
         // the watch below is what gives up, with a clear error.
         maxRetriesPerRequest: null,
-        retryStrategy: (times: number) => Math.min(100 * times, 2000),
+        retryStrategy,
       };
       const r = url !== undefined ? new Redis(url, own) : new Redis(own);
       r.on('error', () => {}); // reported through RedisWatch

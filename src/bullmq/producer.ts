@@ -310,16 +310,14 @@ export class BullRuntime implements AsyncDisposable {
   }
 
   /**
-   * Resolves once Redis answers and the queue is ready; rejects with a
-   * REDIS_UNAVAILABLE `SpindleError` if it does not within `redisTimeout`.
-   * Optional: spawns made before are sent once it is ready.
+   * Resolves once Redis answers (again, after a loss) and the queue is ready;
+   * rejects with a REDIS_UNAVAILABLE `SpindleError` if it does not within
+   * `redisTimeout`. Optional: spawns made before are sent once it is ready.
    */
   async ready(): Promise<void> {
     if (this.#closing !== null) throw new SpindleError(ErrorCode.SHUT_DOWN, 'spindle/bullmq: this bullRuntime is closed');
-    await Promise.race([
-      this.#started,
-      whenReady(this.#ctl, this.#conn.where, this.#redisTimeout).then(() => this.#started),
-    ]);
+    if (this.#ctl.status !== 'ready') await whenReady(this.#ctl, this.#conn.where, this.#redisTimeout);
+    await this.#started;
   }
 
   /**

@@ -237,7 +237,7 @@ function suite(): void {
     expect(me.message).toContain(`cannot reach Redis at ${url}`);
   });
 
-  it('rejects waiting handles (never hangs) when Redis goes away mid-run', async () => {
+  it('rejects waiting handles (never hangs) when Redis goes away mid-run, and sends again once it is back', async () => {
     const r2 = await startRedis();
     const p = bullRuntime({ connection: r2.url, queue: 'gone', redisTimeout: 500 });
     try {
@@ -252,6 +252,16 @@ function suite(): void {
       expect(e.message).toMatch(/lost Redis at redis:\/\/127\.0\.0\.1:\d+ for more than 500 ms/);
       const late = p.spawn(mark, 'late');
       expect(((await rejectionOf(late)) as SpindleError).code).toBe(ErrorCode.REDIS_UNAVAILABLE);
+
+      // Redis is back (same port, empty): the producer reconnects and sends again.
+      const r3 = await startRedis(r2.port);
+      cleanups.push(() => r3.kill());
+      await within(p.ready(), 10_000, 'the producer to reconnect');
+      const ev3 = await queueEvents(r3.url, 'gone');
+      cleanups.push(() => ev3.close());
+      const again = p.spawn(mark, 'again');
+      await nextEvent(ev3, 'waiting', again.id, 10_000);
+      expect(again.isFinished()).toBe(false);
     } finally {
       await within(p.close({ timeout: 0 }), 5000, 'close() of a producer whose Redis went away');
       await r2.kill();

@@ -75,10 +75,11 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server on a free port (or on `fixedPort`), in a fresh temp dir. */
+export async function startRedis(fixedPort?: number): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'spindle-redis-'));
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
