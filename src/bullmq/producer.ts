@@ -297,6 +297,7 @@ export class BullRuntime implements AsyncDisposable {
     await bull.waitUntilReady();
     // Read completions from here on: every job this producer adds comes after.
     const last = (await this.#ctl.xrevrange(`${this.#prefix}:${this.queue}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    if (this.#closing !== null) return; // closed meanwhile: open nothing more
     const events = new QueueEvents(this.queue, {
       connection: this.#conn.bull,
       prefix: this.#prefix,
