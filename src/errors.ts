@@ -56,6 +56,12 @@ export const ErrorCode = {
   CLOSED: 'ERR_SPINDLE_CLOSED',
   /** A OnceCell set twice. */
   ALREADY_SET: 'ERR_SPINDLE_ALREADY_SET',
+  /** spindle/bullmq: Redis could not be reached (at start), or went away for longer than `redisTimeout`. */
+  REDIS_UNAVAILABLE: 'ERR_SPINDLE_REDIS_UNAVAILABLE',
+  /** spindle/bullmq: a job or result written by an incompatible version of spindle/bullmq. */
+  INCOMPATIBLE_PAYLOAD: 'ERR_SPINDLE_INCOMPATIBLE_PAYLOAD',
+  /** spindle/bullmq: a job finished but its outcome was removed from Redis before its handle could read it. */
+  RESULT_LOST: 'ERR_SPINDLE_RESULT_LOST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -96,6 +102,14 @@ export const ERR_TASK_URL = (url: unknown): string =>
   `spindle: task() needs the defining module's URL as its first argument (pass import.meta.url), got ${describe(url)}`;
 export const ERR_TASK_NAME =
   'spindle: task() needs a name: pass a named function (function fib(n) {...}) or task(import.meta.url, "name", fn)';
+export const ERR_TASK_REGISTRY_NAME = (name: string): string =>
+  `spindle: task(${JSON.stringify(name)}, fn): a registry name is 1 to 200 characters, letters, digits and _ @ . / # + - ` +
+  "(like 'reports/render'), starting with a letter, digit, _ or @. To name a task by its module instead, pass import.meta.url first.";
+export const ERR_TASK_CALLER = (name: string): string =>
+  `spindle: task('${name}', fn) could not tell which module called it (eval, or a bundle without file URLs). ` +
+  `Define it at the top level of a module file, or use task(import.meta.url, '${name}', fn).`;
+export const ERR_TASK_REGISTRY_TWICE = (name: string, first: string, second: string): string =>
+  `spindle: the registry name '${name}' is defined twice, in ${first} and in ${second}; registry names must be unique in a program`;
 export const ERR_TASK_TWICE = (url: string, name: string): string =>
   `spindle: the task name '${name}' is defined twice in ${url}; task names must be unique within a module`;
 export const ERR_WORKERS = (n: unknown): string =>

@@ -7,13 +7,24 @@
  * registry), or an inline function shipped as its source text and compiled
  * once per worker. Both become a *code key* string, which the code table
  * (shared/code.ts) maps to a small integer id shared by all threads.
+ *
+ * A task can also carry a *registry name* (`task('reports/render', fn)`): a
+ * name chosen by its author, the same on every machine that runs the same
+ * code, which is how `spindle/bullmq` finds a task on another machine (a
+ * module's `file://` URL differs between machines). Such a task is still a
+ * module task locally: its module URL is taken from the call site.
  */
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   ERR_NATIVE_FUNCTION,
   ERR_NOT_A_FUNCTION,
+  ERR_TASK_CALLER,
   ERR_TASK_NAME,
+  ERR_TASK_REGISTRY_NAME,
+  ERR_TASK_REGISTRY_TWICE,
   ERR_TASK_TWICE,
   ERR_TASK_URL,
+  typeError,
 } from './errors.js';
 
 /** A function that can be spawned: it takes arguments `A` and returns `R` (or a promise of it). */
@@ -29,7 +40,8 @@ declare const taskBrand: unique symbol;
 export type Task<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) & { readonly [taskBrand]: true };
 
 const KEY = Symbol.for('spindle.taskKey');
-type Keyed = { [KEY]?: string };
+const NAME = Symbol.for('spindle.taskRegistryName');
+type Keyed = { [KEY]?: string; [NAME]?: string };
 
 /**
  * The registry of module tasks in this thread, on `globalThis` so that two
@@ -39,33 +51,128 @@ const registry: Map<string, Function> = ((globalThis as Record<symbol, unknown>)
   Symbol.for('spindle.taskRegistry')
 ] ??= new Map()) as Map<string, Function>;
 
+/**
+ * Registry names (`task('reports/render', fn)`) to their module keys, per
+ * thread, on `globalThis` for the same reason as the registry.
+ */
+const registryNames: Map<string, string> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('spindle.taskRegistryNames')
+] ??= new Map()) as Map<string, string>;
+
 export const moduleKey = (url: string, name: string): string => `m${url}\n${name}`;
 
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+/** What a registry name may look like: path-like segments, no scheme, no spaces. */
+const REGISTRY_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_@.\/#+-]{0,199}$/;
+
 /**
- * Defines a task in a module. Call it at the module's top level with the
- * module's own URL, so that every worker registers the same task when it
- * imports the module:
+ * Defines a task in a module. Call it at the module's top level, so that every
+ * worker registers the same task when it imports the module. Either with the
+ * module's own URL (the task is named by `fn.name`, or by the name given):
  *
  * ```ts
  * export const fib = task(import.meta.url, function fib(n: number): number {
  *   return n < 2 ? n : fib(n - 1) + fib(n - 2);
  * });
  * ```
+ *
+ * or with a *registry name*, a name of your choosing that is the same on every
+ * machine running the same code (`spindle/bullmq` sends tasks to other
+ * machines by it). Registry names are unique within a process; they look like
+ * paths (`reports/render`, `@acme/img#resize`: letters, digits and `_ @ . / # + -`,
+ * no `:`). The module is found from the call site:
+ *
+ * ```ts
+ * export const render = task('reports/render', async function render(id: string) { ... });
+ * ```
  */
 export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R): Task<A, R>;
 export function task<A extends unknown[], R>(moduleUrl: string, name: string, fn: (...args: A) => R): Task<A, R>;
 export function task(moduleUrl: unknown, nameOrFn: unknown, maybeFn?: unknown): Task {
-  if (typeof moduleUrl !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(moduleUrl)) throw new TypeError(ERR_TASK_URL(moduleUrl));
+  if (typeof moduleUrl === 'string' && !HAS_SCHEME.test(moduleUrl) && typeof nameOrFn === 'function' && maybeFn === undefined) {
+    return registryTask(moduleUrl, nameOrFn);
+  }
+  if (typeof moduleUrl !== 'string' || !HAS_SCHEME.test(moduleUrl)) throw new TypeError(ERR_TASK_URL(moduleUrl));
   const fn = (typeof nameOrFn === 'function' ? nameOrFn : maybeFn) as Function;
   if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
   const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name;
   if (typeof name !== 'string' || name === '') throw new TypeError(ERR_TASK_NAME);
+  return register(moduleUrl, name, fn);
+}
+
+function register(moduleUrl: string, name: string, fn: Function): Task {
   const key = moduleKey(moduleUrl, name);
   const prev = registry.get(key);
   if (prev !== undefined && prev !== fn) throw new Error(ERR_TASK_TWICE(moduleUrl, name));
   registry.set(key, fn);
   (fn as Keyed)[KEY] = key;
   return fn as Task;
+}
+
+/** `task('reports/render', fn)`: a module task under a registry name, its module taken from the call site. */
+function registryTask(name: string, fn: Function): Task {
+  if (!REGISTRY_NAME.test(name)) throw typeError(ERR_TASK_REGISTRY_NAME(name));
+  const url = callerUrl();
+  if (url === undefined) throw typeError(ERR_TASK_CALLER(name));
+  const key = moduleKey(url, name);
+  const prevKey = registryNames.get(name);
+  if (prevKey !== undefined && prevKey !== key) {
+    throw new Error(ERR_TASK_REGISTRY_TWICE(name, parseModuleKey(prevKey).url, url));
+  }
+  const t = register(url, name, fn);
+  registryNames.set(name, key);
+  (fn as Keyed)[NAME] = name;
+  return t;
+}
+
+/** The URL of the module that called `task()`, from V8's structured stack trace. */
+function callerUrl(): string | undefined {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.stackTraceLimit = 2;
+    Error.prepareStackTrace = (_e, cs) => cs;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, task);
+    sites = (holder.stack as NodeJS.CallSite[] | undefined) ?? [];
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+  const file = sites[0]?.getFileName();
+  if (typeof file !== 'string' || file === '') return undefined;
+  if (file.startsWith('file:')) return file;
+  if (file.startsWith('/') || /^[A-Za-z]:[\\/]/.test(file)) return pathToFileURL(file).href;
+  return undefined;
+}
+
+/** The registry name of a task defined with `task('name', fn)`, if it has one. */
+export function registryNameOf(fn: unknown): string | undefined {
+  return typeof fn === 'function' ? (fn as Keyed)[NAME] : undefined;
+}
+
+/** The module key of a task defined with `task()` (registry name or module URL), if `fn` is one. */
+export function moduleKeyOf(fn: unknown): string | undefined {
+  const key = typeof fn === 'function' ? (fn as Keyed)[KEY] : undefined;
+  return key !== undefined && key.startsWith('m') ? key : undefined;
+}
+
+/** Every module task registered in this thread so far: its key, registry name (if any) and function. */
+export function registeredTasks(): { key: string; name: string | undefined; fn: Function }[] {
+  const out: { key: string; name: string | undefined; fn: Function }[] = [];
+  for (const [key, fn] of registry) out.push({ key, name: (fn as Keyed)[NAME], fn });
+  return out;
+}
+
+/** The file path of a `file:` module URL, or undefined for other URLs. */
+export function modulePath(url: string): string | undefined {
+  if (!url.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The registered module task for a key, if its module has been imported in this thread. */
