@@ -56,6 +56,15 @@ export const ErrorCode = {
   CLOSED: 'ERR_SPINDLE_CLOSED',
   /** A OnceCell set twice. */
   ALREADY_SET: 'ERR_SPINDLE_ALREADY_SET',
+  /** The shared heap is at its maxBytes. */
+  HEAP_EXHAUSTED: 'ERR_SPINDLE_HEAP_EXHAUSTED',
+  /** heap.free() of a block that is not live: a double free, or an offset alloc never returned. */
+  INVALID_FREE: 'ERR_SPINDLE_INVALID_FREE',
+  /**
+   * The main thread gave up a synchronous wait for a lock whose holder it
+   * cannot check for life (a platform without /proc): see docs/shared-state.md.
+   */
+  LOCK_TIMEOUT: 'ERR_SPINDLE_LOCK_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

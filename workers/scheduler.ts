@@ -24,6 +24,7 @@ import { setImmediate as immediate } from 'node:timers';
 import { JoinError, ERR_CAPTURE, ERR_IMPORT, ERR_NO_SUCH_TASK, ERR_RESULT } from '../src/errors.js';
 import { JoinHandle, type AbortOptions, type HandleHost } from '../src/join.js';
 import { TaskContext } from '../src/task-context.js';
+import { ownedArgs, releaseArgs, type TaskOwned } from '../src/shared/codec.js'; // sync-wiring: a task owns the Arcs moved into it
 import { codeKeyOf, compileInline, lookupTask, parseModuleKey } from '../src/task.js';
 import {
   ABORT,
@@ -331,6 +332,7 @@ export class WorkerScheduler implements HandleHost {
    * slot index, or the handle of a task run from this heap.
    */
   private invoke(fn: Function, args: unknown[], task: number | JoinHandle<unknown>): void {
+    const owned = ownedArgs(args); // sync-wiring: the Arcs moved into this task (decoded with its args), dropped at its end
     const outerLocal = this.currentLocal;
     const outerSlot = this.currentSlot;
     this.currentSlot = typeof task === 'number' ? task : -1;
@@ -339,30 +341,33 @@ export class WorkerScheduler implements HandleHost {
     try {
       r = fn(...args);
     } catch (e) {
-      this.outcome(task, PANICKED, this.explain(fn, e));
+      this.outcome(task, PANICKED, this.explain(fn, e), owned); // sync-wiring: owned
       return;
     } finally {
       this.currentSlot = outerSlot;
       this.currentLocal = outerLocal;
     }
     if (!isThenable(r)) {
-      this.outcome(task, COMPLETE, r);
+      this.outcome(task, COMPLETE, r, owned); // sync-wiring: owned
       return;
     }
     this.inflight++;
     r.then(
       (v) => {
         this.inflight--;
-        this.outcome(task, COMPLETE, v);
+        this.outcome(task, COMPLETE, v, owned); // sync-wiring: owned
       },
       (e) => {
         this.inflight--;
-        this.outcome(task, PANICKED, this.explain(fn, e));
+        this.outcome(task, PANICKED, this.explain(fn, e), owned); // sync-wiring: owned
       },
     );
   }
 
-  private outcome(task: number | JoinHandle<unknown>, outcome: Outcome, v: unknown): void {
+  private outcome(task: number | JoinHandle<unknown>, outcome: Outcome, v: unknown, owned?: TaskOwned): void { // sync-wiring: owned
+    // sync-wiring: before the outcome is published (its awaiter sees the counts dropped); the Arcs in v are kept:
+    // they move on with it (encoded) or are handed over in it. A v that goes to nobody (aborted) keeps nothing.
+    if (owned !== undefined) owned.release((typeof task === 'number' ? this.core.aborted(task) : task.isFinished()) ? undefined : v); // sync-wiring
     if (typeof task === 'number') this.finishSlot(task, outcome, v);
     else this.settleLocal(task, outcome, v, true);
   }
@@ -454,6 +459,7 @@ export class WorkerScheduler implements HandleHost {
         // safety: aborted while queued: the one who moves it to CANCELLED reports it.
         if (Atomics.compareExchange(ctl, at, st, CANCELLED) !== st) continue;
         Atomics.store(ctl, hand, -1);
+        try { releaseArgs(this.core.decodeArgs(i)); } catch { /* nothing revived */ } // sync-wiring: a task that never runs drops its Arcs
         this.core.releasePayload(i);
         this.finishSlot(i, CANCELLED, undefined);
         return;
@@ -466,6 +472,7 @@ export class WorkerScheduler implements HandleHost {
     Atomics.store(ctl, hand, -1);
     this.tasksRun++;
     if (fn === null) {
+      try { releaseArgs(this.core.decodeArgs(i)); } catch { /* nothing revived */ } // sync-wiring: a task that never runs drops its Arcs
       this.core.releasePayload(i);
       this.finishSlot(i, PANICKED, importError);
       return;

@@ -4,8 +4,27 @@
  * or the end of a `using` block). `MutexGuard` and `RwLockWriteGuard` are this
  * class itself (a derived class costs ~20 ns more per construction in V8,
  * a quarter of an uncontended lock); `RwLockReadGuard` derives to be read-only.
+ *
+ * A guard nobody can reach any more still holds its lock. That happens when a
+ * `lock()` that had to wait is raced and lost (`Promise.race([m.lock(),
+ * timeout])`): the request is served later and its guard goes to nobody. Use
+ * `{ signal }` for that (the request then leaves the queue). As a safety net,
+ * guards handed out after a wait are registered with a FinalizationRegistry
+ * and release their lock when collected — a net, not a schedule: the lock
+ * stays taken until the garbage collector runs, which may be much later.
+ * Guards taken at once (tryLock, an uncontended lock) are not registered (it
+ * would cost more than the lock); they cannot be lost to a race.
  */
 import { NotHeldError } from './errors.js';
+
+/** Releases the lock of a registered guard that was collected unreleased. */
+const lost = new FinalizationRegistry<{ lock: Guarded; held: number }>(({ lock, held }) => {
+  try {
+    lock.release(held);
+  } catch {
+    // The lock was freed meanwhile: nothing left to release.
+  }
+});
 import type { Mutex } from './mutex.js';
 import type { RwLock } from './rwlock.js';
 
@@ -27,6 +46,7 @@ export class Guard<T> implements Disposable {
   readonly #lock: Guarded;
   readonly #held: number;
   #released: boolean;
+  #tracked = false;
   #cached: { v: T } | undefined;
 
   /** @internal Guards are made by the lock they guard. */
@@ -67,7 +87,15 @@ export class Guard<T> implements Disposable {
   unlock(): void {
     this.#check('unlock()');
     this.#released = true;
+    if (this.#tracked) lost.unregister(this);
     this.#lock.release(this.#held);
+  }
+
+  /** @internal Registers the safety net (see the module comment); returns the guard. */
+  _track(): this {
+    this.#tracked = true;
+    lost.register(this, { lock: this.#lock, held: this.#held }, this);
+    return this;
   }
 
   /** Releases the lock at the end of a `using` block. */
