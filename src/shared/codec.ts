@@ -62,8 +62,8 @@ const T_REF = 21;
 /** The tag table, as data (rendered into docs/shared-state.md; the unit is the tag byte). */
 export const CODEC_TAGS = wordTable({
   title: 'Value codec tags',
-  base: 'One byte per value, then its payload (`src/shared/codec.ts`); the "word" column is the tag',
-  unit: 'byte',
+  base: 'Each value is a tag byte, then its payload, little-endian (`src/shared/codec.ts`); task arguments, results and shared-state values alike',
+  unit: 'tag',
   size: T_REF + 1,
   rows: [
     { name: 'T_UNDEFINED', at: T_UNDEFINED, words: 1, meaning: 'undefined (no payload)', access: 'encoder → decoder' },

@@ -27,8 +27,8 @@ export interface WordTable {
   title: string;
   /** Where the structure lives and what the offsets count from. */
   base: string;
-  /** 'word' (Int32 index) or 'byte'. */
-  unit: 'word' | 'byte';
+  /** 'word' (Int32 index), 'byte', or 'tag' (the rows are the values of a tag byte). */
+  unit: 'word' | 'byte' | 'tag';
   /** Where the rows start (default 0; a block header sits before its payload). */
   from?: number;
   /** End of the structure: rows must cover [from, size) with no gap and no overlap. */
@@ -64,6 +64,11 @@ export function wordTables(): readonly WordTable[] {
   return registered;
 }
 
+/** A Markdown table cell: a `|` would end it. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
 function extent(r: WordRow): string {
   return r.words === 1 ? `${r.at}` : `${r.at} – ${r.at + r.words - 1}`;
 }
@@ -73,11 +78,11 @@ export function renderWordTable(t: WordTable): string {
   const lines = [
     `#### ${t.title}`,
     '',
-    `${t.base}; offsets in ${t.unit === 'word' ? 'Int32 words' : 'bytes'}.`,
+    t.unit === 'tag' ? `${t.base}.` : `${t.base}; offsets in ${t.unit === 'word' ? 'Int32 words' : 'bytes'}.`,
     '',
     `| ${t.unit} | name | meaning | writer → reader |`,
     '| --- | --- | --- | --- |',
-    ...t.rows.map((r) => `| ${extent(r)} | \`${r.name}\` | ${r.meaning} | ${r.access} |`),
+    ...t.rows.map((r) => `| ${extent(r)} | \`${r.name}\` | ${cell(r.meaning)} | ${cell(r.access)} |`),
   ];
   if (t.note !== undefined) lines.push('', t.note);
   return lines.join('\n');

@@ -11,4 +11,11 @@ describe('the main thread never blocks for good on a lock another thread may hol
     if (r.code !== undefined) expect(r.code).toBe('ERR_SPINDLE_POISONED');
     else expect(r.value).toBe(1);
   });
+
+  it('where the holder cannot be checked (no /proc), the main thread gives up with ERR_SPINDLE_LOCK_TIMEOUT instead of hanging', async () => {
+    const r = await mainScenario<{ first: { code?: string; message?: string }; after: number }>('mapHolderDiesNoProbe');
+    expect(r.first.code).toBe('ERR_SPINDLE_LOCK_TIMEOUT');
+    expect(r.first.message).toMatch(/SharedMap "scores"\.get\(key\) for 'k' on the main thread/);
+    expect(r.after).toBe(1); // its abandoned turn passed on; the dead holder's lock recovered
+  });
 });
