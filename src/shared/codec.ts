@@ -224,6 +224,13 @@ export class Encoder {
    * of the encoder's buffer, valid until its next encode.
    */
   encodeStored(v: unknown, heap: SharedHeap, what: string): Uint8Array {
+    const type = typeof v;
+    if (type === 'number' || type === 'string' || type === 'boolean' || type === 'undefined') {
+      // A primitive cannot fail, re-enter or hold a handle: the shared-state fast path.
+      this.pos = 0;
+      this.value(v);
+      return this.buf.subarray(0, this.pos);
+    }
     this.reset(heap, true);
     try {
       this.top(v, what);
@@ -236,17 +243,21 @@ export class Encoder {
   private reset(target: SharedHeap | null, storing: boolean): void {
     this.busy = true;
     this.pos = 0;
-    this.commits.length = 0;
-    this.moved.length = 0;
-    this.stack.length = 0;
-    this.stackIds.length = 0;
+    // Setting an array's length is a runtime call: only when something is left (after a throw).
+    if (this.commits.length !== 0) this.commits.length = 0;
+    if (this.moved.length !== 0) this.moved.length = 0;
+    if (this.stack.length !== 0) {
+      this.stack.length = 0;
+      this.stackIds.length = 0;
+    }
+    if (this.path.length !== 0) this.path.length = 0;
     this.nextId = 0;
-    this.path.length = 0;
     this.target = target;
     this.storing = storing;
   }
 
   private runCommits(): void {
+    if (this.commits.length === 0) return;
     for (const c of this.commits) c();
     this.commits.length = 0;
     this.moved.length = 0;
@@ -577,7 +588,7 @@ export class Decoder {
     this.dv = dv;
     this.pos = pos;
     this.heap = heap;
-    this.objs.length = 0;
+    if (this.objs.length !== 0) this.objs.length = 0;
   }
 
   /**
@@ -845,6 +856,21 @@ export function encodeStored(value: unknown, heap: SharedHeap, what: string): Ui
 
 /** Decodes the `len` bytes at `off` in `heap` written from {@link encodeStored}'s result. */
 export function decodeStored(heap: SharedHeap, off: number, len: number): unknown {
+  // The values shared state holds most (counters, flags): no decoder state needed.
+  switch (heap.u8For(off + len)[off]) {
+    case T_INT:
+      return heap.dvFor(off + len).getInt32(off + 1, true);
+    case T_FLOAT:
+      return heap.dvFor(off + len).getFloat64(off + 1, true);
+    case T_TRUE:
+      return true;
+    case T_FALSE:
+      return false;
+    case T_UNDEFINED:
+      return undefined;
+    case T_NULL:
+      return null;
+  }
   return (storeDecoder.busy ? new Decoder(null) : storeDecoder).decodeStored(heap, off, len);
 }
 

@@ -34,8 +34,8 @@ export interface Guarded {
   release(held: number): void;
   /** @internal Decodes the protected value. */
   readValue(): unknown;
-  /** @internal Stores a new protected value (`what` names the call in errors). */
-  writeValue(v: unknown, what: string): void;
+  /** @internal Stores a new protected value. */
+  writeValue(v: unknown): void;
 }
 
 /**
@@ -76,7 +76,7 @@ export class Guard<T> implements Disposable {
   set value(v: T) {
     this.#check('value');
     this.checkWritable();
-    this.#lock.writeValue(v, `${this.#lock.constructor.name} guard .value = v`);
+    this.#lock.writeValue(v);
     this.#cached = undefined;
   }
 

@@ -95,8 +95,8 @@ export class Mutex<T = unknown> extends SharedObject implements Guarded {
     return slotRead(this.heap, this.w(SLOT));
   }
   /** @internal Called by the guard. */
-  writeValue(v: unknown, what: string): void {
-    slotWrite(this.heap, this.w(SLOT), v, what);
+  writeValue(v: unknown): void {
+    slotWrite(this.heap, this.w(SLOT), v, 'Mutex guard .value = v');
   }
 
   /**

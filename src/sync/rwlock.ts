@@ -93,8 +93,8 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
     return slotRead(this.heap, this.w(SLOT));
   }
   /** @internal Called by the guards. */
-  writeValue(v: unknown, what: string): void {
-    slotWrite(this.heap, this.w(SLOT), v, what);
+  writeValue(v: unknown): void {
+    slotWrite(this.heap, this.w(SLOT), v, 'RwLock guard .value = v');
   }
   /** @internal Called by the guards. */
   release(held: number): void {

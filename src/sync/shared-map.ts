@@ -170,12 +170,16 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
     return `SharedMap ${JSON.stringify(decodeStored(this.heap, at, Atomics.load(this.i32, this.w(NAME_LEN))))}`;
   }
 
-  /** Runs `fn` holding shard `sh`'s lock; `op` and `key` name the call in errors. */
-  #locked<R>(sh: number, op: string, key: string | undefined, fn: () => R): R {
+  /**
+   * Takes shard `sh`'s lock and returns the held state (release it with
+   * tlUnlock in a `finally`); `op` and `key` name the call in errors.
+   */
+  #lock(sh: number, op: string, key: string | undefined): number {
     // This thread holds the shard already: only possible from inside update()'s
     // fn (holds are synchronous), and waiting would never end.
     if (ownerOf(tlState(this.i32, sh)) === selfTag) throw this.#reentry(op, key);
-    let held = tlLockBlocking(this.heap, this.i32, sh, () => this.#gaveUp(op, key));
+    let held = tlLockBlocking(this.heap, this.i32, sh, true);
+    if (held === undefined) throw this.#gaveUp(op, key);
     if ((held & POISON) !== 0) {
       // A thread died holding this shard. With process.exit that can only be
       // inside update()'s fn, before anything was written: the chains are
@@ -183,6 +187,12 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
       tlClearPoison(this.i32, sh);
       held &= ~POISON;
     }
+    return held;
+  }
+
+  /** Runs `fn` holding shard `sh`'s lock. */
+  #locked<R>(sh: number, op: string, key: string | undefined, fn: () => R): R {
+    const held = this.#lock(sh, op, key);
     try {
       return fn();
     } finally {
@@ -333,39 +343,66 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
     );
   }
 
-  /** Checks `key`, then runs `fn` holding the lock of the shard it hashes to. */
-  #withKey<R>(op: string, key: string, fn: (sh: number, hash: number) => R): R {
-    this.live(op);
-    checkKey(key, op);
-    const hash = hashKey(key);
-    const sh = this.#shard(hash);
-    return this.#locked(sh, op, key, () => fn(sh, hash));
-  }
+  // The per-key operations lock and unlock inline (no closure per call: they are the hot path).
 
   /** The value for `key` (a decoded copy), or undefined. */
   get(key: K): V | undefined {
-    return this.#withKey('get(key)', key, (sh, hash) => {
+    this.live('get(key)');
+    checkKey(key, 'get(key)');
+    const hash = hashKey(key);
+    const sh = this.#shard(hash);
+    const held = this.#lock(sh, 'get(key)', key);
+    try {
       const e = this.#find(sh, key, hash);
       return e === 0 ? undefined : this.#valueOf(e);
-    });
+    } finally {
+      tlUnlock(this.i32, sh, held);
+    }
   }
 
   /** True when `key` has a value. */
   has(key: K): boolean {
-    return this.#withKey('has(key)', key, (sh, hash) => this.#find(sh, key, hash) !== 0);
+    this.live('has(key)');
+    checkKey(key, 'has(key)');
+    const hash = hashKey(key);
+    const sh = this.#shard(hash);
+    const held = this.#lock(sh, 'has(key)', key);
+    try {
+      return this.#find(sh, key, hash) !== 0;
+    } finally {
+      tlUnlock(this.i32, sh, held);
+    }
   }
 
   /** Stores `value` (encoded; must be structured-cloneable or a shared handle) under `key`. */
   set(key: K, value: V): this {
+    this.live('set(key, value)');
+    checkKey(key, 'set(key, value)');
     // Encode before locking: the shard is held only for the copy.
     const bytes = encodeStored(value, this.heap, 'SharedMap.set(key, value)');
-    this.#withKey('set(key, value)', key, (sh, hash) => this.#put(sh, key, hash, bytes));
+    const hash = hashKey(key);
+    const sh = this.#shard(hash);
+    const held = this.#lock(sh, 'set(key, value)', key);
+    try {
+      this.#put(sh, key, hash, bytes);
+    } finally {
+      tlUnlock(this.i32, sh, held);
+    }
     return this;
   }
 
   /** Removes `key`; true if it was there. */
   delete(key: K): boolean {
-    return this.#withKey('delete(key)', key, (sh, hash) => this.#remove(sh, key, hash));
+    this.live('delete(key)');
+    checkKey(key, 'delete(key)');
+    const hash = hashKey(key);
+    const sh = this.#shard(hash);
+    const held = this.#lock(sh, 'delete(key)', key);
+    try {
+      return this.#remove(sh, key, hash);
+    } finally {
+      tlUnlock(this.i32, sh, held);
+    }
   }
 
   #remove(sh: number, key: string, hash: number): boolean {
@@ -383,7 +420,11 @@ export class SharedMap<K extends string = string, V = unknown> extends SharedObj
    * `fn` must be synchronous and quick: other threads touching the shard wait.
    */
   update(key: K, fn: (current: V | undefined) => V | undefined): V | undefined {
-    return this.#withKey('update(key, fn)', key, (sh, hash) => {
+    this.live('update(key, fn)');
+    checkKey(key, 'update(key, fn)');
+    const hash = hashKey(key);
+    const sh = this.#shard(hash);
+    return this.#locked(sh, 'update(key, fn)', key, () => {
       const e = this.#find(sh, key, hash);
       const outer = inUpdate;
       inUpdate = { map: this as SharedMap<string, unknown>, key };

@@ -282,10 +282,12 @@ export function mainWaitLimit(): number {
  * block). A holder that died is noticed within a poll period (see wait.ts):
  * declared dead by the runtime, or gone from /proc — the latter needs no
  * event loop, which is what lets the main thread block here safely. Where
- * /proc is missing, the main thread gives up after `mainWaitLimit()` ms:
- * it leaves the queue and throws `giveUp()`.
+ * /proc is missing, the main thread gives up after `mainWaitLimit()` ms: it
+ * leaves the queue and returns undefined (`mayGiveUp`), or throws.
  */
-export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number, giveUp?: () => Error): number {
+export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number): number;
+export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number, mayGiveUp: true): number | undefined;
+export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number, mayGiveUp = false): number | undefined {
   const first = takeTicket(i32, b);
   if ('held' in first) return first.held;
   const t = first.ticket;
@@ -296,7 +298,8 @@ export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number, giv
     if ('held' in r) return r.held;
     if (Date.now() > deadline) {
       leave(heap, i32, b, t);
-      throw giveUp?.() ?? new SpindleError(ErrorCode.LOCK_TIMEOUT, `spindle: gave up waiting for a lock after ${mainWaitLimitMs} ms`);
+      if (mayGiveUp) return undefined;
+      throw new SpindleError(ErrorCode.LOCK_TIMEOUT, `spindle: gave up waiting for a lock after ${mainWaitLimitMs} ms`);
     }
     timedOut = blockChange(i32, b + WAKE + (t % SLOTS), r.sleepOn) === 'timed-out';
   }
