@@ -41,12 +41,22 @@ export const SEMAPHORE_BLOCK = wordTable({
   ],
 });
 
+/** Gives back the permits of a registered permit that was collected unreleased (see guard.ts: the same net). */
+const lost = new FinalizationRegistry<{ sem: Semaphore; n: number }>(({ sem, n }) => {
+  try {
+    sem.addPermits(n);
+  } catch {
+    // Freed or full meanwhile: nothing to give back to.
+  }
+});
+
 /** Permits taken from a {@link Semaphore}; `release()` (or `using`) gives them back, once. */
 export class SemaphorePermit implements Disposable {
   readonly #sem: Semaphore;
   /** How many permits this holds. */
   readonly permits: number;
   #held = true;
+  #tracked = false;
 
   /** @internal Made by Semaphore. */
   constructor(sem: Semaphore, permits: number) {
@@ -58,12 +68,21 @@ export class SemaphorePermit implements Disposable {
   release(): void {
     if (!this.#held) throw new NotHeldError('spindle: SemaphorePermit.release(): these permits were already released (or forgotten)');
     this.#held = false;
+    if (this.#tracked) lost.unregister(this);
     this.#sem.addPermits(this.permits);
   }
 
   /** Keeps the permits taken for good (the semaphore's capacity shrinks). */
   forget(): void {
     this.#held = false;
+    if (this.#tracked) lost.unregister(this);
+  }
+
+  /** @internal A permit handed out after a wait: if nobody can reach it any more, collection gives it back. */
+  _track(): this {
+    this.#tracked = true;
+    lost.register(this, { sem: this.#sem, n: this.permits }, this);
+    return this;
   }
 
   /** Returns the permits at the end of a `using` block. */
@@ -106,7 +125,8 @@ export class Semaphore extends SharedObject {
     this.live('acquire()');
     checkCount(n, 'Semaphore.acquire(n)', 1);
     const signal = checkSignal(opts, 'Semaphore.acquire()');
-    return retryAsync(this.i32, this.w(STATE), this.#take(n), signal, signal && (() => abortedError(signal, 'Semaphore.acquire()')));
+    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, signal && (() => abortedError(signal, 'Semaphore.acquire()')));
+    return r instanceof Promise ? (await r)._track() : r;
   }
 
   /** Blocks until `n` permits are free. Worker threads only. */
