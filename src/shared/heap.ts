@@ -428,8 +428,12 @@ export class SharedHeap {
       );
     }
     // A new generation: every handle made for the block's old contents is stale
-    // from here on. (Bumped before the block can be handed out again below.)
-    Atomics.add(i32, t - B_TAG + B_GEN, 1);
+    // from here on. safety: the CAS above made the block ours alone, so a plain
+    // read-modify-write is enough (and costs nothing next to an atomic add);
+    // it is published with the block itself: to this thread's next alloc by
+    // program order, to other threads by the free-list lock it passes through.
+    const g = t - B_TAG + B_GEN;
+    i32[g] = (i32[g]! + 1) | 0;
     const cls = tag & CLASS_MASK;
     const size = classSize(cls);
     Atomics.sub(this.#i64, H_USAGE64, USAGE_DELTA[cls]!);

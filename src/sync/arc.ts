@@ -61,7 +61,7 @@ abstract class Counted implements Owned {
     if (this.state === LIVE) {
       // A live handle holds a count, so its block cannot have been freed... unless
       // the counts were broken (a handle used after its thread's copy was dropped).
-      if (Atomics.load(this.i32, (this.off >> 2) - 1) !== this.#gen) throw staleError(this.kind, op, this.heap.isLive(this.off));
+      if (this.i32[(this.off >> 2) - 1] !== this.#gen) throw staleError(this.kind, op, this.heap.isLive(this.off)); // a plain read: see object.ts live()
       return;
     }
     throw new HandleStateError(

@@ -42,23 +42,27 @@ export interface Guarded {
  * Proof of holding a lock ({@link Mutex} or {@link RwLock}) with access to the
  * value it protects. Release it once: `unlock()` or the end of a `using` block.
  */
+/** Guard states (one field: each field costs on the hot path of an uncontended lock). */
+const HELD = 0;
+const HELD_TRACKED = 1;
+const RELEASED = 2;
+
 export class Guard<T> implements Disposable {
   readonly #lock: Guarded;
   readonly #held: number;
-  #released: boolean;
-  #tracked = false;
+  #state: number;
   #cached: { v: T } | undefined;
 
   /** @internal Guards are made by the lock they guard. */
   constructor(lock: Guarded, held: number) {
     this.#lock = lock;
     this.#held = held;
-    this.#released = false;
+    this.#state = HELD;
     this.#cached = undefined;
   }
 
   #check(what: string): void {
-    if (this.#released) {
+    if (this.#state === RELEASED) {
       throw new NotHeldError(`spindle: ${this.#lock.constructor.name} guard .${what}: the guard was already released; lock again to use the value`);
     }
   }
@@ -86,14 +90,14 @@ export class Guard<T> implements Disposable {
   /** Releases the lock. @throws NotHeldError if this guard was already released. */
   unlock(): void {
     this.#check('unlock()');
-    this.#released = true;
-    if (this.#tracked) lost.unregister(this);
+    if (this.#state === HELD_TRACKED) lost.unregister(this);
+    this.#state = RELEASED;
     this.#lock.release(this.#held);
   }
 
   /** @internal Registers the safety net (see the module comment); returns the guard. */
   _track(): this {
-    this.#tracked = true;
+    this.#state = HELD_TRACKED;
     lost.register(this, { lock: this.#lock, held: this.#held }, this);
     return this;
   }

@@ -10,7 +10,7 @@ import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
 import { POISON, TL_WORDS, ownerOf, selfTag, tlClearPoison, tlLockAsync, tlLockBlocking, tlState, tlTryLock, tlUnlock } from './ticket-lock.js';
-import { abortedError, assertMayBlock, checkSignal, type WaitOptions } from './wait.js';
+import { abortWith, assertMayBlock, checkSignal, type WaitOptions } from './wait.js';
 
 const KIND = 0;
 const LOCK = 1;
@@ -109,13 +109,18 @@ export class Mutex<T = unknown> extends SharedObject implements Guarded {
   lock(opts?: WaitOptions): Promise<MutexGuard<T>> {
     try {
       this.live('lock()');
-      const signal = checkSignal(opts, 'Mutex.lock()');
-      const r = tlLockAsync(this.heap, this.i32, this.#lock, signal, signal && (() => abortedError(signal, 'Mutex.lock()')));
-      // Not an async function: the uncontended path skips one promise.
-      return typeof r === 'number' ? Promise.resolve(this.#guard(r)) : r.then((held) => this.#guard(held)._track());
+      const signal = opts === undefined ? undefined : checkSignal(opts, 'Mutex.lock()');
+      const r = tlLockAsync(this.heap, this.i32, this.#lock, signal, abortWith(signal, 'Mutex.lock()'));
+      // Not an async function, and no closure here: the uncontended path skips a promise and a context.
+      return typeof r === 'number' ? Promise.resolve(this.#guard(r)) : this.#waited(r);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** The guard of a lock() that had to wait (with the collection safety net, guard.ts). */
+  #waited(r: Promise<number>): Promise<MutexGuard<T>> {
+    return r.then((held) => this.#guard(held)._track());
   }
 
   /**

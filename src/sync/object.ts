@@ -59,7 +59,12 @@ export abstract class SharedObject implements SharedHandle {
    * (freed through another handle or an Arc, maybe reused: refused, never misread).
    */
   protected live(op: string): void {
-    if (Atomics.load(this.i32, this.#genAt) !== this.#gen || this.#freed) this.#stale(op);
+    // A plain read, not Atomics.load: free() bumps the generation with a plain
+    // write too (heap.ts), and an atomic load here measurably slows every
+    // operation (it blocks optimizations around it). A use that races with the
+    // free on another thread is a race either way; a use after a free this
+    // thread has heard of (by any synchronization) sees the new generation.
+    if (this.i32[this.#genAt] !== this.#gen || this.#freed) this.#stale(op);
   }
 
   #stale(op: string): never {

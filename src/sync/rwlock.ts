@@ -16,7 +16,7 @@ import { HandleStateError } from './errors.js';
 import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
-import { abortedError, assertMayBlock, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
+import { abortWith, abortedError, assertMayBlock, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
 
 const KIND = 0;
 const STATE = 1;
@@ -137,7 +137,7 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
   async read(opts?: WaitOptions): Promise<RwLockReadGuard<T>> {
     this.live('read()');
     const signal = checkSignal(opts, 'RwLock.read()');
-    const r = retryAsync(this.i32, this.w(STATE), this.#tryRead, signal, signal && (() => abortedError(signal, 'RwLock.read()')));
+    const r = retryAsync(this.i32, this.w(STATE), this.#tryRead, signal, abortWith(signal, 'RwLock.read()'));
     return r instanceof Promise ? (await r)._track() : r;
   }
 

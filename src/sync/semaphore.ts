@@ -19,7 +19,7 @@ import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { NotHeldError, SemaphoreClosedError } from './errors.js';
 import { SharedObject, registerObjectKind } from './object.js';
-import { abortedError, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
+import { abortWith, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
 
 const KIND = 0;
 const STATE = 1;
@@ -125,7 +125,7 @@ export class Semaphore extends SharedObject {
     this.live('acquire()');
     checkCount(n, 'Semaphore.acquire(n)', 1);
     const signal = checkSignal(opts, 'Semaphore.acquire()');
-    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, signal && (() => abortedError(signal, 'Semaphore.acquire()')));
+    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, abortWith(signal, 'Semaphore.acquire()'));
     return r instanceof Promise ? (await r)._track() : r;
   }
 

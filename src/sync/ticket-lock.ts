@@ -124,14 +124,18 @@ function own(i32: Int32Array, b: number, t: number): number | undefined {
   }
 }
 
-/** Takes a ticket; returns the held STATE if it was served at once, else the ticket to wait for. */
-function takeTicket(i32: Int32Array, b: number): { held: number } | { ticket: number } {
+/**
+ * Takes a ticket. Returns the held STATE if it was served at once — always
+ * positive then (OWNER ≥ 1, no POISON) — else `-1 - ticket` (negative): the
+ * ticket to wait for. (A number, not an object: this is every lock's path.)
+ */
+function takeTicket(i32: Int32Array, b: number): number {
   const t = Atomics.add(i32, b + NEXT, 1) & TICKET_MASK;
   const held = (selfTag << OWNER_SHIFT) | t;
-  if (Atomics.compareExchange(i32, b + STATE, t, held) === t) return { held };
+  if (Atomics.compareExchange(i32, b + STATE, t, held) === t) return held;
   // safety: recorded before we first sleep, so a recoverer can tell our ticket is ours.
   Atomics.store(i32, b + RING + (t % SLOTS), (t << 14) | selfTag);
-  return { ticket: t };
+  return -1 - t;
 }
 
 /**
@@ -289,8 +293,8 @@ export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number): nu
 export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number, mayGiveUp: true): number | undefined;
 export function tlLockBlocking(heap: SharedHeap, i32: Int32Array, b: number, mayGiveUp = false): number | undefined {
   const first = takeTicket(i32, b);
-  if ('held' in first) return first.held;
-  const t = first.ticket;
+  if (first > 0) return first;
+  const t = -1 - first;
   const deadline = isMainThread && !threadProbeAvailable() ? Date.now() + mainWaitLimitMs : Infinity;
   let timedOut = false;
   for (;;) {
@@ -318,33 +322,39 @@ export function tlLockAsync(
   signal?: AbortSignal,
   aborted?: () => Error,
 ): number | Promise<number> {
-  const first = takeTicket(i32, b);
-  if ('held' in first) return first.held;
-  const t = first.ticket;
-  return (async () => {
-    let timedOut = false;
-    for (;;) {
-      const r = step(heap, i32, b, t, timedOut);
-      if ('held' in r) {
-        if (signal?.aborted) {
-          tlUnlock(i32, b, r.held);
-          throw aborted!();
-        }
-        return r.held;
-      }
-      const w = waitChange(i32, b + WAKE + (t % SLOTS), r.sleepOn);
-      if (w === undefined) {
-        timedOut = false;
-        continue;
-      }
-      const how = signal === undefined ? await w : await waitOrAbort(w, signal);
-      if (how === 'aborted') {
-        leave(heap, i32, b, t);
+  // takeTicket, inlined by hand: this is every async lock's path.
+  const t = Atomics.add(i32, b + NEXT, 1) & TICKET_MASK;
+  const held = (selfTag << OWNER_SHIFT) | t;
+  if (Atomics.compareExchange(i32, b + STATE, t, held) === t) return held;
+  // safety: recorded before we first sleep, so a recoverer can tell our ticket is ours.
+  Atomics.store(i32, b + RING + (t % SLOTS), (t << 14) | selfTag);
+  return waitTurn(heap, i32, b, t, signal, aborted);
+}
+
+/** The slow path of tlLockAsync: ticket `t` waits for its turn. */
+async function waitTurn(heap: SharedHeap, i32: Int32Array, b: number, t: number, signal?: AbortSignal, aborted?: () => Error): Promise<number> {
+  let timedOut = false;
+  for (;;) {
+    const r = step(heap, i32, b, t, timedOut);
+    if ('held' in r) {
+      if (signal?.aborted) {
+        tlUnlock(i32, b, r.held);
         throw aborted!();
       }
-      timedOut = how === 'timed-out';
+      return r.held;
     }
-  })();
+    const w = waitChange(i32, b + WAKE + (t % SLOTS), r.sleepOn);
+    if (w === undefined) {
+      timedOut = false;
+      continue;
+    }
+    const how = signal === undefined ? await w : await waitOrAbort(w, signal);
+    if (how === 'aborted') {
+      leave(heap, i32, b, t);
+      throw aborted!();
+    }
+    timedOut = how === 'timed-out';
+  }
 }
 
 /** Releases a lock acquired with STATE `held`; FIFO: lets in the next ticket (passing over abandoned ones). */

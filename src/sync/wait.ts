@@ -63,6 +63,15 @@ export function checkSignal(opts: WaitOptions | undefined, what: string): AbortS
   return signal;
 }
 
+/**
+ * A maker of {@link abortedError} for `signal`, or undefined without one. (A
+ * helper rather than an inline arrow: a closure over `signal` in the caller
+ * would make every call allocate a context, the uncontended path included.)
+ */
+export function abortWith(signal: AbortSignal | undefined, what: string): (() => WaitAbortedError) | undefined {
+  return signal === undefined ? undefined : () => abortedError(signal, what);
+}
+
 /** The error a wait abandoned through `signal` rejects with. */
 export function abortedError(signal: AbortSignal, what: string): WaitAbortedError {
   return new WaitAbortedError(`spindle: ${what} was aborted by its signal before it got what it waited for; nothing is held`, {
