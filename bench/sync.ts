@@ -30,6 +30,11 @@ async function singleThread(): Promise<void> {
   const m = new Mutex<number>(0);
   const mt = new MtMutex(new Int32Array(new SharedArrayBuffer(4)));
   const heap = new SharedHeap();
+  // The value codec on its own (no contention): what each SharedMap / Mutex value access costs.
+  const map = new SharedMap<string, unknown>();
+  const mv = new Mutex<unknown>(0);
+  const obj = { id: 7, name: 'spindle', tags: ['a', 'b'], ok: true };
+  for (let i = 0; i < BATCH; i++) map.set(`key-${i}`, i);
   bench
     .add('spindle Mutex tryLock()+unlock()', () => {
       for (let i = 0; i < BATCH; i++) m.tryLock()!.unlock();
@@ -45,6 +50,31 @@ async function singleThread(): Promise<void> {
     })
     .add('SharedHeap alloc(40)+free()', () => {
       for (let i = 0; i < BATCH; i++) heap.free(heap.alloc(40));
+    })
+    .add('SharedMap get(k), number value', () => {
+      for (let i = 0; i < BATCH; i++) map.get(`key-${i}`);
+    })
+    .add('SharedMap set(k, number)', () => {
+      for (let i = 0; i < BATCH; i++) map.set(`key-${i}`, i);
+    })
+    .add('SharedMap set(k, string)+get(k)', () => {
+      for (let i = 0; i < BATCH; i++) {
+        map.set('s', 'hello, shared world');
+        map.get('s');
+      }
+    })
+    .add('SharedMap set(k, object)+get(k)', () => {
+      for (let i = 0; i < BATCH; i++) {
+        map.set('o', obj);
+        map.get('o');
+      }
+    })
+    .add('Mutex tryLock(), guard.value += 1, unlock()', () => {
+      for (let i = 0; i < BATCH; i++) {
+        const g = mv.tryLock()!;
+        g.value = (g.value as number) + 1;
+        g.unlock();
+      }
     });
   await bench.run();
   console.log(`\nUncontended, main thread (ns per operation; median [p25–p75] of ${BATCH}-op batches):`);

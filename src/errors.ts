@@ -62,6 +62,15 @@ export const ErrorCode = {
   INCOMPATIBLE_PAYLOAD: 'ERR_SPINDLE_INCOMPATIBLE_PAYLOAD',
   /** spindle/bullmq: a job finished but its outcome was removed from Redis before its handle could read it. */
   RESULT_LOST: 'ERR_SPINDLE_RESULT_LOST',
+  /** The shared heap is at its maxBytes. */
+  HEAP_EXHAUSTED: 'ERR_SPINDLE_HEAP_EXHAUSTED',
+  /** heap.free() of a block that is not live: a double free, or an offset alloc never returned. */
+  INVALID_FREE: 'ERR_SPINDLE_INVALID_FREE',
+  /**
+   * The main thread gave up a synchronous wait for a lock whose holder it
+   * cannot check for life (a platform without /proc): see docs/shared-state.md.
+   */
+  LOCK_TIMEOUT: 'ERR_SPINDLE_LOCK_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

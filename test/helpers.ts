@@ -1,5 +1,6 @@
 // Shared test helpers: start fixture workers, and await conditions with a
 // bounded timeout that fails loudly instead of hanging.
+import { spawn as spawnProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { SHARED, type SharedRef } from '../src/shared/handle.js';
 import { globalHeap } from '../src/shared/heap.js';
@@ -70,14 +71,14 @@ export async function until(cond: () => boolean, ms: number, what: string): Prom
   }
 }
 
-/** A handle as the spawn encoder would send it: (kind, offset). */
-export interface SentHandle { kind: string; offset: number }
+/** A handle as the spawn encoder would send it: (kind, offset, generation). */
+export interface SentHandle { kind: string; offset: number; generation?: number }
 
-/** What the spawn encoder does with a handle: take (kind, offset) and commit the move. */
+/** What the spawn encoder does with a handle: take (kind, offset, generation) and commit the move. */
 export function send(x: { [SHARED](): SharedRef }): SentHandle {
   const r = x[SHARED]();
   r.commit?.();
-  return { kind: r.kind, offset: r.offset };
+  return { kind: r.kind, offset: r.offset, generation: (r as { generation?: number }).generation };
 }
 
 /** Control words for a fixture ([0] = go flag). */
@@ -94,4 +95,34 @@ export function syncJob(op: string, handles: SentHandle[], n = 0, ctl = controlW
 export function go(ctl: Int32Array): void {
   Atomics.store(ctl, 0, 1);
   Atomics.notify(ctl, 0);
+}
+
+/**
+ * Runs test/fixtures/main-scenarios.js `scenario` as the main thread of a
+ * child process (for scenarios where the main thread blocks synchronously:
+ * a hang there cannot be bounded from inside the same process). Resolves with
+ * the JSON line it prints last; rejects, killing it, after `ms`.
+ */
+export function mainScenario<T>(scenario: string, ms = 15_000, env: Record<string, string> = {}): Promise<T> {
+  const child = spawnProcess(process.execPath, [new URL('./fixtures/main-scenarios.js', import.meta.url).pathname, scenario], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<T>((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`scenario ${scenario} exited (code ${code}, signal ${signal}) without a result; stdout: ${out} stderr: ${err}`));
+      }
+    });
+  });
+  return within(done, ms, `main-thread scenario ${scenario} (the child process's main thread hung)`).finally(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
 }

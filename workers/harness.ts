@@ -9,6 +9,7 @@
  */
 import { JoinError, ERR_RESULT } from '../src/errors.js';
 import type { JoinHandle } from '../src/join.js';
+import { ownedArgs, releaseArgs, type TaskOwned } from '../src/shared/codec.js';
 import { fault, faultsOn } from '../src/shared/faults.js';
 import { H_LIVE } from '../src/shared/layout.js';
 import type { Core } from '../src/shared/core.js';
@@ -97,11 +98,13 @@ export class Harness {
     this.hand.clearPending();
     if (claim === Claim.Stale) return;
     if (claim === Claim.Cancelled) {
+      this.dropArgs(i);
       this.deliver(i, CANCELLED, undefined, false);
       return;
     }
     if (err !== undefined) {
       this.counters.tasksRun++;
+      this.dropArgs(i);
       this.core.slots.releasePayload(i);
       this.finishSlot(i, PANICKED, err);
       return;
@@ -116,11 +119,25 @@ export class Harness {
       return;
     }
     if (claim === Claim.Cancelled) {
+      this.dropArgs(i);
       this.deliver(i, CANCELLED, undefined, false);
       return;
     }
     this.hand.letGo(); // safety: RUNNING names us as its runner from the claim on
     this.run(i);
+  }
+
+  /**
+   * A task that will never run still owns the Arcs moved into it (codec.ts
+   * `ownedArgs`): revive its arguments only to drop them. Its payload is ours
+   * (claimed, or cancelled by our claim).
+   */
+  private dropArgs(i: number): void {
+    try {
+      releaseArgs(this.core.decodeArgs(i));
+    } catch {
+      // Arguments that fail to decode revived no handle to drop.
+    }
   }
 
   /** Runs claimed slot task i (RUNNING by us). */
@@ -151,6 +168,7 @@ export class Harness {
       },
       (e) => {
         this.inflight--;
+        releaseArgs(args);
         this.finishSlot(i, PANICKED, e);
       },
     );
@@ -169,6 +187,8 @@ export class Harness {
    * the handle of a task run from this heap.
    */
   private invoke(fn: Function, args: unknown[], task: number | JoinHandle<unknown>): void {
+    // The Arcs moved into this task (revived with its arguments) are dropped at its end.
+    const owned = ownedArgs(args);
     const ctx = this.contexts;
     const outerLocal = ctx.currentLocal;
     const outerSlot = ctx.currentSlot;
@@ -178,30 +198,36 @@ export class Harness {
     try {
       r = fn(...args);
     } catch (e) {
-      this.outcome(task, PANICKED, this.modules.explain(fn, e));
+      this.outcome(task, PANICKED, this.modules.explain(fn, e), owned);
       return;
     } finally {
       ctx.currentSlot = outerSlot;
       ctx.currentLocal = outerLocal;
     }
     if (!isThenable(r)) {
-      this.outcome(task, COMPLETE, r);
+      this.outcome(task, COMPLETE, r, owned);
       return;
     }
     this.inflight++;
     r.then(
       (v) => {
         this.inflight--;
-        this.outcome(task, COMPLETE, v);
+        this.outcome(task, COMPLETE, v, owned);
       },
       (e) => {
         this.inflight--;
-        this.outcome(task, PANICKED, this.modules.explain(fn, e));
+        this.outcome(task, PANICKED, this.modules.explain(fn, e), owned);
       },
     );
   }
 
-  private outcome(task: number | JoinHandle<unknown>, outcome: Outcome, v: unknown): void {
+  private outcome(task: number | JoinHandle<unknown>, outcome: Outcome, v: unknown, owned: TaskOwned | undefined): void {
+    // Before the outcome is published, so that its awaiter sees the counts dropped. Arcs in v are
+    // kept: they move on with it (encoded) or are handed over in it; a v that goes to nobody keeps none.
+    if (owned !== undefined) {
+      const toNobody = typeof task === 'number' ? this.core.slots.aborted(task) : task.isFinished();
+      owned.release(toNobody ? undefined : v);
+    }
     if (typeof task === 'number') this.finishSlot(task, outcome, v);
     else {
       this.contexts.localDone(task);

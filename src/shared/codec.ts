@@ -1,22 +1,40 @@
 /**
- * The value codec: how task arguments and results cross threads.
+ * The value codec — the one way values cross threads: task arguments and
+ * results (`encodeArgs` / `encodeValue`, into a task's slot) and every value
+ * kept in shared state (`encodeStored`: Mutex, RwLock, OnceCell, Arc and
+ * SharedMap values, in the shared heap). One tag table, one encoder and one
+ * decoder; what differs between the two uses is only who owns the handles met
+ * on the way (see "Shared handles" below).
  *
  * A compact tagged binary format for the values tasks usually carry (numbers,
  * strings, booleans, null/undefined, arrays, plain objects, typed arrays, Date,
  * Map/Set, errors, bigint), written into a private scratch buffer and copied
- * into the task's slot or heap block. Everything else that structured clone
- * accepts (RegExp, boxed primitives, cyclic graphs) falls back to
- * `v8.serialize`. Shared handles (see handle.ts) and SharedArrayBuffers travel
- * as references: the receiver gets the same memory, not a copy.
+ * into a slot or heap block. RegExp and boxed primitives go through
+ * `v8.serialize`. A cycle is written as a back-reference to the enclosing
+ * container (so cyclic graphs keep their cycles; a container reached twice
+ * without a cycle is written twice, unlike structured clone).
  *
  * What cannot cross — functions, symbols, class instances (their prototype and
- * private fields would be lost), WeakMaps, promises, sockets — is refused with a
- * `TypeError` that names where the value was (`argument 2 → .opts.onDone`), the
- * `Send` bound of Tokio's `spawn`.
+ * private fields would be lost), WeakMaps, promises, sockets — is refused with
+ * a `TypeError` (code ERR_SPINDLE_NOT_SENDABLE) that names where the value was
+ * (`argument 2 (at .opts.onDone)`, `SharedMap.set(key, value) (at .shapes[0])`),
+ * the `Send` bound of Tokio's `spawn`, at every call site alike.
+ *
+ * Shared handles (handle.ts) travel as references: `(kind, offset,
+ * generation)`. Passed to a spawn (encodeArgs / encodeValue) an owning handle
+ * (an Arc) *moves*: its `commit` runs once the whole value is encoded, and the
+ * decoder records the owned handles it revives for a task's arguments
+ * (`ownedArgs`), so the runtime can drop at the task's end those the task
+ * neither dropped nor moved on. Stored in shared state (encodeStored) a handle
+ * is a plain reference: nothing moves, the container does not own it.
+ *
+ * Wire format: a one-byte tag, then its payload (little-endian):
  */
 import v8 from 'node:v8';
-import { HeapMismatchError, SHARED, isSharedHandle, reviverFor, type SharedRef } from './handle.js';
+import { ErrorCode, typeError } from '../errors.js';
+import { HeapMismatchError, RELEASE, SHARED, isOwned, isSharedHandle, reviverFor, type Owned, type SharedHandle } from './handle.js';
 import { globalHeap, type SharedHeap } from './heap.js';
+import { wordTable } from './word-table.js';
 
 const T_UNDEFINED = 0;
 const T_NULL = 1;
@@ -39,6 +57,39 @@ const T_SHARED = 17;
 const T_SAB = 18;
 const T_SAB_VIEW = 19;
 const T_V8 = 20;
+const T_REF = 21;
+
+/** The tag table, as data (rendered into docs/shared-state.md; the unit is the tag byte). */
+export const CODEC_TAGS = wordTable({
+  title: 'Value codec tags',
+  base: 'Each value is a tag byte, then its payload, little-endian (`src/shared/codec.ts`); task arguments, results and shared-state values alike',
+  unit: 'tag',
+  size: T_REF + 1,
+  rows: [
+    { name: 'T_UNDEFINED', at: T_UNDEFINED, words: 1, meaning: 'undefined (no payload)', access: 'encoder → decoder' },
+    { name: 'T_NULL', at: T_NULL, words: 1, meaning: 'null', access: 'encoder → decoder' },
+    { name: 'T_FALSE', at: T_FALSE, words: 1, meaning: 'false', access: 'encoder → decoder' },
+    { name: 'T_TRUE', at: T_TRUE, words: 1, meaning: 'true', access: 'encoder → decoder' },
+    { name: 'T_INT', at: T_INT, words: 1, meaning: 'number that is an int32 (not −0): i32', access: 'encoder → decoder' },
+    { name: 'T_FLOAT', at: T_FLOAT, words: 1, meaning: 'any other number: f64', access: 'encoder → decoder' },
+    { name: 'T_STR8', at: T_STR8, words: 1, meaning: 'string of Latin-1 code units: u32 length, 1 byte each', access: 'encoder → decoder' },
+    { name: 'T_STR16', at: T_STR16, words: 1, meaning: 'other string: u32 length, UTF-16 code units', access: 'encoder → decoder' },
+    { name: 'T_ARRAY', at: T_ARRAY, words: 1, meaning: 'array: u32 length, then each element', access: 'encoder → decoder' },
+    { name: 'T_OBJECT', at: T_OBJECT, words: 1, meaning: 'plain object: u32 count, then (string key, value) pairs', access: 'encoder → decoder' },
+    { name: 'T_TYPED', at: T_TYPED, words: 1, meaning: 'typed array / Buffer / DataView copy: u8 kind, u32 bytes, bytes', access: 'encoder → decoder' },
+    { name: 'T_ARRAYBUFFER', at: T_ARRAYBUFFER, words: 1, meaning: 'ArrayBuffer copy: u32 bytes, bytes', access: 'encoder → decoder' },
+    { name: 'T_DATE', at: T_DATE, words: 1, meaning: 'Date: f64 time', access: 'encoder → decoder' },
+    { name: 'T_MAP', at: T_MAP, words: 1, meaning: 'Map: u32 size, then key, value pairs', access: 'encoder → decoder' },
+    { name: 'T_SET', at: T_SET, words: 1, meaning: 'Set: u32 size, then items', access: 'encoder → decoder' },
+    { name: 'T_ERROR', at: T_ERROR, words: 1, meaning: 'Error: name, message, stack, cause, own fields, has-cause byte', access: 'encoder → decoder' },
+    { name: 'T_BIGINT', at: T_BIGINT, words: 1, meaning: 'bigint: its decimal string', access: 'encoder → decoder' },
+    { name: 'T_SHARED', at: T_SHARED, words: 1, meaning: 'shared handle: kind string, u32 offset, u32 generation (a reference, never a copy)', access: 'encoder → decoder' },
+    { name: 'T_SAB', at: T_SAB, words: 1, meaning: 'SharedArrayBuffer: u32 id (sabs.ts; tasks only)', access: 'encoder → decoder' },
+    { name: 'T_SAB_VIEW', at: T_SAB_VIEW, words: 1, meaning: 'view of a SharedArrayBuffer: u8 kind, u32 id, u32 offset, u32 length', access: 'encoder → decoder' },
+    { name: 'T_V8', at: T_V8, words: 1, meaning: 'RegExp, boxed primitive: u32 bytes of v8.serialize', access: 'encoder → decoder' },
+    { name: 'T_REF', at: T_REF, words: 1, meaning: 'a cycle: u32 index of an enclosing container (arrays, objects, Maps, Sets, errors, numbered in order)', access: 'encoder → decoder' },
+  ],
+});
 
 /** Typed-array constructors by code; order is part of the wire format. */
 const TYPED = [
@@ -81,7 +132,7 @@ const registeredErrors = new Map<string, Function>();
  */
 export function registerError(cls: new (...args: any[]) => Error): void {
   if (typeof cls !== 'function' || !(cls.prototype instanceof Error)) {
-    throw new TypeError('spindle: registerError() takes a class that extends Error');
+    throw typeError('spindle: registerError() takes a class that extends Error');
   }
   const name = (cls.prototype as Error).name !== 'Error' ? (cls.prototype as Error).name : cls.name;
   registeredErrors.set(name, cls);
@@ -97,8 +148,6 @@ export interface SabTable {
   idOf(sab: SharedArrayBuffer): number;
   get(id: number): SharedArrayBuffer;
 }
-
-class CycleError extends Error {}
 
 function describe(v: unknown): string {
   if (typeof v === 'function') return `a function (${v.name || 'anonymous'})`;
@@ -121,10 +170,21 @@ export class Encoder {
   pos = 0;
   /** `commit` hooks of the shared handles met while encoding (Arc moves). */
   private commits: (() => void)[] = [];
+  /** The handles those commits belong to: one handle cannot move twice in one value. */
+  private moved: object[] = [];
+  /** Containers being encoded (the path from the root), and their numbers for back-references. */
   private stack: object[] = [];
+  private stackIds: number[] = [];
+  private nextId = 0;
   private path: (string | number)[] = [];
-  /** What the value being encoded is called in errors: "argument 2", "the result". */
+  /** What the value being encoded is called in errors: "argument 2", "the result", "SharedMap.set(key, value)". */
   private what = '';
+  /** Where shared handles must live: null = the process-wide heap (a spawn), else the heap of the container. */
+  private target: SharedHeap | null = null;
+  /** True while encoding a value to store: handles are references, nothing moves. */
+  private storing = false;
+  /** @internal True while an encode runs (a getter on the value could re-enter). */
+  busy = false;
 
   constructor(private readonly sabs: SabTable | null) {}
 
@@ -135,53 +195,82 @@ export class Encoder {
 
   /** Encodes an argument list. Throws TypeError naming the first argument that cannot cross. */
   encodeArgs(args: readonly unknown[], commits = true): number {
-    this.reset();
-    this.u16(args.length);
-    for (let i = 0; i < args.length; i++) this.top(args[i], `argument ${i + 1}`);
-    if (commits) this.runCommits();
+    this.reset(null, false);
+    try {
+      this.u16(args.length);
+      for (let i = 0; i < args.length; i++) this.top(args[i], `argument ${i + 1}`);
+      if (commits) this.runCommits();
+    } finally {
+      this.busy = false;
+    }
     return this.pos;
   }
 
-  /** Encodes one value (a result, an error). */
+  /** Encodes one value (a result, an error); owning handles in it move. */
   encodeValue(v: unknown, what: string): number {
-    this.reset();
-    this.top(v, what);
-    this.runCommits();
+    this.reset(null, false);
+    try {
+      this.top(v, what);
+      this.runCommits();
+    } finally {
+      this.busy = false;
+    }
     return this.pos;
   }
 
-  private reset(): void {
+  /**
+   * Encodes a value to keep in shared state in `heap`: handles in it must
+   * live in `heap` and are stored by reference (nothing moves). Returns a view
+   * of the encoder's buffer, valid until its next encode.
+   */
+  encodeStored(v: unknown, heap: SharedHeap, what: string): Uint8Array {
+    const type = typeof v;
+    if (type === 'number' || type === 'string' || type === 'boolean' || type === 'undefined') {
+      // A primitive cannot fail, re-enter or hold a handle: the shared-state fast path.
+      this.pos = 0;
+      this.value(v);
+      return this.buf.subarray(0, this.pos);
+    }
+    this.reset(heap, true);
+    try {
+      this.top(v, what);
+    } finally {
+      this.busy = false;
+    }
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private reset(target: SharedHeap | null, storing: boolean): void {
+    this.busy = true;
     this.pos = 0;
-    this.commits.length = 0;
-    this.stack.length = 0;
-    this.path.length = 0;
+    // Setting an array's length is a runtime call: only when something is left (after a throw).
+    if (this.commits.length !== 0) this.commits.length = 0;
+    if (this.moved.length !== 0) this.moved.length = 0;
+    if (this.stack.length !== 0) {
+      this.stack.length = 0;
+      this.stackIds.length = 0;
+    }
+    if (this.path.length !== 0) this.path.length = 0;
+    this.nextId = 0;
+    this.target = target;
+    this.storing = storing;
   }
 
   private runCommits(): void {
+    if (this.commits.length === 0) return;
     for (const c of this.commits) c();
     this.commits.length = 0;
+    this.moved.length = 0;
   }
 
   private top(v: unknown, what: string): void {
     this.what = what;
-    const start = this.pos;
-    const commits = this.commits.length;
-    try {
-      this.value(v);
-    } catch (e) {
-      if (!(e instanceof CycleError)) throw e;
-      // A cyclic graph: structured clone keeps the cycles.
-      this.pos = start;
-      this.commits.length = commits;
-      this.stack.length = 0;
-      this.path.length = 0;
-      this.v8(v);
-    }
+    this.value(v);
   }
 
   private fail(v: unknown, hint: string): never {
     const where = this.path.length ? `${this.what} (at ${pathOf(this.path)})` : this.what;
-    throw new TypeError(`spindle: ${where} is ${describe(v)}, which cannot cross threads. ${hint}`);
+    throw typeError(`spindle: ${where} is ${describe(v)}, which cannot cross threads. ${hint}`, ErrorCode.NOT_SENDABLE);
   }
 
   private ensure(n: number): void {
@@ -302,75 +391,97 @@ export class Encoder {
     }
   }
 
-  private object(v: object): void {
-    if (this.stack.includes(v)) throw new CycleError();
-    if (isSharedHandle(v)) return this.shared(v[SHARED]());
-    const proto = Object.getPrototypeOf(v);
+  /** Opens container `v` (numbered for back-references); false when it is an ancestor (a cycle, written as T_REF). */
+  private open(v: object): boolean {
+    const at = this.stack.indexOf(v);
+    if (at >= 0) {
+      this.u8(T_REF);
+      this.u32(this.stackIds[at]!);
+      return false;
+    }
     this.stack.push(v);
-    try {
-      if (Array.isArray(v) && proto === Array.prototype) {
-        this.u8(T_ARRAY);
-        this.u32(v.length);
-        for (let i = 0; i < v.length; i++) {
-          this.path.push(i);
-          this.value(v[i]);
-          this.path.pop();
-        }
-      } else if (proto === Object.prototype || proto === null) {
-        const keys = Object.keys(v);
-        this.u8(T_OBJECT);
-        this.u32(keys.length);
-        for (const k of keys) {
-          this.str(k);
-          this.path.push(k);
-          this.value((v as Record<string, unknown>)[k]);
-          this.path.pop();
-        }
-      } else if (ArrayBuffer.isView(v)) {
-        this.view(v);
-      } else if (v instanceof ArrayBuffer) {
-        this.u8(T_ARRAYBUFFER);
-        this.u32(v.byteLength);
-        this.raw(new Uint8Array(v));
-      } else if (v instanceof SharedArrayBuffer) {
-        this.sab(v);
-      } else if (v instanceof Date) {
-        this.u8(T_DATE);
-        this.f64(v.getTime());
-      } else if (v instanceof Map) {
-        this.u8(T_MAP);
-        this.u32(v.size);
-        let i = 0;
-        for (const [k, val] of v) {
-          this.path.push(`<map key ${i}>`);
-          this.value(k);
-          this.path.pop();
-          this.path.push(`<map value ${i++}>`);
-          this.value(val);
-          this.path.pop();
-        }
-      } else if (v instanceof Set) {
-        this.u8(T_SET);
-        this.u32(v.size);
-        let i = 0;
-        for (const x of v) {
-          this.path.push(`<set item ${i++}>`);
-          this.value(x);
-          this.path.pop();
-        }
-      } else if (v instanceof Error) {
-        this.error(v);
-      } else if (v instanceof RegExp || v instanceof Boolean || v instanceof Number || v instanceof String) {
-        this.v8(v);
-      } else {
-        this.fail(
-          v,
-          'Only plain data and shared handles can: pass a plain object of the fields the task needs, ' +
-            'or a shared handle (Arc, Mutex, channel end).',
-        );
+    this.stackIds.push(this.nextId++);
+    return true;
+  }
+
+  private close(): void {
+    this.stack.pop();
+    this.stackIds.pop();
+  }
+
+  private object(v: object): void {
+    if (isSharedHandle(v)) return this.shared(v);
+    const proto = Object.getPrototypeOf(v);
+    if (Array.isArray(v) && proto === Array.prototype) {
+      if (!this.open(v)) return;
+      this.u8(T_ARRAY);
+      this.u32(v.length);
+      for (let i = 0; i < v.length; i++) {
+        this.path.push(i);
+        this.value(v[i]);
+        this.path.pop();
       }
-    } finally {
-      this.stack.pop();
+      this.close();
+    } else if (proto === Object.prototype || proto === null) {
+      if (!this.open(v)) return;
+      const keys = Object.keys(v);
+      this.u8(T_OBJECT);
+      this.u32(keys.length);
+      for (const k of keys) {
+        this.str(k);
+        this.path.push(k);
+        this.value((v as Record<string, unknown>)[k]);
+        this.path.pop();
+      }
+      this.close();
+    } else if (ArrayBuffer.isView(v)) {
+      this.view(v);
+    } else if (v instanceof ArrayBuffer) {
+      this.u8(T_ARRAYBUFFER);
+      this.u32(v.byteLength);
+      this.raw(new Uint8Array(v));
+    } else if (v instanceof SharedArrayBuffer) {
+      this.sab(v);
+    } else if (v instanceof Date) {
+      this.u8(T_DATE);
+      this.f64(v.getTime());
+    } else if (v instanceof Map) {
+      if (!this.open(v)) return;
+      this.u8(T_MAP);
+      this.u32(v.size);
+      let i = 0;
+      for (const [k, val] of v) {
+        this.path.push(`<map key ${i}>`);
+        this.value(k);
+        this.path.pop();
+        this.path.push(`<map value ${i++}>`);
+        this.value(val);
+        this.path.pop();
+      }
+      this.close();
+    } else if (v instanceof Set) {
+      if (!this.open(v)) return;
+      this.u8(T_SET);
+      this.u32(v.size);
+      let i = 0;
+      for (const x of v) {
+        this.path.push(`<set item ${i++}>`);
+        this.value(x);
+        this.path.pop();
+      }
+      this.close();
+    } else if (v instanceof Error) {
+      if (!this.open(v)) return;
+      this.error(v);
+      this.close();
+    } else if (v instanceof RegExp || v instanceof Boolean || v instanceof Number || v instanceof String) {
+      this.v8(v);
+    } else {
+      this.fail(
+        v,
+        'Only plain data and shared handles can (a class instance would lose its prototype and private fields): ' +
+          'pass a plain object of the fields needed, or a shared handle (Arc, Mutex, SharedMap, channel end).',
+      );
     }
   }
 
@@ -394,7 +505,9 @@ export class Encoder {
   }
 
   private sabId(sab: SharedArrayBuffer): void {
-    if (this.sabs === null) this.fail(sab, 'SharedArrayBuffers need a runtime to cross.');
+    if (this.sabs === null) {
+      this.fail(sab, this.storing ? 'Shared state cannot hold a SharedArrayBuffer: keep the bytes in a shared object, or pass the buffer to a task.' : 'SharedArrayBuffers need a runtime to cross.');
+    }
     this.u32(this.sabs.idOf(sab));
   }
 
@@ -403,17 +516,32 @@ export class Encoder {
     this.sabId(v);
   }
 
-  private shared(ref: SharedRef): void {
-    if (ref.heap.id !== globalHeap().id) {
+  private shared(h: SharedHandle): void {
+    const ref = h[SHARED]();
+    const heap = this.target ?? globalHeap();
+    if (ref.heap.id !== heap.id) {
       throw new HeapMismatchError(
-        `spindle: ${this.what} is a ${ref.kind} that lives in a standalone SharedHeap; ` +
-          `only handles in the runtime's heap (the default, globalHeap()) can cross a spawn`,
+        this.storing
+          ? `spindle: ${this.what}: this ${ref.kind} lives in another SharedHeap; a shared object can only refer to objects of its own heap (create both with the same { heap })`
+          : `spindle: ${this.what} is a ${ref.kind} that lives in a standalone SharedHeap; ` +
+            `only handles in the runtime's heap (the default, globalHeap()) can cross a spawn`,
       );
     }
     this.u8(T_SHARED);
     this.str(ref.kind);
     this.u32(ref.offset);
-    if (ref.commit) this.commits.push(ref.commit);
+    this.u32(ref.generation ?? heap.generation(ref.offset));
+    if (ref.commit !== undefined && !this.storing) {
+      if (this.moved.includes(h)) {
+        const where = this.path.length ? `${this.what} (at ${pathOf(this.path)})` : this.what;
+        throw typeError(
+          `spindle: ${where} is a ${ref.kind} already passed once in this spawn: it can only move once. Pass .clone() for each further use.`,
+          ErrorCode.NOT_SENDABLE,
+        );
+      }
+      this.moved.push(h);
+      this.commits.push(ref.commit);
+    }
   }
 
   private error(e: Error): void {
@@ -435,32 +563,80 @@ export class Encoder {
   }
 }
 
+/** The owned handles (Arcs, Weaks) revived for a task's arguments, by argument array. */
+const ownedByArgs = new WeakMap<unknown[], Owned[]>();
+
 /** Reads values written by `Encoder` from (possibly shared) memory. */
 export class Decoder {
   private u8: Uint8Array = new Uint8Array(0);
   private dv: DataView = new DataView(new ArrayBuffer(0));
   private pos = 0;
+  /** The heap handles are revived in: null = the process-wide heap. */
+  private heap: SharedHeap | null = null;
+  /** Containers made so far in this decode, in encode order (targets of T_REF). */
+  private objs: unknown[] = [];
+  /** True while decoding a task's arguments: owned handles revived are collected in `owned`. */
+  private collecting = false;
+  private owned: Owned[] | null = null;
+  /** @internal True while a decode runs (a reviver could re-enter). */
+  busy = false;
 
   constructor(private readonly sabs: SabTable | null) {}
 
-  private at(u8: Uint8Array, dv: DataView, pos: number): void {
+  private at(u8: Uint8Array, dv: DataView, pos: number, heap: SharedHeap | null): void {
     this.u8 = u8;
     this.dv = dv;
     this.pos = pos;
+    this.heap = heap;
+    if (this.objs.length !== 0) this.objs.length = 0;
   }
 
+  /**
+   * Decodes a task's argument list. The owned handles revived (Arcs moved
+   * into the task) are remembered with the returned array: see {@link ownedArgs}.
+   * If decoding fails part-way, the ones already revived are released.
+   */
   decodeArgs(u8: Uint8Array, dv: DataView, pos: number): unknown[] {
-    this.at(u8, dv, pos);
-    const n = this.dv.getUint16(this.pos, true);
-    this.pos += 2;
-    const args = new Array<unknown>(n);
-    for (let i = 0; i < n; i++) args[i] = this.value();
-    return args;
+    this.at(u8, dv, pos, null);
+    this.busy = true;
+    this.collecting = true;
+    this.owned = null;
+    try {
+      const n = this.dv.getUint16(this.pos, true);
+      this.pos += 2;
+      const args = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) args[i] = this.value();
+      if (this.owned !== null) ownedByArgs.set(args, this.owned);
+      return args;
+    } catch (e) {
+      if (this.owned !== null) releaseAll(this.owned, undefined);
+      throw e;
+    } finally {
+      this.collecting = false;
+      this.owned = null;
+      this.busy = false;
+    }
   }
 
   decodeValue(u8: Uint8Array, dv: DataView, pos: number): unknown {
-    this.at(u8, dv, pos);
-    return this.value();
+    this.at(u8, dv, pos, null);
+    this.busy = true;
+    try {
+      return this.value();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Decodes a value stored in `heap` at `off` (`len` bytes) by {@link Encoder.encodeStored}. */
+  decodeStored(heap: SharedHeap, off: number, len: number): unknown {
+    this.at(heap.u8For(off + len), heap.dvFor(off + len), off, heap);
+    this.busy = true;
+    try {
+      return this.value();
+    } finally {
+      this.busy = false;
+    }
   }
 
   private u32(): number {
@@ -487,7 +663,7 @@ export class Decoder {
     const tag = this.u8[this.pos];
     const n = this.dv.getUint32(this.pos + 1, true);
     this.pos += 5;
-    return this.strBody(tag, n);
+    return this.strBody(tag!, n);
   }
 
   private strBody(tag: number, n: number): string {
@@ -496,6 +672,15 @@ export class Decoder {
       const b = this.u8;
       let p = this.pos;
       const end = p + n;
+      if (n <= 256) {
+        // Short strings (keys, names, most values): copying the codes into a
+        // reused array for apply() beats both a view (subarray) and a += loop.
+        const codes = shortCodes;
+        codes.length = n;
+        for (let i = 0; i < n; i++) codes[i] = b[p + i]!;
+        this.pos = end;
+        return String.fromCharCode.apply(null, codes);
+      }
       while (p < end) {
         const chunk = Math.min(end, p + 4096);
         s += String.fromCharCode.apply(null, b.subarray(p, chunk) as unknown as number[]);
@@ -537,12 +722,14 @@ export class Decoder {
       case T_ARRAY: {
         const n = this.u32();
         const a = new Array<unknown>(n);
+        this.objs.push(a);
         for (let i = 0; i < n; i++) a[i] = this.value();
         return a;
       }
       case T_OBJECT: {
         const n = this.u32();
         const o: Record<string, unknown> = {};
+        this.objs.push(o);
         for (let i = 0; i < n; i++) {
           const k = this.str();
           o[k] = this.value();
@@ -555,7 +742,7 @@ export class Decoder {
         const bytes = this.bytes(n);
         if (code === BUFFER_CODE) return Buffer.from(bytes.buffer, 0, n);
         if (code === DATAVIEW_CODE) return new DataView(bytes.buffer);
-        const C = TYPED[code] as unknown as { new (b: ArrayBuffer): ArrayBufferView };
+        const C = TYPED[code!] as unknown as { new (b: ArrayBuffer): ArrayBufferView };
         return new C(bytes.buffer as ArrayBuffer);
       }
       case T_ARRAYBUFFER:
@@ -565,6 +752,7 @@ export class Decoder {
       case T_MAP: {
         const n = this.u32();
         const m = new Map();
+        this.objs.push(m);
         for (let i = 0; i < n; i++) {
           const k = this.value();
           m.set(k, this.value());
@@ -574,6 +762,7 @@ export class Decoder {
       case T_SET: {
         const n = this.u32();
         const s = new Set();
+        this.objs.push(s);
         for (let i = 0; i < n; i++) s.add(this.value());
         return s;
       }
@@ -583,7 +772,16 @@ export class Decoder {
         return BigInt(this.str());
       case T_SHARED: {
         const kind = this.str();
-        return reviverFor(kind)(globalHeap() as SharedHeap, this.u32());
+        const offset = this.u32();
+        const generation = this.u32();
+        const h = reviverFor(kind)(this.heap ?? globalHeap(), offset, generation);
+        if (this.collecting && typeof h === 'object' && h !== null && isOwned(h)) (this.owned ??= []).push(h);
+        return h;
+      }
+      case T_REF: {
+        const i = this.u32();
+        if (i >= this.objs.length) throw corrupt(T_REF, this.pos - 5);
+        return this.objs[i];
       }
       case T_SAB:
         return this.sabs!.get(this.u32());
@@ -593,7 +791,7 @@ export class Decoder {
         const offset = this.u32();
         const len = this.u32();
         if (code === BUFFER_CODE) return Buffer.from(sab, offset, len);
-        const C = TYPED[code] as unknown as { new (b: SharedArrayBuffer, o: number, l: number): ArrayBufferView };
+        const C = TYPED[code!] as unknown as { new (b: SharedArrayBuffer, o: number, l: number): ArrayBufferView };
         return new C(sab, offset, len);
       }
       case T_V8: {
@@ -601,21 +799,16 @@ export class Decoder {
         return v8.deserialize(this.bytes(n));
       }
       default:
-        throw new Error(`spindle: corrupt payload (tag ${tag} at byte ${this.pos - 1})`);
+        throw corrupt(tag, this.pos - 1);
     }
   }
 
   private error(): Error {
     const name = this.str();
     const message = this.str();
-    const stack = this.value() as string | undefined;
-    const cause = this.value();
-    const own = this.value() as Record<string, unknown>;
-    const hasCause = this.u8[this.pos++] === 1;
     let e: Error;
     if (name === 'AggregateError') {
-      e = new AggregateError((own.errors as unknown[]) ?? [], message);
-      delete own.errors;
+      e = new AggregateError([], message);
     } else if (registeredErrors.has(name)) {
       e = Object.create(registeredErrors.get(name)!.prototype) as Error;
       Object.defineProperty(e, 'message', { value: message, writable: true, configurable: true, enumerable: false });
@@ -625,9 +818,140 @@ export class Decoder {
       e = new C(message);
       if (e.name !== name) Object.defineProperty(e, 'name', { value: name, writable: true, configurable: true, enumerable: false });
     }
+    // Made before its fields are read, so that a field may refer back to it (a cycle).
+    this.objs.push(e);
+    const stack = this.value() as string | undefined;
+    const cause = this.value();
+    const own = this.value() as Record<string, unknown>;
+    const hasCause = this.u8[this.pos++] === 1;
+    if (name === 'AggregateError') {
+      Object.defineProperty(e, 'errors', { value: (own.errors as unknown[]) ?? [], writable: true, configurable: true, enumerable: false });
+      delete own.errors;
+    }
     if (stack !== undefined) Object.defineProperty(e, 'stack', { value: stack, writable: true, configurable: true, enumerable: false });
     if (hasCause) Object.defineProperty(e, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
     Object.assign(e, own);
     return e;
   }
+}
+
+/** Scratch for decoding short Latin-1 strings (see strBody). */
+const shortCodes: number[] = [];
+
+function corrupt(tag: number | undefined, at: number): Error {
+  return Object.assign(new Error(`spindle: corrupt encoded value (tag ${tag} at byte ${at})`), { code: ErrorCode.INVARIANT });
+}
+
+// ───────────────────────── values kept in shared state ─────────────────────────
+
+// One encoder and decoder per thread for shared-state values (no SharedArrayBuffer table).
+const storeEncoder = new Encoder(null);
+const storeDecoder = new Decoder(null);
+
+/**
+ * Encodes `value` for storage in `heap` (Mutex, RwLock, OnceCell, Arc and
+ * SharedMap values). Returns a view of a per-thread buffer, valid until the
+ * next call on this thread. `what` names the call in errors.
+ * @throws TypeError (code ERR_SPINDLE_NOT_SENDABLE) naming the path of a value
+ *   that cannot cross threads; HeapMismatchError for a handle of another heap.
+ */
+export function encodeStored(value: unknown, heap: SharedHeap, what: string): Uint8Array {
+  // A getter in the value could store something itself: never share the buffer then.
+  return (storeEncoder.busy ? new Encoder(null) : storeEncoder).encodeStored(value, heap, what);
+}
+
+/** Decodes the `len` bytes at `off` in `heap` written from {@link encodeStored}'s result. */
+export function decodeStored(heap: SharedHeap, off: number, len: number): unknown {
+  // The values shared state holds most (counters, flags): no decoder state needed.
+  switch (heap.u8For(off + len)[off]) {
+    case T_INT:
+      return heap.dvFor(off + len).getInt32(off + 1, true);
+    case T_FLOAT:
+      return heap.dvFor(off + len).getFloat64(off + 1, true);
+    case T_TRUE:
+      return true;
+    case T_FALSE:
+      return false;
+    case T_UNDEFINED:
+      return undefined;
+    case T_NULL:
+      return null;
+  }
+  return (storeDecoder.busy ? new Decoder(null) : storeDecoder).decodeStored(heap, off, len);
+}
+
+/** When the stored value at `off` is a shared handle (at its top), its kind, offset and generation. */
+export function storedHandle(heap: SharedHeap, off: number, len: number): { kind: string; offset: number; generation: number } | undefined {
+  const u8 = heap.u8For(off + len);
+  if (u8[off] !== T_SHARED) return undefined;
+  const dv = heap.dvFor(off + len);
+  const n = dv.getUint32(off + 2, true);
+  const kindAt = off + 6;
+  let kind = '';
+  if (u8[off + 1] === T_STR8) {
+    for (let i = 0; i < n; i++) kind += String.fromCharCode(u8[kindAt + i]!);
+  } else {
+    for (let i = 0; i < n; i++) kind += String.fromCharCode(dv.getUint16(kindAt + 2 * i, true));
+  }
+  const end = kindAt + (u8[off + 1] === T_STR8 ? n : 2 * n);
+  return { kind, offset: dv.getUint32(end, true), generation: dv.getUint32(end + 4, true) };
+}
+
+// ───────────────────────── what a task owns ─────────────────────────
+
+/** The owned handles revived for a task's arguments, to release at its end (see {@link ownedArgs}). */
+export interface TaskOwned {
+  /**
+   * Releases (drops) each owned handle the task neither dropped nor moved on.
+   * `result` is what the task returned or threw: a handle found in it is being
+   * handed to the awaiter and is kept.
+   */
+  release(result: unknown): void;
+}
+
+/**
+ * The Arcs (and Weaks) moved into a task through `args` (an array returned by
+ * {@link Decoder.decodeArgs}), or undefined when there are none. A task owns
+ * what it was given, as in Rust: call `release(result)` once the task has
+ * ended and its outcome has been routed (encoded, or handed over).
+ */
+export function ownedArgs(args: unknown[]): TaskOwned | undefined {
+  const owned = ownedByArgs.get(args);
+  if (owned === undefined) return undefined;
+  ownedByArgs.delete(args);
+  return { release: (result) => releaseAll(owned, result) };
+}
+
+/** Releases every owned handle in `args` at once (a task that will never run). */
+export function releaseArgs(args: unknown[]): void {
+  ownedArgs(args)?.release(undefined);
+}
+
+function releaseAll(owned: Owned[], result: unknown): void {
+  const kept = new Set<unknown>();
+  if (typeof result === 'object' && result !== null) reachable(result, kept);
+  for (const h of owned) {
+    if (kept.has(h)) continue;
+    try {
+      h[RELEASE]();
+    } catch (e) {
+      // Nobody can catch this at a task's end: report it like a detached panic.
+      process.stderr.write(`spindle: dropping an Arc at the end of its task failed: ${(e as Error)?.message ?? String(e)}\n`);
+    }
+  }
+}
+
+/** Adds to `seen` every object reachable from `v` through arrays, plain objects, Maps, Sets and errors. */
+function reachable(v: object, seen: Set<unknown>): void {
+  if (seen.has(v)) return;
+  seen.add(v);
+  if (isSharedHandle(v)) return;
+  const visit = (x: unknown): void => {
+    if (typeof x === 'object' && x !== null) reachable(x, seen);
+  };
+  if (Array.isArray(v)) for (const x of v) visit(x);
+  else if (v instanceof Map) for (const [k, x] of v) (visit(k), visit(x));
+  else if (v instanceof Set) for (const x of v) visit(x);
+  else if (v instanceof Error) (visit(v.cause), Object.values(v).forEach(visit));
+  else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) Object.values(v).forEach(visit);
 }

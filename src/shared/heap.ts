@@ -15,35 +15,27 @@
  * and up to 64 small blocks per class per thread held in that thread's cache
  * (given back on worker exit or `trim()`; lost if a worker is terminated).
 
- * ── Layout ─ the one description; other code uses the H_* / B_* names ──────
+ * Generations. The word before each block's tag... (see the block table below): it counts how often the
+ * block was freed. A handle records the generation of the block it names and
+ * checks it on every access, so a handle to a freed block — or to a block
+ * since reused by another object — is refused instead of misread.
  *
- * Heap header, Int32 word index → meaning               writer → reader
- *   H_MAGIC      0        'SPHP' (0x53504850)            creator, once → fromBuffer
- *   H_VERSION    1        layout version                 creator, once → fromBuffer
- *   H_ID         2        random heap id                 creator, once → everyone (handle checks)
- *   H_LOCK       3        allocator lock (futex.ts)      alloc/free ↔ alloc/free
- *   H_TOP        4        bump pointer, bytes            alloc under H_LOCK → alloc, stats
- *   5..7                  reserved (0)
- *   H_DEAD_COUNT 8        threads declared dead (total)  declareThreadDead → isThreadDead
- *   9                     reserved (0)
- *   H_USAGE64    10..11   BigInt64 word (i64 index 5): live bytes × 2^27 + live blocks,
- *                         one Atomics.add per alloc/free → stats (one word, so one atomic op
- *                         per call and a consistent pair for stats)
- *   12..15                reserved (0)
- *   H_FREE_HEAD  16..69   head of each class's free list (payload offset, 0 = empty), under H_LOCK
- *   H_DEAD_RING  72..135  last DEAD_RING dead thread tags (threadId + 1; 0 = empty)
- *   HEADER_BYTES = 544    first block starts here (8-aligned)
+ * Thread table. Each worker thread that attaches to a heap records its
+ * thread id and its OS thread id (from /proc/thread-self) in the header. A
+ * thread waiting for a lock can then tell that the holder is gone by looking
+ * for /proc/self/task/<tid> — without anyone's event loop, which matters for
+ * the main thread: it cannot run its worker 'exit' handlers while it is
+ * blocked (see docs/shared-state.md, "The main-thread rule").
  *
- * Block (payload offset p, always 8-aligned, never 0), Int32 word index:
- *   B_TAG  (p-8)>>2   LIVE_TAG | class  or  FREE_TAG | class   alloc/free under H_LOCK → free/usableSize
- *   (p-4)>>2          reserved
- *   (p)>>2            next free block's payload offset, only while the block is free (under H_LOCK)
- *
- * The payload bytes belong to whoever holds the offset; the heap never reads
- * them while the block is live.
+ * The layouts are the word tables after the constants below (HEAP_HEADER,
+ * HEAP_BLOCK): built from the constants, checked when the module loads, and
+ * rendered into docs/shared-state.md (test/sync/layouts.test.ts keeps the two equal).
  */
-import { isMainThread, type Worker } from 'node:worker_threads';
+import { existsSync, readlinkSync } from 'node:fs';
+import { isMainThread, threadId as selfThreadId, type Worker } from 'node:worker_threads';
+import { ErrorCode, SpindleError, rangeError, typeError } from '../errors.js';
 import { lockWord, unlockWord } from './futex.js';
+import { wordTable } from './word-table.js';
 
 /** Options for {@link SharedHeap}. */
 export interface HeapOptions {
@@ -70,23 +62,79 @@ const H_VERSION = 1;
 const H_ID = 2;
 const H_LOCK = 3;
 const H_TOP = 4;
-const H_USAGE64 = 5; // BigInt64 index (Int32 words 10..11)
-const USAGE_BLOCK_BITS = 27; // 2^27 blocks of 16 bytes fill 2 GiB
 const H_DEAD_COUNT = 8;
+const H_USAGE = 10; // Int32 words 10..11: one BigInt64 (i64 index H_USAGE64)
+const H_USAGE64 = H_USAGE >> 1;
+const USAGE_BLOCK_BITS = 27; // 2^27 blocks of 16 bytes fill 2 GiB
 const H_FREE_HEAD = 16;
 const NCLASSES = 54;
 const H_DEAD_RING = 72;
 const DEAD_RING = 64;
-const HEADER_BYTES = (H_DEAD_RING + DEAD_RING) * 4;
+const H_THREADS = H_DEAD_RING + DEAD_RING;
+/** Threads the table can name at once (live ones, and dead ones not yet declared). */
+const THREAD_SLOTS = 128;
+/** Words per thread-table entry: threadId + 1 (0 = free), then the OS thread id (0 = unknown). */
+const T_ID = 0;
+const T_TID = 1;
+const THREAD_WORDS = 2;
+const HEADER_WORDS = H_THREADS + THREAD_SLOTS * THREAD_WORDS;
+const HEADER_BYTES = HEADER_WORDS * 4;
 
 const MAGIC = 0x53504850;
-const VERSION = 1;
+const VERSION = 2;
 const LIVE_TAG = 0x0b1c0000;
 const FREE_TAG = 0x0f3e0000;
 const TAG_MASK = 0x7fff0000;
 const CLASS_MASK = 0xffff;
 const BLOCK_HEADER = 8;
+/** Int32 word offsets of the block header fields from the payload's first word. */
+const B_TAG = -2;
+const B_GEN = -1;
 const MIN_BLOCK = 16;
+
+export const HEAP_HEADER = wordTable({
+  title: 'Heap header',
+  base: 'The first bytes of the heap buffer (`src/shared/heap.ts`)',
+  unit: 'word',
+  size: HEADER_WORDS,
+  rows: [
+    { name: 'H_MAGIC', at: H_MAGIC, words: 1, meaning: "`'SPHP'` (0x53504850)", access: 'creator, once → fromBuffer' },
+    { name: 'H_VERSION', at: H_VERSION, words: 1, meaning: `layout version (${VERSION})`, access: 'creator, once → fromBuffer' },
+    { name: 'H_ID', at: H_ID, words: 1, meaning: 'random heap id: tells heaps apart across threads', access: 'creator, once → handle checks' },
+    { name: 'H_LOCK', at: H_LOCK, words: 1, meaning: 'allocator lock (futex.ts)', access: 'alloc/free ↔ alloc/free' },
+    { name: 'H_TOP', at: H_TOP, words: 1, meaning: 'bump pointer, bytes', access: 'alloc under H_LOCK → alloc, stats' },
+    { name: '(reserved)', at: H_TOP + 1, words: H_DEAD_COUNT - H_TOP - 1, meaning: '0', access: '—' },
+    { name: 'H_DEAD_COUNT', at: H_DEAD_COUNT, words: 1, meaning: 'threads declared dead, in total', access: 'declareThreadDead → lock waiters' },
+    { name: '(reserved)', at: H_DEAD_COUNT + 1, words: H_USAGE - H_DEAD_COUNT - 1, meaning: '0', access: '—' },
+    { name: 'H_USAGE', at: H_USAGE, words: 2, meaning: `one BigInt64: live bytes × 2^${USAGE_BLOCK_BITS} + live blocks (one atomic add per alloc/free, a consistent pair for stats)`, access: 'alloc/free → stats' },
+    { name: '(reserved)', at: H_USAGE + 2, words: H_FREE_HEAD - H_USAGE - 2, meaning: '0', access: '—' },
+    { name: 'H_FREE_HEAD', at: H_FREE_HEAD, words: NCLASSES, meaning: "head of each size class's free list (payload offset, 0 = empty)", access: 'under H_LOCK' },
+    { name: '(reserved)', at: H_FREE_HEAD + NCLASSES, words: H_DEAD_RING - H_FREE_HEAD - NCLASSES, meaning: '0', access: '—' },
+    { name: 'H_DEAD_RING', at: H_DEAD_RING, words: DEAD_RING, meaning: 'the last threads declared dead (threadId + 1; 0 = empty)', access: 'declareThreadDead → lock waiters' },
+    {
+      name: 'H_THREADS',
+      at: H_THREADS,
+      words: THREAD_SLOTS * THREAD_WORDS,
+      meaning: `thread table: ${THREAD_SLOTS} × (threadId + 1, OS thread id); 0 = free`,
+      access: 'a worker attaching (CAS) → lock waiters (is the holder alive?)',
+    },
+  ],
+  note: 'The first block starts right after the header (8-aligned).',
+});
+
+export const HEAP_BLOCK = wordTable({
+  title: 'Heap block',
+  base: 'Around each block; offsets from the payload offset `p` that `alloc` returns (always 8-aligned, never 0)',
+  unit: 'word',
+  from: B_TAG,
+  size: 1,
+  rows: [
+    { name: 'B_TAG', at: B_TAG, words: 1, meaning: '`LIVE_TAG | class` or `FREE_TAG | class`', access: 'alloc, free (CAS) → free, usableSize, isLive' },
+    { name: 'B_GEN', at: B_GEN, words: 1, meaning: 'generation: how many times the block was freed (a handle carries the one it was made with)', access: 'free → every handle access' },
+    { name: 'payload', at: 0, words: 1, meaning: "the owner's bytes (class size − 8); while the block is free, its first word links the next free block", access: 'the holder of the offset; free lists under H_LOCK' },
+  ],
+  note: 'A freed block is reused only by its own size class, so its header words stay where they are: the generation survives reuse.',
+});
 
 /** Blocks up to this size go through the per-thread cache; bigger ones straight to the shared lists. */
 const CACHE_MAX_BLOCK = 4096;
@@ -155,6 +203,7 @@ export class SharedHeap {
   #u32!: Uint32Array;
   #f64!: Float64Array;
   #i64!: BigInt64Array;
+  #dv!: DataView;
   /** Set by fromBuffer for the duration of one construction. */
   static #attaching: SharedArrayBuffer | undefined;
 
@@ -166,6 +215,8 @@ export class SharedHeap {
     this.#refresh();
     if (!isMainThread) heapsToTrimOnExit.add(new WeakRef(this));
     this.id = Atomics.load(this.#i32, H_ID);
+    // The main thread never dies alone (its death ends the process), so only workers register.
+    if (!isMainThread) this.#registerThread();
   }
 
   #refresh(): void {
@@ -176,6 +227,7 @@ export class SharedHeap {
     this.#u32 = new Uint32Array(this.buffer, 0, n >> 2);
     this.#f64 = new Float64Array(this.buffer, 0, n >> 3);
     this.#i64 = new BigInt64Array(this.buffer, 0, n >> 3);
+    this.#dv = new DataView(this.buffer, 0, n);
   }
 
   // The view getters cover every block allocated (by any thread) before the
@@ -191,6 +243,12 @@ export class SharedHeap {
   u8For(end: number): Uint8Array {
     if (end > this.#viewBytes) this.#refresh();
     return this.#u8;
+  }
+
+  /** DataView covering at least `end` bytes (see {@link i32For}). */
+  dvFor(end: number): DataView {
+    if (end > this.#viewBytes) this.#refresh();
+    return this.#dv;
   }
 
   /** Byte view of the heap (covers every block allocated before the call). */
@@ -222,12 +280,10 @@ export class SharedHeap {
   static #create(opts: HeapOptions): SharedArrayBuffer {
     const max = opts.maxBytes ?? DEFAULT_MAX;
     if (!Number.isInteger(max) || max < HEADER_BYTES + MIN_BLOCK || max > LIMIT_MAX) {
-      throw new RangeError(
-        `spindle: SharedHeap maxBytes must be an integer between ${HEADER_BYTES + MIN_BLOCK} and ${LIMIT_MAX} (got ${max})`,
-      );
+      throw rangeError(`spindle: SharedHeap maxBytes must be an integer between ${HEADER_BYTES + MIN_BLOCK} and ${LIMIT_MAX} (got ${max})`);
     }
     if (opts.initialBytes !== undefined && (!Number.isInteger(opts.initialBytes) || opts.initialBytes < 0)) {
-      throw new RangeError(`spindle: SharedHeap initialBytes must be a non-negative integer (got ${opts.initialBytes})`);
+      throw rangeError(`spindle: SharedHeap initialBytes must be a non-negative integer (got ${opts.initialBytes})`);
     }
     const initial = Math.min(max, Math.max(HEADER_BYTES + MIN_BLOCK, align8(opts.initialBytes ?? DEFAULT_INITIAL)));
     const buffer = new GrowableSharedArrayBuffer(initial, { maxByteLength: max });
@@ -246,11 +302,13 @@ export class SharedHeap {
    */
   static fromBuffer(buffer: SharedArrayBuffer): SharedHeap {
     if (!(buffer instanceof SharedArrayBuffer) || !(buffer as GrowableSAB).growable || buffer.byteLength < HEADER_BYTES) {
-      throw new TypeError('spindle: SharedHeap.fromBuffer needs the growable SharedArrayBuffer of a SharedHeap (heap.buffer)');
+      throw typeError('spindle: SharedHeap.fromBuffer needs the growable SharedArrayBuffer of a SharedHeap (heap.buffer)');
     }
     const i32 = new Int32Array(buffer);
     if (Atomics.load(i32, H_MAGIC) !== MAGIC || Atomics.load(i32, H_VERSION) !== VERSION) {
-      throw new TypeError('spindle: this SharedArrayBuffer is not a spindle SharedHeap (bad magic or version)');
+      throw typeError(
+        `spindle: this SharedArrayBuffer is not a spindle SharedHeap of this version (bad magic, or a layout version other than ${VERSION})`,
+      );
     }
     SharedHeap.#attaching = buffer;
     return new SharedHeap();
@@ -268,7 +326,7 @@ export class SharedHeap {
    */
   alloc(bytes: number): number {
     if (!Number.isInteger(bytes) || bytes < 0) {
-      throw new TypeError(`spindle: heap.alloc(bytes) needs a non-negative integer (got ${String(bytes)})`);
+      throw typeError(`spindle: heap.alloc(bytes) needs a non-negative integer (got ${String(bytes)})`);
     }
     const cls = classOf(Math.max(MIN_BLOCK, align8(bytes) + BLOCK_HEADER));
     const cache = this.#cache[cls];
@@ -277,7 +335,7 @@ export class SharedHeap {
     if (p >= this.#viewBytes) i32 = this.#refreshed();
     // safety: the block is ours alone (popped from our private cache or from a
     // shared list under H_LOCK); the tag is published for other threads' free().
-    Atomics.store(i32, (p - 8) >> 2, LIVE_TAG | cls);
+    Atomics.store(i32, (p >> 2) + B_TAG, LIVE_TAG | cls);
     Atomics.add(this.#i64, H_USAGE64, USAGE_DELTA[cls]!);
     return p;
   }
@@ -332,10 +390,11 @@ export class SharedHeap {
 
   #exhausted(bytes: number, size: number): RangeError {
     const s = this.stats();
-    return new RangeError(
+    return rangeError(
       `spindle: shared heap exhausted: alloc(${bytes}) needs a ${size}-byte block, but the heap is at ` +
         `${s.reserved} of its maxBytes ${this.maxBytes} bytes (${s.inUse} in use in ${s.blocks} blocks). ` +
         `Raise the limit with new SharedHeap({ maxBytes }) (or the runtime's heap option), or free blocks you no longer need.`,
+      ErrorCode.HEAP_EXHAUSTED,
     );
   }
 
@@ -344,9 +403,9 @@ export class SharedHeap {
     if (offset >= this.#viewBytes && Number.isInteger(offset)) this.#refresh();
     // Past H_TOP the buffer is zeros, so the tag check that follows rejects it.
     if (!Number.isInteger(offset) || (offset & 7) !== 0 || offset < HEADER_BYTES + BLOCK_HEADER || offset >= this.#viewBytes) {
-      throw new Error(`spindle: heap.${op}(${String(offset)}): not an offset returned by alloc on this heap`);
+      throw new SpindleError(ErrorCode.INVALID_FREE, `spindle: heap.${op}(${String(offset)}): not an offset returned by alloc on this heap`);
     }
-    return (offset - 8) >> 2;
+    return (offset >> 2) + B_TAG;
   }
 
   /**
@@ -361,12 +420,20 @@ export class SharedHeap {
     // racing frees of one block, exactly one wins and the other reports a double free.
     if ((tag & TAG_MASK) !== LIVE_TAG || Atomics.compareExchange(i32, t, tag, FREE_TAG | (tag & CLASS_MASK)) !== tag) {
       const now = Atomics.load(i32, t) & TAG_MASK;
-      throw new Error(
+      throw new SpindleError(
+        ErrorCode.INVALID_FREE,
         now === FREE_TAG
           ? `spindle: heap.free(${offset}): double free (the block is already free); a block must be freed exactly once — use Arc to share ownership`
           : `spindle: heap.free(${offset}): not the start of a block (bad header); pass exactly the offset alloc returned`,
       );
     }
+    // A new generation: every handle made for the block's old contents is stale
+    // from here on. safety: the CAS above made the block ours alone, so a plain
+    // read-modify-write is enough (and costs nothing next to an atomic add);
+    // it is published with the block itself: to this thread's next alloc by
+    // program order, to other threads by the free-list lock it passes through.
+    const g = t - B_TAG + B_GEN;
+    i32[g] = (i32[g]! + 1) | 0;
     const cls = tag & CLASS_MASK;
     const size = classSize(cls);
     Atomics.sub(this.#i64, H_USAGE64, USAGE_DELTA[cls]!);
@@ -410,7 +477,7 @@ export class SharedHeap {
   usableSize(offset: number): number {
     const tag = Atomics.load(this.#i32, this.#tagIndex(offset, 'usableSize'));
     if ((tag & TAG_MASK) !== LIVE_TAG) {
-      throw new Error(`spindle: heap.usableSize(${offset}): the block is not live (freed, or not a block start)`);
+      throw new SpindleError(ErrorCode.INVALID_FREE, `spindle: heap.usableSize(${offset}): the block is not live (freed, or not a block start)`);
     }
     return classSize(tag & CLASS_MASK) - BLOCK_HEADER;
   }
@@ -422,6 +489,15 @@ export class SharedHeap {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The generation of the block at `offset`: how many times it has been
+   * freed. A handle records it when made and compares on each use (a freed or
+   * reused block has moved on). `offset` must be a block start this heap handed out.
+   */
+  generation(offset: number): number {
+    return Atomics.load(this.i32For(offset), (offset >> 2) + B_GEN);
   }
 
   /** Allocation counters. Each is read atomically; together they are a snapshot only when no one allocates. */
@@ -441,11 +517,72 @@ export class SharedHeap {
    */
   declareThreadDead(threadId: number): void {
     if (!Number.isInteger(threadId) || threadId <= 0) {
-      throw new RangeError(`spindle: declareThreadDead needs a worker's threadId (a positive integer; got ${threadId})`);
+      throw rangeError(`spindle: declareThreadDead needs a worker's threadId (a positive integer; got ${threadId})`);
     }
     if (this.isThreadDead(threadId)) return;
     const n = Atomics.add(this.#i32, H_DEAD_COUNT, 1);
     Atomics.store(this.#i32, H_DEAD_RING + (n % DEAD_RING), threadId + 1);
+    // The ring names it now: its thread-table entry can go to a new thread.
+    const i32 = this.#i32;
+    for (let e = H_THREADS; e < HEADER_WORDS; e += THREAD_WORDS) {
+      if (Atomics.load(i32, e + T_ID) === threadId + 1 && Atomics.compareExchange(i32, e + T_ID, threadId + 1, 0) === threadId + 1) {
+        Atomics.store(i32, e + T_TID, 0);
+      }
+    }
+  }
+
+  /** Records this worker thread (its threadId and OS thread id) in the thread table, once per heap. */
+  #registerThread(): void {
+    const i32 = this.#i32;
+    const id = selfThreadId + 1;
+    const tid = osThreadId();
+    for (let e = H_THREADS; e < HEADER_WORDS; e += THREAD_WORDS) if (Atomics.load(i32, e + T_ID) === id) return;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let e = H_THREADS; e < HEADER_WORDS; e += THREAD_WORDS) {
+        if (Atomics.load(i32, e + T_ID) !== 0 || Atomics.compareExchange(i32, e + T_ID, 0, id) !== 0) continue;
+        // safety: a reader that sees our id before this store sees tid 0 (unknown): it
+        // then takes us for alive, the safe side.
+        Atomics.store(i32, e + T_TID, tid);
+        return;
+      }
+      // Full: the entries of threads that are gone (not declared dead yet) are
+      // declared dead now — the dead ring goes on naming them — and freed.
+      for (let e = H_THREADS; e < HEADER_WORDS; e += THREAD_WORDS) {
+        const other = Atomics.load(i32, e + T_ID);
+        const otherTid = Atomics.load(i32, e + T_TID);
+        if (other !== 0 && otherTid !== 0 && probeAvailable() && !tidAlive(otherTid)) this.declareThreadDead(other - 1);
+      }
+    }
+    // Still full: this thread goes unrecorded; a lock it holds when it dies is
+    // then recovered only once the runtime declares it dead (its 'exit' event).
+  }
+
+  /**
+   * True when the thread whose lock-owner tag is `tag` (see {@link threadTag})
+   * is known to be dead: it was declared dead, or it is in the thread table
+   * and its OS thread is gone (/proc/self/task/<tid>; a thread found gone is
+   * declared dead here, for every other waiter). Needs no event loop, so a
+   * thread blocked waiting for a lock can call it. False when unknown.
+   */
+  isTagDead(tag: number): boolean {
+    const i32 = this.#i32;
+    for (let i = H_DEAD_RING; i < H_DEAD_RING + DEAD_RING; i++) {
+      const id = Atomics.load(i32, i);
+      if (id !== 0 && threadTag(id - 1) === tag) return true;
+    }
+    if (!probeAvailable()) return false;
+    for (let e = H_THREADS; e < HEADER_WORDS; e += THREAD_WORDS) {
+      const id = Atomics.load(i32, e + T_ID);
+      if (id === 0 || threadTag(id - 1) !== tag) continue;
+      const tid = Atomics.load(i32, e + T_TID);
+      // The entry may have been freed and retaken between the two loads: then
+      // the tid is the new thread's, which is alive — the safe side again.
+      if (tid !== 0 && !tidAlive(tid)) {
+        this.declareThreadDead(id - 1);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** True when `threadId` was declared dead by {@link declareThreadDead}. */
@@ -473,6 +610,42 @@ export class SharedHeap {
   }
 }
 
+/** Bits of a lock-owner tag: thread ids are folded into 1..OWNER_TAGS. */
+export const OWNER_TAGS = 0x3fff;
+/** The 14-bit tag a thread records as a lock's owner (thread ids wrap modulo 16383). */
+export function threadTag(id: number): number {
+  return (id % OWNER_TAGS) + 1;
+}
+
+/** Whether /proc/self/task can tell a live thread from a dead one here (undefined: not looked yet). */
+let probe: boolean | undefined;
+function probeAvailable(): boolean {
+  return (probe ??= existsSync('/proc/self/task'));
+}
+/**
+ * @internal Turns the /proc liveness probe off (tests of the fallback) or
+ * back on (where /proc exists).
+ */
+export function setThreadProbe(on: boolean): void {
+  probe = on && existsSync('/proc/self/task');
+}
+/** True when this platform lets a blocked thread see that another thread died (Linux /proc). */
+export function threadProbeAvailable(): boolean {
+  return probeAvailable();
+}
+function osThreadId(): number {
+  try {
+    // Sync fs calls run on the calling thread, so this names this thread.
+    const m = /\/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'));
+    return m === null ? 0 : Number(m[1]);
+  } catch {
+    return 0;
+  }
+}
+function tidAlive(tid: number): boolean {
+  return existsSync(`/proc/self/task/${tid}`);
+}
+
 // A worker's cached free blocks would be lost with it: give them back when it
 // exits normally (process.exit included; a terminate() skips this, losing at
 // most CACHE_LIMIT small blocks per class).
@@ -493,7 +666,8 @@ let theHeap: SharedHeap | undefined;
 export function globalHeap(): SharedHeap {
   if (theHeap === undefined) {
     if (!isMainThread) {
-      throw new Error(
+      throw new SpindleError(
+        ErrorCode.WRONG_CONTEXT,
         'spindle: no global shared heap in this worker thread. Runtime workers get it at bootstrap; ' +
           'in a plain worker, send heap.buffer from the main thread and call setGlobalHeap(SharedHeap.fromBuffer(buffer)) first.',
       );
@@ -510,7 +684,8 @@ export function globalHeap(): SharedHeap {
  */
 export function setGlobalHeap(heap: SharedHeap): void {
   if (theHeap !== undefined && theHeap.id !== heap.id) {
-    throw new Error(
+    throw new SpindleError(
+      ErrorCode.HEAP_MISMATCH,
       'spindle: setGlobalHeap: this thread already uses another global heap; handles from the two would not mix. Call it once, before any shared object is created.',
     );
   }

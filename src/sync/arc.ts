@@ -2,49 +2,68 @@
  * Arc / Weak: shared ownership of a value in the shared heap, counted across
  * threads — Rust's `Arc<T>`. The last strong drop drops the value (a shared
  * object it owns is freed; a cloneable value's bytes are freed); the block
- * itself goes when the weak count reaches zero too.
+ * itself goes when the weak count reaches zero too. Layout: ARC_BLOCK below.
  *
- * Block layout (Int32 index from the block's first word):   writer → reader
- *   +0      kind tag 'Arc' (Weak handles point at the same block)   creator → revivers
- *   +1      STRONG count                                    every holder (Atomics.add/sub, CAS in upgrade)
- *   +2      WEAK count + 1 while any strong exists (Rust's    every holder (Atomics.add/sub)
- *           scheme: the strongs share one implicit weak)
- *   +3..+5  value slot (slot.ts), written once before the   creator → every holder
- *           block is published, freed by the last strong
+ * A task owns the Arcs moved into it: the runtime releases ([RELEASE]) at the
+ * task's end each one the task neither dropped nor moved on (codec.ts `ownedArgs`).
  */
-import { SHARED, dropperFor, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
-import { handleRef } from './value.js';
+import { storedHandle } from '../shared/codec.js';
+import { RELEASE, SHARED, dropperFor, registerSharedKind, type Owned, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
-import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, type Attach, type SharedOptions } from './block.js';
+import { wordTable } from '../shared/word-table.js';
+import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, staleError, type Attach, type SharedOptions } from './block.js';
 import { HandleStateError } from './errors.js';
 import { SLOT_WORDS, slotBytes, slotFree, slotInit, slotRead } from './slot.js';
 
+const KIND = 0;
 const STRONG = 1;
 const WEAK = 2;
 const SLOT = 3;
-const BYTES = (SLOT + SLOT_WORDS) * 4;
+const WORDS = SLOT + SLOT_WORDS;
+const BYTES = WORDS * 4;
+
+export const ARC_BLOCK = wordTable({
+  title: 'Arc block',
+  base: 'An `Arc`\'s heap block (`src/sync/arc.ts`; its `Weak`s point at the same block), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: "kind tag 'Arc' (block.ts)", access: 'creator → revivers' },
+    { name: 'STRONG', at: STRONG, words: 1, meaning: 'strong count', access: 'every holder (add/sub; CAS in upgrade)' },
+    { name: 'WEAK', at: WEAK, words: 1, meaning: "weak count + 1 while any strong exists (Rust's scheme: the strongs share one implicit weak)", access: 'every holder (add/sub)' },
+    { name: 'SLOT', at: SLOT, words: SLOT_WORDS, meaning: 'value slot (slot.ts), written once before the block is published, freed by the last strong', access: 'creator → every holder' },
+  ],
+});
 
 const LIVE = 0;
 const MOVED = 1;
 const DROPPED = 2;
 
 /** Common state of an Arc or Weak handle: which block, and whether this handle still owns its count. */
-abstract class Counted {
+abstract class Counted implements Owned {
   protected readonly heap: SharedHeap;
   protected readonly off: number;
   protected readonly i32: Int32Array;
   protected state = LIVE;
+  /** The block's generation this handle was made for. */
+  readonly #gen: number;
 
-  protected constructor(heap: SharedHeap, off: number) {
+  protected constructor(heap: SharedHeap, off: number, generation: number) {
     this.heap = heap;
     this.off = off;
     this.i32 = heap.i32For(off + BYTES);
+    this.#gen = generation;
   }
 
   protected abstract readonly kind: 'Arc' | 'Weak';
 
   protected live(op: string): void {
-    if (this.state === LIVE) return;
+    if (this.state === LIVE) {
+      // A live handle holds a count, so its block cannot have been freed... unless
+      // the counts were broken (a handle used after its thread's copy was dropped).
+      if (this.i32[(this.off >> 2) - 1] !== this.#gen) throw staleError(this.kind, op, this.heap.isLive(this.off)); // a plain read: see object.ts live()
+      return;
+    }
     throw new HandleStateError(
       this.state === MOVED
         ? `spindle: ${this.kind}.${op}: this ${this.kind} was moved (passed to a spawn, which now owns it); call .clone() before passing it if you need to keep using it here`
@@ -70,10 +89,28 @@ abstract class Counted {
     if (this.state === LIVE) this.drop();
   }
 
+  /** @internal The end of the task this handle was moved into: drop it unless it was dropped or moved on. */
+  [RELEASE](): void {
+    if (this.state === LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: the handle moves to the receiver once the spawn is encoded. */
   [SHARED](): SharedRef {
     this.live('send');
-    return { kind: this.kind, heap: this.heap, offset: this.off, commit: () => { this.state = MOVED; } };
+    return {
+      kind: this.kind,
+      heap: this.heap,
+      offset: this.off,
+      generation: this.#gen,
+      commit: () => {
+        this.state = MOVED;
+      },
+    };
+  }
+
+  /** @internal The generation, for handles made from this one. */
+  protected get gen(): number {
+    return this.#gen;
   }
 }
 
@@ -102,7 +139,7 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
   /** @internal Use Arc.new (or receive one from another thread). */
   constructor(opts: Attach) {
     const at = attachOf(opts)!;
-    super(at.heap, at.offset);
+    super(at.heap, at.offset, at.generation ?? at.heap.generation(at.offset));
   }
 
   /** Allocates an Arc holding `value` with a strong count of 1. */
@@ -118,7 +155,7 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
     const i32 = heap.i32For(off + BYTES);
     Atomics.store(i32, (off >> 2) + STRONG, 1);
     Atomics.store(i32, (off >> 2) + WEAK, 1);
-    return new Arc<T>({ [ATTACH]: { heap, offset: off } });
+    return new Arc<T>({ [ATTACH]: { heap, offset: off, generation: heap.generation(off) } });
   }
 
   /** The value: the shared object itself, or a decoded copy of a cloneable value (cached per handle). */
@@ -132,7 +169,7 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
     this.live('clone()');
     // safety: we hold a strong count, so the count cannot reach zero under us.
     Atomics.add(this.i32, this.word(STRONG), 1);
-    return new Arc<T>({ [ATTACH]: { heap: this.heap, offset: this.off } });
+    return new Arc<T>({ [ATTACH]: { heap: this.heap, offset: this.off, generation: this.gen } });
   }
 
   /** Number of Weak references, in every thread. */
@@ -146,7 +183,7 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
   downgrade(): Weak<T> {
     this.live('downgrade()');
     Atomics.add(this.i32, this.word(WEAK), 1);
-    return new Weak<T>({ [ATTACH]: { heap: this.heap, offset: this.off } });
+    return new Weak<T>({ [ATTACH]: { heap: this.heap, offset: this.off, generation: this.gen } });
   }
 
   /** True when both handles point at the same Arc block. */
@@ -162,10 +199,14 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
     // safety: we took the count to 0, so no other strong handle exists and
     // upgrade() can no longer succeed (it only increments from > 0).
     const { off, len } = slotBytes(this.heap, this.word(SLOT));
-    const inner = off !== 0 ? handleRef(this.heap, off, len) : undefined;
+    const inner = off !== 0 ? storedHandle(this.heap, off, len) : undefined;
     slotFree(this.heap, this.word(SLOT));
-    if (inner !== undefined) dropperFor(inner.kind)?.(this.heap, inner.offset);
-    releaseWeak(this.heap, this.i32, this.off);
+    try {
+      // The object the Arc owns goes with it (a stale one — freed by hand — is reported, after the Arc itself is released).
+      if (inner !== undefined) dropperFor(inner.kind)?.(this.heap, inner.offset, inner.generation);
+    } finally {
+      releaseWeak(this.heap, this.i32, this.off);
+    }
   }
 }
 
@@ -176,7 +217,7 @@ export class Weak<T = unknown> extends Counted implements SharedHandle, Disposab
   /** @internal Use arc.downgrade(). */
   constructor(opts: Attach) {
     const at = attachOf(opts)!;
-    super(at.heap, at.offset);
+    super(at.heap, at.offset, at.generation ?? at.heap.generation(at.offset));
   }
 
   /** A strong Arc if the value is still alive, else null. */
@@ -188,7 +229,7 @@ export class Weak<T = unknown> extends Counted implements SharedHandle, Disposab
       // safety: incrementing only from a non-zero count we just saw means a
       // value being dropped (count 0) is never revived.
       if (Atomics.compareExchange(this.i32, this.word(STRONG), s, s + 1) === s) {
-        return new Arc<T>({ [ATTACH]: { heap: this.heap, offset: this.off } });
+        return new Arc<T>({ [ATTACH]: { heap: this.heap, offset: this.off, generation: this.gen } });
       }
     }
   }
@@ -197,7 +238,7 @@ export class Weak<T = unknown> extends Counted implements SharedHandle, Disposab
   clone(): Weak<T> {
     this.live('clone()');
     Atomics.add(this.i32, this.word(WEAK), 1);
-    return new Weak<T>({ [ATTACH]: { heap: this.heap, offset: this.off } });
+    return new Weak<T>({ [ATTACH]: { heap: this.heap, offset: this.off, generation: this.gen } });
   }
 
   /** Releases this Weak reference. Dropping twice throws. */
@@ -208,9 +249,8 @@ export class Weak<T = unknown> extends Counted implements SharedHandle, Disposab
   }
 }
 
-function revive(heap: SharedHeap, offset: number): { heap: SharedHeap; offset: number } {
-  checkBlock(heap, offset, 'Arc');
-  return { heap, offset };
+function revive(heap: SharedHeap, offset: number, generation: number | undefined): { heap: SharedHeap; offset: number; generation: number } {
+  return { heap, offset, generation: checkBlock(heap, offset, 'Arc', generation) };
 }
-registerSharedKind('Arc', (heap, offset) => new Arc({ [ATTACH]: revive(heap, offset) }));
-registerSharedKind('Weak', (heap, offset) => new Weak({ [ATTACH]: revive(heap, offset) }));
+registerSharedKind('Arc', (heap, offset, generation) => new Arc({ [ATTACH]: revive(heap, offset, generation) }));
+registerSharedKind('Weak', (heap, offset, generation) => new Weak({ [ATTACH]: revive(heap, offset, generation) }));

@@ -1,17 +1,29 @@
 /**
  * AtomicI32 / AtomicU32 / AtomicI64: one shared integer, every operation a
  * single `Atomics` call (sequentially consistent, like all JS atomics).
- *
- * Block layout (byte offset from the block start):   writer → reader
- *   +0  kind tag                                       creator → revivers
- *   +8  the value: Int32 / Uint32 / BigInt64 (8-aligned)   everyone ↔ everyone
+ * Layout: ATOMIC_BLOCK below.
  */
+import { rangeError } from '../errors.js';
 import type { SharedHeap } from '../shared/heap.js';
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, KindName, SharedOptions } from './block.js';
 import { SharedObject, registerObjectKind } from './object.js';
 
+const KIND = 0;
 const VALUE = 8;
 const BYTES = 16;
+
+export const ATOMIC_BLOCK = wordTable({
+  title: 'AtomicI32 / AtomicU32 / AtomicI64 block',
+  base: 'An atomic\'s heap block (`src/sync/atomic.ts`)',
+  unit: 'byte',
+  size: BYTES,
+  rows: [
+    { name: 'KIND', at: KIND, words: 4, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: '(reserved)', at: KIND + 4, words: VALUE - KIND - 4, meaning: '0 (aligns the value to 8)', access: '—' },
+    { name: 'VALUE', at: VALUE, words: BYTES - VALUE, meaning: 'the value: Int32 / Uint32 (first 4 bytes) or BigInt64', access: 'everyone ↔ everyone' },
+  ],
+});
 
 type Int = number | bigint;
 type View = Int32Array | Uint32Array | BigInt64Array;
@@ -40,7 +52,7 @@ interface Flavor<V extends Int> {
 function intRange(kind: string, lo: number, hi: number) {
   return (x: number): void => {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < lo || x > hi) {
-      throw new RangeError(`spindle: ${kind}: value ${String(x)} does not fit its slot (an integer in [${lo}, ${hi}])`);
+      throw rangeError(`spindle: ${kind}: value ${String(x)} does not fit its slot (an integer in [${lo}, ${hi}])`);
     }
   };
 }
@@ -123,7 +135,7 @@ const I64: Flavor<bigint> = {
   shift: 3,
   check: (x) => {
     if (typeof x !== 'bigint' || x < I64_MIN || x > I64_MAX) {
-      throw new RangeError(`spindle: AtomicI64: value ${String(x)} does not fit its slot (a bigint in [-2n**63n, 2n**63n - 1n])`);
+      throw rangeError(`spindle: AtomicI64: value ${String(x)} does not fit its slot (a bigint in [-2n**63n, 2n**63n - 1n])`);
     }
   },
   zero: 0n,

@@ -1,25 +1,36 @@
 /**
  * Barrier: `n` tasks wait until all `n` have arrived, then all go on — Tokio's
  * `Barrier`. Exactly one of each generation is told it is the leader. Reusable:
- * the next `n` arrivals form the next generation.
- *
- * Block layout (Int32 index from the block's first word):   writer → reader
- *   +0  kind tag                                              creator → revivers
- *   +1  LOCK   short lock (futex.ts) over +2..+4               arrivals
- *   +2  N      parties per generation                         creator → arrivals
- *   +3  COUNT  arrivals in the current generation             under LOCK
- *   +4  GEN    generation; bumped by the leader, slept on      leader → waiters
+ * the next `n` arrivals form the next generation. Layout: BARRIER_BLOCK below.
  */
+import { rangeError } from '../errors.js';
 import { lockWord, unlockWord } from '../shared/futex.js';
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { SharedObject, registerObjectKind } from './object.js';
-import { assertMayBlock, blockChange, waitChange } from './wait.js';
+import { abortedError, assertMayBlock, blockChange, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
 
+const KIND = 0;
 const LOCK = 1;
 const N = 2;
 const COUNT = 3;
 const GEN = 4;
-const BYTES = 20;
+const WORDS = 5;
+const BYTES = WORDS * 4;
+
+export const BARRIER_BLOCK = wordTable({
+  title: 'Barrier block',
+  base: 'A `Barrier`\'s heap block (`src/sync/barrier.ts`), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: 'LOCK', at: LOCK, words: 1, meaning: 'short lock (futex.ts) over COUNT and GEN', access: 'arrivals' },
+    { name: 'N', at: N, words: 1, meaning: 'parties per generation', access: 'creator → arrivals' },
+    { name: 'COUNT', at: COUNT, words: 1, meaning: 'arrivals in the current generation', access: 'under LOCK' },
+    { name: 'GEN', at: GEN, words: 1, meaning: 'generation; bumped by the leader, slept on', access: 'leader → waiters' },
+  ],
+});
 
 /** What {@link Barrier.wait} resolves with. */
 export interface BarrierWaitResult {
@@ -41,7 +52,7 @@ export class Barrier extends SharedObject {
   constructor(n: number, opts?: SharedOptions | Attach) {
     super('Barrier', BYTES, opts, (heap, off) => {
       if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) {
-        throw new RangeError(`spindle: new Barrier(n): n must be a positive integer (got ${n})`);
+        throw rangeError(`spindle: new Barrier(n): n must be a positive integer (got ${n})`);
       }
       Atomics.store(heap.i32For(off + BYTES), (off >> 2) + N, n);
     });
@@ -62,12 +73,34 @@ export class Barrier extends SharedObject {
     return -1;
   }
 
-  /** Waits (without blocking the thread) until `n` tasks have arrived. */
-  async wait(): Promise<BarrierWaitResult> {
+  /** Withdraws an arrival of generation `gen`; false if that generation completed meanwhile. */
+  #depart(gen: number): boolean {
+    const i32 = this.i32;
+    lockWord(i32, this.w(LOCK));
+    const still = Atomics.load(i32, this.w(GEN)) === gen;
+    if (still) Atomics.sub(i32, this.w(COUNT), 1);
+    unlockWord(i32, this.w(LOCK));
+    return still;
+  }
+
+  /**
+   * Waits (without blocking the thread) until `n` tasks have arrived. With
+   * `{ signal }`, giving up withdraws this arrival (the generation then needs
+   * another one); if the generation completed as the signal fired, the wait
+   * resolves normally.
+   */
+  async wait(opts?: WaitOptions): Promise<BarrierWaitResult> {
     this.live('wait()');
+    const signal = checkSignal(opts, 'Barrier.wait()');
     const gen = this.#arrive();
     if (gen < 0) return { isLeader: true };
-    while (Atomics.load(this.i32, this.w(GEN)) === gen) await waitChange(this.i32, this.w(GEN), gen);
+    while (Atomics.load(this.i32, this.w(GEN)) === gen) {
+      const w = waitChange(this.i32, this.w(GEN), gen);
+      if (w === undefined) continue;
+      if ((signal === undefined ? await w : await waitOrAbort(w, signal)) === 'aborted' && this.#depart(gen)) {
+        throw abortedError(signal!, 'Barrier.wait()');
+      }
+    }
     return { isLeader: false };
   }
 

@@ -1,7 +1,8 @@
 /**
  * The first word of every shared object's block: a kind tag, so a handle
- * revived from `(kind, offset)` can check it points at what it claims, and a
- * freed or foreign offset fails loudly instead of corrupting memory.
+ * revived from `(kind, offset, generation)` can check it points at what it
+ * claims; with the block's generation (heap.ts), a freed, reused or foreign
+ * offset fails loudly instead of being misread.
  */
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import { HandleStateError } from './errors.js';
@@ -34,13 +35,33 @@ export function allocBlock(heap: SharedHeap, kind: KindName, bytes: number): num
   return off;
 }
 
-/** Throws unless `offset` is a live block of `kind` in `heap`. */
-export function checkBlock(heap: SharedHeap, offset: number, kind: KindName): void {
-  if (!heap.isLive(offset) || Atomics.load(heap.i32For(offset + 4), offset >> 2) !== KIND_TAG[kind]) {
+/**
+ * Checks that `offset` is a live block of `kind` in `heap` and, when
+ * `generation` is given, that it is still the block the handle was made for.
+ * Returns the block's current generation.
+ * @throws HandleStateError otherwise (nothing is read from the block).
+ */
+export function checkBlock(heap: SharedHeap, offset: number, kind: string, generation?: number): number {
+  const tag = (KIND_TAG as Record<string, number>)[kind];
+  if (!heap.isLive(offset) || Atomics.load(heap.i32For(offset + 4), offset >> 2) !== tag) {
     throw new HandleStateError(
-      `spindle: offset ${offset} is not a live ${kind} in this heap (freed, dropped, or a handle from another heap/kind)`,
+      generation === undefined
+        ? `spindle: offset ${offset} is not a live ${kind} in this heap (freed, dropped, or a handle from another heap/kind)`
+        : `spindle: this ${kind} handle is stale: the ${kind} it named was freed (or dropped by its last Arc); a handle never reaches another object`,
     );
   }
+  const now = heap.generation(offset);
+  if (generation !== undefined && now !== generation) throw staleError(kind, 'receive', true);
+  return now;
+}
+
+/** The error for a handle whose block has moved on (freed, maybe reused). `reused`: the block is live again. */
+export function staleError(kind: string, op: string, reused: boolean): HandleStateError {
+  return new HandleStateError(
+    `spindle: ${kind}.${op}: this handle is stale: the ${kind} it named was freed (or dropped by its last Arc)` +
+      (reused ? ', and its memory now holds another object' : '') +
+      '. Keep the object alive while a handle may be used (own it with an Arc and clone() it for each user).',
+  );
 }
 
 /** Clears the tag and frees the block: a stale handle then fails checkBlock instead of reading garbage. */
@@ -66,10 +87,16 @@ export interface SharedOptions {
  * creating one (how revivers build handles). Not exported from the package.
  */
 export const ATTACH: unique symbol = Symbol('spindle.attach');
+export interface AttachTo {
+  heap: SharedHeap;
+  offset: number;
+  /** The generation the sender's handle had (undefined: adopt the block's current one). */
+  generation?: number;
+}
 export interface Attach {
-  [ATTACH]: { heap: SharedHeap; offset: number };
+  [ATTACH]: AttachTo;
 }
 /** The attach request in `opts`, if any. */
-export function attachOf(opts: object | undefined): { heap: SharedHeap; offset: number } | undefined {
+export function attachOf(opts: object | undefined): AttachTo | undefined {
   return (opts as Partial<Attach> | undefined)?.[ATTACH];
 }

@@ -48,6 +48,22 @@ export class SemaphoreClosedError extends SpindleError {
   }
 }
 
+/** A wait given up through its `{ signal }`: `cause` is the signal's reason. */
+export class WaitAbortedError extends SpindleError {
+  override readonly name = 'WaitAbortedError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.ABORTED, message, options);
+  }
+}
+
+/** A wait that would never end: this thread already holds what it waits for. */
+export class DeadlockError extends SpindleError {
+  override readonly name = 'DeadlockError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.DEADLOCK, message, options);
+  }
+}
+
 /** Setting a OnceCell that already holds (or is computing) a value. */
 export class OnceCellSetError extends SpindleError {
   override readonly name = 'OnceCellSetError';

@@ -4,8 +4,27 @@
  * or the end of a `using` block). `MutexGuard` and `RwLockWriteGuard` are this
  * class itself (a derived class costs ~20 ns more per construction in V8,
  * a quarter of an uncontended lock); `RwLockReadGuard` derives to be read-only.
+ *
+ * A guard nobody can reach any more still holds its lock. That happens when a
+ * `lock()` that had to wait is raced and lost (`Promise.race([m.lock(),
+ * timeout])`): the request is served later and its guard goes to nobody. Use
+ * `{ signal }` for that (the request then leaves the queue). As a safety net,
+ * guards handed out after a wait are registered with a FinalizationRegistry
+ * and release their lock when collected — a net, not a schedule: the lock
+ * stays taken until the garbage collector runs, which may be much later.
+ * Guards taken at once (tryLock, an uncontended lock) are not registered (it
+ * would cost more than the lock); they cannot be lost to a race.
  */
 import { NotHeldError } from './errors.js';
+
+/** Releases the lock of a registered guard that was collected unreleased. */
+const lost = new FinalizationRegistry<{ lock: Guarded; held: number }>(({ lock, held }) => {
+  try {
+    lock.release(held);
+  } catch {
+    // The lock was freed meanwhile: nothing left to release.
+  }
+});
 import type { Mutex } from './mutex.js';
 import type { RwLock } from './rwlock.js';
 
@@ -15,30 +34,35 @@ export interface Guarded {
   release(held: number): void;
   /** @internal Decodes the protected value. */
   readValue(): unknown;
-  /** @internal Stores a new protected value (`what` names the call in errors). */
-  writeValue(v: unknown, what: string): void;
+  /** @internal Stores a new protected value. */
+  writeValue(v: unknown): void;
 }
 
 /**
  * Proof of holding a lock ({@link Mutex} or {@link RwLock}) with access to the
  * value it protects. Release it once: `unlock()` or the end of a `using` block.
  */
+/** Guard states (one field: each field costs on the hot path of an uncontended lock). */
+const HELD = 0;
+const HELD_TRACKED = 1;
+const RELEASED = 2;
+
 export class Guard<T> implements Disposable {
   readonly #lock: Guarded;
   readonly #held: number;
-  #released: boolean;
+  #state: number;
   #cached: { v: T } | undefined;
 
   /** @internal Guards are made by the lock they guard. */
   constructor(lock: Guarded, held: number) {
     this.#lock = lock;
     this.#held = held;
-    this.#released = false;
+    this.#state = HELD;
     this.#cached = undefined;
   }
 
   #check(what: string): void {
-    if (this.#released) {
+    if (this.#state === RELEASED) {
       throw new NotHeldError(`spindle: ${this.#lock.constructor.name} guard .${what}: the guard was already released; lock again to use the value`);
     }
   }
@@ -56,7 +80,7 @@ export class Guard<T> implements Disposable {
   set value(v: T) {
     this.#check('value');
     this.checkWritable();
-    this.#lock.writeValue(v, `${this.#lock.constructor.name} guard .value = v`);
+    this.#lock.writeValue(v);
     this.#cached = undefined;
   }
 
@@ -66,8 +90,16 @@ export class Guard<T> implements Disposable {
   /** Releases the lock. @throws NotHeldError if this guard was already released. */
   unlock(): void {
     this.#check('unlock()');
-    this.#released = true;
+    if (this.#state === HELD_TRACKED) lost.unregister(this);
+    this.#state = RELEASED;
     this.#lock.release(this.#held);
+  }
+
+  /** @internal Registers the safety net (see the module comment); returns the guard. */
+  _track(): this {
+    this.#state = HELD_TRACKED;
+    lost.register(this, { lock: this.#lock, held: this.#held }, this);
+    return this;
   }
 
   /** Releases the lock at the end of a `using` block. */

@@ -22,7 +22,9 @@ export {
   HeapMismatchError,
   SemaphoreClosedError,
   OnceCellSetError,
+  WaitAbortedError,
+  DeadlockError,
 } from './errors.js';
 export type { SharedOptions } from './block.js';
-export { POLL_MS } from './wait.js';
+export { POLL_MS, type WaitOptions } from './wait.js';
 export { SharedHeap, globalHeap, setGlobalHeap, watchWorker, type HeapOptions, type HeapStats } from '../shared/heap.js';

@@ -1,23 +1,34 @@
 /**
  * Mutex: a value in the shared heap behind a FIFO-fair lock (ticket-lock.ts),
  * usable from the main thread (`await lock()`) and from workers (`lockSync()`).
- *
- * Block layout (Int32 index from the block's first word):   writer → reader
- *   +0        kind tag (block.ts)                              creator → revivers
- *   +1..+34   ticket lock (ticket-lock.ts)                     lockers ↔ lockers
- *   +35..+37  value slot (slot.ts)                             lock holder → lock holder
+ * Layout: MUTEX_BLOCK below.
  */
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
-import { PoisonError } from './errors.js';
+import { DeadlockError, HandleStateError, PoisonError } from './errors.js';
 import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
 import { POISON, TL_WORDS, ownerOf, selfTag, tlClearPoison, tlLockAsync, tlLockBlocking, tlState, tlTryLock, tlUnlock } from './ticket-lock.js';
-import { assertMayBlock } from './wait.js';
+import { abortWith, assertMayBlock, checkSignal, type WaitOptions } from './wait.js';
 
+const KIND = 0;
 const LOCK = 1;
 const SLOT = LOCK + TL_WORDS;
-const BYTES = (SLOT + SLOT_WORDS) * 4;
+const WORDS = SLOT + SLOT_WORDS;
+const BYTES = WORDS * 4;
+
+export const MUTEX_BLOCK = wordTable({
+  title: 'Mutex block',
+  base: 'A `Mutex`\'s heap block (`src/sync/mutex.ts`), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: 'LOCK', at: LOCK, words: TL_WORDS, meaning: 'ticket lock (table above)', access: 'lockers ↔ lockers' },
+    { name: 'SLOT', at: SLOT, words: SLOT_WORDS, meaning: 'value slot (table above)', access: 'lock holder → lock holder' },
+  ],
+});
 
 /** Options for {@link Mutex}. */
 export interface MutexOptions extends SharedOptions {
@@ -84,20 +95,32 @@ export class Mutex<T = unknown> extends SharedObject implements Guarded {
     return slotRead(this.heap, this.w(SLOT));
   }
   /** @internal Called by the guard. */
-  writeValue(v: unknown, what: string): void {
-    slotWrite(this.heap, this.w(SLOT), v, what);
+  writeValue(v: unknown): void {
+    slotWrite(this.heap, this.w(SLOT), v, 'Mutex guard .value = v');
   }
 
-  /** Waits (without blocking the thread) until the lock is ours; FIFO among waiters. */
-  lock(): Promise<MutexGuard<T>> {
+  /**
+   * Waits (without blocking the thread) until the lock is ours; FIFO among
+   * waiters. With `{ signal }`, giving up is clean: the promise rejects with a
+   * WaitAbortedError and the request leaves the queue (its turn passes to the
+   * next waiter). Without one, a request whose promise nobody awaits any more
+   * (a lost `Promise.race`) is still served: see docs/shared-state.md.
+   */
+  lock(opts?: WaitOptions): Promise<MutexGuard<T>> {
     try {
       this.live('lock()');
-      const r = tlLockAsync(this.heap, this.i32, this.#lock);
-      // Not an async function: the uncontended path skips one promise.
-      return typeof r === 'number' ? Promise.resolve(this.#guard(r)) : r.then((held) => this.#guard(held));
+      const signal = opts === undefined ? undefined : checkSignal(opts, 'Mutex.lock()');
+      const r = tlLockAsync(this.heap, this.i32, this.#lock, signal, abortWith(signal, 'Mutex.lock()'));
+      // Not an async function, and no closure here: the uncontended path skips a promise and a context.
+      return typeof r === 'number' ? Promise.resolve(this.#guard(r)) : this.#waited(r);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** The guard of a lock() that had to wait (with the collection safety net, guard.ts). */
+  #waited(r: Promise<number>): Promise<MutexGuard<T>> {
+    return r.then((held) => this.#guard(held)._track());
   }
 
   /**
@@ -108,7 +131,7 @@ export class Mutex<T = unknown> extends SharedObject implements Guarded {
     this.live('lockSync()');
     assertMayBlock('Mutex.lockSync()');
     if (ownerOf(tlState(this.i32, this.#lock)) === selfTag) {
-      throw new Error(
+      throw new DeadlockError(
         'spindle: Mutex.lockSync(): this thread already holds this Mutex, so blocking for it would wait forever; release the first guard before locking again',
       );
     }
@@ -124,17 +147,19 @@ export class Mutex<T = unknown> extends SharedObject implements Guarded {
 
   /** True when a thread died holding the lock and the poison was not cleared. */
   isPoisoned(): boolean {
+    this.live('isPoisoned()');
     return (tlState(this.i32, this.#lock) & POISON) !== 0;
   }
 
   /** Clears the poison left by a dead holder, so `lock` succeeds again. */
   clearPoison(): void {
+    this.live('clearPoison()');
     tlClearPoison(this.i32, this.#lock);
   }
 
   protected override releaseContents(): void {
     if (ownerOf(tlState(this.i32, this.#lock)) !== 0) {
-      throw new Error('spindle: Mutex.free(): the Mutex is locked; release every guard first');
+      throw new HandleStateError('spindle: Mutex.free(): the Mutex is locked; release every guard first');
     }
     slotFree(this.heap, this.w(SLOT));
   }

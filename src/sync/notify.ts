@@ -2,34 +2,43 @@
  * Notify: wake one waiter or all of them — Tokio's `Notify`. `notifyOne()`
  * with nobody waiting stores a single permit that the next `notified()`
  * consumes at once; `notifyWaiters()` wakes everyone waiting now and stores nothing.
- *
- * Block layout (Int32 index from the block's first word):     writer → reader
- *   +0  kind tag                                                creator → revivers
- *   +1  LOCK     short lock (futex.ts) over +2..+5              everyone
- *   +2  PERMIT   1 when a notifyOne found no waiter             under LOCK
- *   +3  WAITERS  registered waiters not yet notified            under LOCK
- *   +4  TOKENS   notifyOne wake-ups not yet claimed             under LOCK
- *   +5  EPOCH    bumped by notifyWaiters; a waiter registered   under LOCK
- *                in an older epoch is woken
- *   +6  GEN      bumped on every notification; waiters sleep    notifiers → waiters
- *                on it (the futex word)
+ * Layout: NOTIFY_BLOCK below.
  *
  * Registration happens when `notified()` is called, not when it is awaited:
  * `const n = notify.notified(); ...; await n` cannot miss a notification sent
  * in between.
  */
 import { lockWord, unlockWord } from '../shared/futex.js';
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { SharedObject, registerObjectKind } from './object.js';
-import { assertMayBlock, blockChange, waitChange } from './wait.js';
+import { abortedError, assertMayBlock, blockChange, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
 
+const KIND = 0;
 const LOCK = 1;
 const PERMIT = 2;
 const WAITERS = 3;
 const TOKENS = 4;
 const EPOCH = 5;
 const GEN = 6;
-const BYTES = 28;
+const WORDS = 7;
+const BYTES = WORDS * 4;
+
+export const NOTIFY_BLOCK = wordTable({
+  title: 'Notify block',
+  base: 'A `Notify`\'s heap block (`src/sync/notify.ts`), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: 'LOCK', at: LOCK, words: 1, meaning: 'short lock (futex.ts) over PERMIT … EPOCH', access: 'everyone' },
+    { name: 'PERMIT', at: PERMIT, words: 1, meaning: '1 when a notifyOne found no waiter', access: 'under LOCK' },
+    { name: 'WAITERS', at: WAITERS, words: 1, meaning: 'registered waiters not yet notified', access: 'under LOCK' },
+    { name: 'TOKENS', at: TOKENS, words: 1, meaning: 'notifyOne wake-ups not yet claimed', access: 'under LOCK' },
+    { name: 'EPOCH', at: EPOCH, words: 1, meaning: 'bumped by notifyWaiters; a waiter registered in an older epoch is woken', access: 'under LOCK' },
+    { name: 'GEN', at: GEN, words: 1, meaning: 'bumped on every notification; waiters sleep on it (the futex word)', access: 'notifiers → waiters' },
+  ],
+});
 
 /**
  * A wake-up signal between tasks on any threads.
@@ -80,18 +89,55 @@ export class Notify extends SharedObject {
     return woken;
   }
 
-  /** Resolves at the next notification (or at once, consuming a stored permit). */
-  notified(): Promise<void> {
-    this.live('notified()');
-    const epoch = this.#register();
-    if (epoch < 0) return Promise.resolve();
-    return (async () => {
-      for (;;) {
-        const gen = this.#get(GEN);
-        if (this.#woken(epoch)) return;
-        await waitChange(this.i32, this.w(GEN), gen);
+  /**
+   * A waiter of `epoch` gives up. Registered waiters are WAITERS (not yet
+   * notified) plus TOKENS (notified, not yet claimed); it is one of them.
+   * While WAITERS > 0 it leaves from there, and every token still has a
+   * waiter to claim it. Otherwise all of them were notified, it too: its
+   * token becomes the stored permit, so the notifyOne is not lost (as Tokio
+   * does for a dropped `Notified`). A notifyWaiters since (a new epoch) woke
+   * it: nothing to undo.
+   */
+  #unregister(epoch: number): void {
+    lockWord(this.i32, this.w(LOCK));
+    if (this.#get(EPOCH) === epoch) {
+      const waiters = this.#get(WAITERS);
+      if (waiters > 0) {
+        this.#set(WAITERS, waiters - 1);
+      } else {
+        this.#set(TOKENS, this.#get(TOKENS) - 1);
+        this.#set(PERMIT, 1);
       }
-    })();
+    }
+    unlockWord(this.i32, this.w(LOCK));
+  }
+
+  /**
+   * Resolves at the next notification (or at once, consuming a stored
+   * permit). Registration happens now, not when awaited. `{ signal }` gives
+   * up cleanly: the waiter is unregistered (a notification it got is passed on).
+   */
+  notified(opts?: WaitOptions): Promise<void> {
+    try {
+      this.live('notified()');
+      const signal = checkSignal(opts, 'Notify.notified()');
+      const epoch = this.#register();
+      if (epoch < 0) return Promise.resolve();
+      return (async () => {
+        for (;;) {
+          const gen = this.#get(GEN);
+          if (this.#woken(epoch)) return;
+          const w = waitChange(this.i32, this.w(GEN), gen);
+          if (w === undefined) continue;
+          if ((signal === undefined ? await w : await waitOrAbort(w, signal)) === 'aborted') {
+            this.#unregister(epoch);
+            throw abortedError(signal!, 'Notify.notified()');
+          }
+        }
+      })();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Blocks until the next notification. Worker threads only. */

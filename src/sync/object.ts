@@ -5,7 +5,7 @@
  */
 import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
-import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, type Attach, type KindName, type SharedOptions } from './block.js';
+import { ATTACH, allocBlock, attachOf, checkBlock, freeBlock, heapOf, staleError, type Attach, type KindName, type SharedOptions } from './block.js';
 import { HandleStateError } from './errors.js';
 
 /** Base of every shared object handle except Arc/Weak (which count references instead of being freed). */
@@ -17,6 +17,9 @@ export abstract class SharedObject implements SharedHandle {
   /** Int32 view covering the block. */
   protected readonly i32: Int32Array;
   readonly #kind: KindName;
+  /** The block's generation this handle was made for, and where the block keeps its current one. */
+  readonly #gen: number;
+  readonly #genAt: number;
   #freed = false;
 
   /**
@@ -27,7 +30,7 @@ export abstract class SharedObject implements SharedHandle {
     const at = attachOf(opts);
     this.#kind = kind;
     if (at !== undefined) {
-      checkBlock(at.heap, at.offset, kind);
+      this.#gen = checkBlock(at.heap, at.offset, kind, at.generation);
       this.heap = at.heap;
       this.off = at.offset;
     } else {
@@ -39,8 +42,10 @@ export abstract class SharedObject implements SharedHandle {
         freeBlock(this.heap, this.off, kind);
         throw e;
       }
+      this.#gen = this.heap.generation(this.off);
     }
     this.i32 = this.heap.i32For(this.off + bytes);
+    this.#genAt = (this.off >> 2) - 1;
   }
 
   /** Int32 index of word `i` of the block. */
@@ -48,9 +53,23 @@ export abstract class SharedObject implements SharedHandle {
     return (this.off >> 2) + i;
   }
 
-  /** Throws if this handle's object was freed. */
+  /**
+   * Throws unless this handle's object is still there: not freed through this
+   * handle, and its block still in the generation the handle was made for
+   * (freed through another handle or an Arc, maybe reused: refused, never misread).
+   */
   protected live(op: string): void {
+    // A plain read, not Atomics.load: free() bumps the generation with a plain
+    // write too (heap.ts), and an atomic load here measurably slows every
+    // operation (it blocks optimizations around it). A use that races with the
+    // free on another thread is a race either way; a use after a free this
+    // thread has heard of (by any synchronization) sees the new generation.
+    if (this.i32[this.#genAt] !== this.#gen || this.#freed) this.#stale(op);
+  }
+
+  #stale(op: string): never {
     if (this.#freed) throw new HandleStateError(`spindle: ${this.#kind}.${op}: this ${this.#kind} was freed`);
+    throw staleError(this.#kind, op, this.heap.isLive(this.off));
   }
 
   /** Frees what the block points at (value slots, tables) before the block goes. */
@@ -70,12 +89,12 @@ export abstract class SharedObject implements SharedHandle {
   /** The shared-handle protocol: crosses threads as (kind, offset) and arrives as the same object. */
   [SHARED](): SharedRef {
     this.live('send');
-    return { kind: this.#kind, heap: this.heap, offset: this.off };
+    return { kind: this.#kind, heap: this.heap, offset: this.off, generation: this.#gen };
   }
 }
 
 /** Registers a SharedObject kind: revived by attaching, dropped (by an owning Arc) by `free()`. */
 export function registerObjectKind(kind: KindName, attach: (opts: Attach) => SharedObject): void {
-  const revive = (heap: SharedHeap, offset: number): SharedObject => attach({ [ATTACH]: { heap, offset } });
-  registerSharedKind(kind, revive, (heap, offset) => revive(heap, offset).free());
+  const revive = (heap: SharedHeap, offset: number, generation?: number): SharedObject => attach({ [ATTACH]: { heap, offset, generation } });
+  registerSharedKind(kind, revive, (heap, offset, generation) => revive(heap, offset, generation).free());
 }

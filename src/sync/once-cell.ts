@@ -2,25 +2,33 @@
  * OnceCell: a value set at most once, by whichever task gets there first —
  * Tokio's `OnceCell`. `getOrInit(fn)` runs `fn` in exactly one task at a time;
  * the others wait for its result. If `fn` throws, or its thread dies, the cell
- * is empty again and the next caller tries.
- *
- * Block layout (Int32 index from the block's first word):   writer → reader
- *   +0      kind tag                                          creator → revivers
- *   +1      STATE  0 empty, 2 set,                            initializer (CAS) → everyone
- *                  tag << 2 | 1 being initialized by the thread with that tag
- *   +2..+4  value slot (slot.ts), written once while           initializer → readers after STATE = 2
- *           initializing, read only after STATE = 2
+ * is empty again and the next caller tries. Layout: ONCE_CELL_BLOCK below.
  */
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { OnceCellSetError } from './errors.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotRead, slotWrite } from './slot.js';
-import { selfTag, threadTag } from './ticket-lock.js';
-import { waitChange } from './wait.js';
+import { selfTag } from './ticket-lock.js';
+import { abortedError, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
 
+const KIND = 0;
 const STATE = 1;
 const SLOT = 2;
-const BYTES = (SLOT + SLOT_WORDS) * 4;
+const WORDS = SLOT + SLOT_WORDS;
+const BYTES = WORDS * 4;
+
+export const ONCE_CELL_BLOCK = wordTable({
+  title: 'OnceCell block',
+  base: 'A `OnceCell`\'s heap block (`src/sync/once-cell.ts`), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: 'STATE', at: STATE, words: 1, meaning: '0 empty, 2 set, tag << 2 | 1 being initialized by the thread with that tag', access: 'initializer (CAS) → everyone' },
+    { name: 'SLOT', at: SLOT, words: SLOT_WORDS, meaning: 'value slot (table above), written once while initializing, read only after STATE = 2', access: 'initializer → readers' },
+  ],
+});
 const EMPTY = 0;
 const SET = 2;
 const INITIALIZING = (selfTag << 2) | 1;
@@ -84,10 +92,13 @@ export class OnceCell<T = unknown> extends SharedObject {
 
   /**
    * The value, computing it with `init` if the cell is empty. Concurrent
-   * callers on any thread wait for the one running `init`.
+   * callers on any thread wait for the one running `init`. `{ signal }` lets
+   * such a waiter give up; a caller running `init` itself runs it to the end
+   * (pass the signal into your `init` to stop it).
    */
-  async getOrInit(init: () => T | Promise<T>): Promise<T> {
+  async getOrInit(init: () => T | Promise<T>, opts?: WaitOptions): Promise<T> {
     this.live('getOrInit()');
+    const signal = checkSignal(opts, 'OnceCell.getOrInit()');
     for (;;) {
       const s = this.#state();
       if (s === SET) return this.get() as T;
@@ -103,15 +114,18 @@ export class OnceCell<T = unknown> extends SharedObject {
         this.#publish(value);
         return this.get() as T;
       }
-      if ((await waitChange(this.i32, this.w(STATE), s)) === 'timed-out') this.#recover(s);
+      const w = waitChange(this.i32, this.w(STATE), s);
+      if (w === undefined) continue;
+      const how = signal === undefined ? await w : await waitOrAbort(w, signal);
+      if (how === 'aborted') throw abortedError(signal!, 'OnceCell.getOrInit()');
+      if (how === 'timed-out') this.#recover(s);
     }
   }
 
   /** An initializer whose thread died leaves the cell empty again. */
   #recover(s: number): void {
-    const dead = this.heap.deadThreads().map(threadTag);
     // safety: CAS from the exact initializing state: a live initializer's publish is never undone.
-    if (dead.includes(s >>> 2)) {
+    if ((s >>> 2) !== selfTag && this.heap.isTagDead(s >>> 2)) {
       if (Atomics.compareExchange(this.i32, this.w(STATE), s, EMPTY) === s) Atomics.notify(this.i32, this.w(STATE));
     }
   }

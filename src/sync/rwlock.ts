@@ -1,29 +1,40 @@
 /**
  * RwLock: many readers or one writer around a value in the shared heap —
  * Tokio's `RwLock<T>`, writer-preferring: once a writer waits, new readers
- * queue behind it, so a stream of readers cannot starve writers.
- *
- * Block layout (Int32 index from the block's first word):     writer → reader
- *   +0      kind tag                                            creator → revivers
- *   +1      STATE  bits 0..23 readers holding it                 lockers (CAS) ↔ lockers
- *                  bits 24..29 writers waiting (at most 63)
- *                  bit 30 a writer holds it
- *   +2..+4  value slot (slot.ts)                                 writer → readers, under STATE
+ * queue behind it, so a stream of readers cannot starve writers. Layout:
+ * RWLOCK_BLOCK below.
  *
  * Every change that can let a sleeper in (last reader out, writer out) does
  * notify-all on STATE; sleepers sleep on the exact STATE they saw, so a change
  * between their look and their sleep is never missed. A thread dying while it
  * holds an RwLock is not recovered (use a Mutex where that matters).
  */
+import { rangeError, typeError } from '../errors.js';
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
+import { HandleStateError } from './errors.js';
 import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
-import { assertMayBlock, retryAsync, retryBlocking } from './wait.js';
+import { abortWith, abortedError, assertMayBlock, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
 
+const KIND = 0;
 const STATE = 1;
 const SLOT = 2;
-const BYTES = (SLOT + SLOT_WORDS) * 4;
+const WORDS = SLOT + SLOT_WORDS;
+const BYTES = WORDS * 4;
+
+export const RWLOCK_BLOCK = wordTable({
+  title: 'RwLock block',
+  base: 'An `RwLock`\'s heap block (`src/sync/rwlock.ts`), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: 'STATE', at: STATE, words: 1, meaning: 'bits 0–23 readers holding it; bits 24–29 writers waiting (at most 63); bit 30 a writer holds it', access: 'lockers (CAS) ↔ lockers' },
+    { name: 'SLOT', at: SLOT, words: SLOT_WORDS, meaning: 'value slot (table above)', access: 'writer → readers, under STATE' },
+  ],
+});
 
 const READERS = 0xffffff;
 const WAITING_WRITER = 1 << 24;
@@ -41,7 +52,7 @@ export interface RwLockOptions extends SharedOptions {
 /** Shared read access to an {@link RwLock}'s value; `value` is read-only. */
 export class RwLockReadGuard<T> extends Guard<T> {
   protected override checkWritable(): void {
-    throw new TypeError('spindle: RwLockReadGuard.value is read-only; take rwlock.write() to change the value');
+    throw typeError('spindle: RwLockReadGuard.value is read-only; take rwlock.write() to change the value');
   }
 }
 /** Exclusive access to an {@link RwLock}'s value (the {@link Guard} class itself). */
@@ -82,8 +93,8 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
     return slotRead(this.heap, this.w(SLOT));
   }
   /** @internal Called by the guards. */
-  writeValue(v: unknown, what: string): void {
-    slotWrite(this.heap, this.w(SLOT), v, what);
+  writeValue(v: unknown): void {
+    slotWrite(this.heap, this.w(SLOT), v, 'RwLock guard .value = v');
   }
   /** @internal Called by the guards. */
   release(held: number): void {
@@ -110,16 +121,24 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
     for (;;) {
       const s = Atomics.load(this.i32, this.w(STATE));
       if ((s & WAITING_MASK) === WAITING_MASK) {
-        throw new RangeError('spindle: RwLock: more than 63 writers waiting at once');
+        throw rangeError('spindle: RwLock: more than 63 writers waiting at once');
       }
       if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + WAITING_WRITER) === s) return;
     }
   }
 
-  /** Waits (without blocking the thread) for shared read access. */
-  async read(): Promise<RwLockReadGuard<T>> {
+  /** Withdraws a writer registered as waiting (it gave up), letting held-back readers in. */
+  #withdrawWriter(): void {
+    Atomics.sub(this.i32, this.w(STATE), WAITING_WRITER);
+    Atomics.notify(this.i32, this.w(STATE));
+  }
+
+  /** Waits (without blocking the thread) for shared read access; `{ signal }` gives up cleanly. */
+  async read(opts?: WaitOptions): Promise<RwLockReadGuard<T>> {
     this.live('read()');
-    return retryAsync(this.i32, this.w(STATE), this.#tryRead);
+    const signal = checkSignal(opts, 'RwLock.read()');
+    const r = retryAsync(this.i32, this.w(STATE), this.#tryRead, signal, abortWith(signal, 'RwLock.read()'));
+    return r instanceof Promise ? (await r)._track() : r;
   }
 
   /** Blocks until read access is granted. Worker threads only. */
@@ -134,13 +153,24 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
     return this.#tryRead(Atomics.load(this.i32, this.w(STATE))) ?? null;
   }
 
-  /** Waits (without blocking the thread) for exclusive write access. */
-  async write(): Promise<RwLockWriteGuard<T>> {
+  /**
+   * Waits (without blocking the thread) for exclusive write access. A waiting
+   * writer holds new readers back; with `{ signal }`, giving up withdraws it.
+   */
+  async write(opts?: WaitOptions): Promise<RwLockWriteGuard<T>> {
     this.live('write()');
+    const signal = checkSignal(opts, 'RwLock.write()');
     const now = this.#tryWriteFrom(Atomics.load(this.i32, this.w(STATE)), false);
     if (now !== undefined) return now;
     this.#announceWriter();
-    return retryAsync(this.i32, this.w(STATE), (s) => this.#tryWriteFrom(s, true));
+    const aborted = signal && ((): Error => {
+      // safety: the attempt that would have taken the lock (and our WAITING
+      // count with it) did not succeed, or we would not be here: the count is ours to undo.
+      this.#withdrawWriter();
+      return abortedError(signal, 'RwLock.write()');
+    });
+    const r = retryAsync(this.i32, this.w(STATE), (s) => this.#tryWriteFrom(s, true), signal, aborted);
+    return r instanceof Promise ? (await r)._track() : r;
   }
 
   /** Blocks until write access is granted. Worker threads only. */
@@ -161,7 +191,7 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
 
   protected override releaseContents(): void {
     if ((Atomics.load(this.i32, this.w(STATE)) & (WRITER | READERS)) !== 0) {
-      throw new Error('spindle: RwLock.free(): the lock is held; release every guard first');
+      throw new HandleStateError('spindle: RwLock.free(): the lock is held; release every guard first');
     }
     slotFree(this.heap, this.w(SLOT));
   }

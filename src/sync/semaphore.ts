@@ -2,26 +2,53 @@
  * Semaphore: a shared count of permits — Tokio's `Semaphore`. Acquire waits
  * until enough permits are free; a permit returns them when released or when
  * its `using` block ends; `close()` fails every waiter and future acquire.
+ * Layout: SEMAPHORE_BLOCK below.
  *
- * Block layout (Int32 index from the block's first word):   writer → reader
- *   +0  kind tag                                              creator → revivers
- *   +1  STATE  bits 0..29 available permits, bit 30 CLOSED     everyone (CAS, add, or) ↔ everyone
+ * Every change of STATE is a CAS from a value whose permit count was checked
+ * (or an `or` of CLOSED): an add that overflowed the permit bits would carry
+ * into CLOSED, and an add-then-undo makes that carry visible to every other
+ * thread for a moment (a spurious SemaphoreClosedError) — or, with a close()
+ * in between, loses the close. So addPermits checks before it adds.
  *
  * Not FIFO: a waiter takes permits when it sees enough on waking, so a big
  * `acquire(n)` can be overtaken by small ones. Permits held by a thread that
  * dies are not returned (a semaphore does not know who holds what).
  */
+import { rangeError } from '../errors.js';
+import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { NotHeldError, SemaphoreClosedError } from './errors.js';
 import { SharedObject, registerObjectKind } from './object.js';
-import { retryAsync, retryBlocking } from './wait.js';
+import { abortWith, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
 
+const KIND = 0;
 const STATE = 1;
-const BYTES = 8;
+const WORDS = 2;
+const BYTES = WORDS * 4;
 const PERMITS = (1 << 30) - 1;
 const CLOSED = 1 << 30;
 /** Most permits a Semaphore can hold. */
 export const MAX_PERMITS = PERMITS;
+
+export const SEMAPHORE_BLOCK = wordTable({
+  title: 'Semaphore block',
+  base: 'A `Semaphore`\'s heap block (`src/sync/semaphore.ts`), from its first word',
+  unit: 'word',
+  size: WORDS,
+  rows: [
+    { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
+    { name: 'STATE', at: STATE, words: 1, meaning: 'bits 0–29 available permits; bit 30 CLOSED', access: 'everyone (CAS; `or` to close) ↔ everyone' },
+  ],
+});
+
+/** Gives back the permits of a registered permit that was collected unreleased (see guard.ts: the same net). */
+const lost = new FinalizationRegistry<{ sem: Semaphore; n: number }>(({ sem, n }) => {
+  try {
+    sem.addPermits(n);
+  } catch {
+    // Freed or full meanwhile: nothing to give back to.
+  }
+});
 
 /** Permits taken from a {@link Semaphore}; `release()` (or `using`) gives them back, once. */
 export class SemaphorePermit implements Disposable {
@@ -29,6 +56,7 @@ export class SemaphorePermit implements Disposable {
   /** How many permits this holds. */
   readonly permits: number;
   #held = true;
+  #tracked = false;
 
   /** @internal Made by Semaphore. */
   constructor(sem: Semaphore, permits: number) {
@@ -40,12 +68,21 @@ export class SemaphorePermit implements Disposable {
   release(): void {
     if (!this.#held) throw new NotHeldError('spindle: SemaphorePermit.release(): these permits were already released (or forgotten)');
     this.#held = false;
+    if (this.#tracked) lost.unregister(this);
     this.#sem.addPermits(this.permits);
   }
 
   /** Keeps the permits taken for good (the semaphore's capacity shrinks). */
   forget(): void {
     this.#held = false;
+    if (this.#tracked) lost.unregister(this);
+  }
+
+  /** @internal A permit handed out after a wait: if nobody can reach it any more, collection gives it back. */
+  _track(): this {
+    this.#tracked = true;
+    lost.register(this, { sem: this.#sem, n: this.permits }, this);
+    return this;
   }
 
   /** Returns the permits at the end of a `using` block. */
@@ -80,11 +117,16 @@ export class Semaphore extends SharedObject {
     };
   }
 
-  /** Waits (without blocking the thread) for `n` permits. @throws SemaphoreClosedError if closed, now or while waiting. */
-  async acquire(n = 1): Promise<SemaphorePermit> {
+  /**
+   * Waits (without blocking the thread) for `n` permits; `{ signal }` gives up
+   * cleanly (a waiter holds nothing). @throws SemaphoreClosedError if closed, now or while waiting.
+   */
+  async acquire(n = 1, opts?: WaitOptions): Promise<SemaphorePermit> {
     this.live('acquire()');
     checkCount(n, 'Semaphore.acquire(n)', 1);
-    return retryAsync(this.i32, this.w(STATE), this.#take(n));
+    const signal = checkSignal(opts, 'Semaphore.acquire()');
+    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, abortWith(signal, 'Semaphore.acquire()'));
+    return r instanceof Promise ? (await r)._track() : r;
   }
 
   /** Blocks until `n` permits are free. Worker threads only. */
@@ -111,16 +153,21 @@ export class Semaphore extends SharedObject {
   addPermits(n: number): void {
     this.live('addPermits()');
     checkCount(n, 'Semaphore.addPermits(n)', 0);
-    const prev = Atomics.add(this.i32, this.w(STATE), n);
-    if ((prev & PERMITS) + n > PERMITS) {
-      Atomics.sub(this.i32, this.w(STATE), n);
-      throw new RangeError(`spindle: Semaphore.addPermits(${n}): more than ${PERMITS} permits in total`);
+    for (;;) {
+      const s = Atomics.load(this.i32, this.w(STATE));
+      if ((s & PERMITS) + n > PERMITS) {
+        throw rangeError(`spindle: Semaphore.addPermits(${n}): more than ${PERMITS} permits in total (${s & PERMITS} available)`);
+      }
+      // safety: checked before adding, so the sum never carries into CLOSED; the
+      // CAS fails if a close() (or anyone) changed STATE since we looked.
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + n) === s) break;
     }
     Atomics.notify(this.i32, this.w(STATE));
   }
 
   /** Permits free right now. */
   availablePermits(): number {
+    this.live('availablePermits()');
     return Atomics.load(this.i32, this.w(STATE)) & PERMITS;
   }
 
@@ -133,13 +180,14 @@ export class Semaphore extends SharedObject {
 
   /** True once {@link close} was called. */
   isClosed(): boolean {
+    this.live('isClosed()');
     return (Atomics.load(this.i32, this.w(STATE)) & CLOSED) !== 0;
   }
 }
 
 function checkCount(n: number, what: string, min: number): void {
   if (!Number.isInteger(n) || n < min || n > PERMITS) {
-    throw new RangeError(`spindle: ${what}: n must be an integer in [${min}, ${PERMITS}] (got ${n})`);
+    throw rangeError(`spindle: ${what}: n must be an integer in [${min}, ${PERMITS}] (got ${n})`);
   }
 }
 

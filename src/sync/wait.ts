@@ -4,7 +4,8 @@
  * (Atomics.wait), and how long a waiter sleeps before it looks for a dead holder.
  */
 import { isMainThread } from 'node:worker_threads';
-import { MainThreadBlockingError } from './errors.js';
+import { typeError } from '../errors.js';
+import { MainThreadBlockingError, WaitAbortedError } from './errors.js';
 
 /**
  * A waiter wakes at least this often to check whether the thread it waits for
@@ -41,6 +42,60 @@ export function waitChange(i32: Int32Array, idx: number, expected: number, ms = 
   return r.value.finally(() => clearTimeout(keepAlive));
 }
 
+/** Options every waiting call takes. */
+export interface WaitOptions {
+  /**
+   * Gives up the wait when the signal fires: the promise rejects with a
+   * {@link WaitAbortedError} (code ERR_SPINDLE_ABORTED, `cause` = the signal's
+   * reason) and the waiter leaves cleanly (a lock's queue passes its turn on).
+   */
+  signal?: AbortSignal;
+}
+
+/** Checks a `{ signal }` option; throws the abort at once if it already fired. */
+export function checkSignal(opts: WaitOptions | undefined, what: string): AbortSignal | undefined {
+  const signal = opts?.signal;
+  if (signal === undefined) return undefined;
+  if (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw typeError(`spindle: ${what}: { signal } must be an AbortSignal`);
+  }
+  if (signal.aborted) throw abortedError(signal, what);
+  return signal;
+}
+
+/**
+ * A maker of {@link abortedError} for `signal`, or undefined without one. (A
+ * helper rather than an inline arrow: a closure over `signal` in the caller
+ * would make every call allocate a context, the uncontended path included.)
+ */
+export function abortWith(signal: AbortSignal | undefined, what: string): (() => WaitAbortedError) | undefined {
+  return signal === undefined ? undefined : () => abortedError(signal, what);
+}
+
+/** The error a wait abandoned through `signal` rejects with. */
+export function abortedError(signal: AbortSignal, what: string): WaitAbortedError {
+  return new WaitAbortedError(`spindle: ${what} was aborted by its signal before it got what it waited for; nothing is held`, {
+    cause: signal.reason,
+  });
+}
+
+/**
+ * `w` (a waitChange promise), or 'aborted' as soon as `signal` fires. One
+ * listener per call, removed when `w` settles: a long wait polls many times,
+ * and racing every poll against one never-settling promise would pile up reactions.
+ */
+export function waitOrAbort(w: Promise<'ok' | 'timed-out'>, signal: AbortSignal): Promise<'ok' | 'timed-out' | 'aborted'> {
+  if (signal.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    void w.then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(r);
+    });
+  });
+}
+
 /** Blocks (workers only) until `i32[idx]` may no longer equal `expected`, or after `ms`. */
 export function blockChange(i32: Int32Array, idx: number, expected: number, ms = POLL_MS): string {
   return Atomics.wait(i32, idx, expected, ms);
@@ -52,7 +107,13 @@ export function blockChange(i32: Int32Array, idx: number, expected: number, ms =
  * tries. `attempt` usually CASes `state`; when that fails, the word has
  * changed, so the next sleep returns at once. Synchronous when the first try wins.
  */
-export function retryAsync<R>(i32: Int32Array, idx: number, attempt: (state: number) => R | undefined): R | Promise<R> {
+export function retryAsync<R>(
+  i32: Int32Array,
+  idx: number,
+  attempt: (state: number) => R | undefined,
+  signal?: AbortSignal,
+  onAbort?: () => Error,
+): R | Promise<R> {
   const first = attempt(Atomics.load(i32, idx));
   if (first !== undefined) return first;
   return (async () => {
@@ -60,7 +121,9 @@ export function retryAsync<R>(i32: Int32Array, idx: number, attempt: (state: num
       const s = Atomics.load(i32, idx);
       const r = attempt(s);
       if (r !== undefined) return r;
-      await waitChange(i32, idx, s);
+      const w = waitChange(i32, idx, s);
+      if (w === undefined) continue;
+      if ((signal === undefined ? await w : await waitOrAbort(w, signal)) === 'aborted') throw onAbort!();
     }
   })();
 }

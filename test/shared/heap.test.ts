@@ -83,7 +83,7 @@ describe('SharedHeap', () => {
 
   it('fromBuffer rejects buffers that are not a heap', () => {
     expect(() => SharedHeap.fromBuffer(new SharedArrayBuffer(1024))).toThrow(TypeError);
-    const g = new (SharedArrayBuffer as unknown as new (n: number, o: object) => SharedArrayBuffer)(1024, { maxByteLength: 4096 });
+    const g = new (SharedArrayBuffer as unknown as new (n: number, o: object) => SharedArrayBuffer)(4096, { maxByteLength: 8192 });
     expect(() => SharedHeap.fromBuffer(g)).toThrow(/not a spindle SharedHeap/);
     const heap = new SharedHeap();
     expect(SharedHeap.fromBuffer(heap.buffer).id).toBe(heap.id);
