@@ -54,8 +54,14 @@ export const ErrorCode = {
   ABORTED: 'ERR_SPINDLE_ABORTED',
   /** A closed semaphore, channel or cell. */
   CLOSED: 'ERR_SPINDLE_CLOSED',
-  /** A OnceCell set twice. */
+  /** A OnceCell set twice, a oneshot sent twice. */
   ALREADY_SET: 'ERR_SPINDLE_ALREADY_SET',
+  /** A bounded channel had no room for `trySend`. */
+  CHANNEL_FULL: 'ERR_SPINDLE_CHANNEL_FULL',
+  /** A channel had no message for `tryRecv`. */
+  CHANNEL_EMPTY: 'ERR_SPINDLE_CHANNEL_EMPTY',
+  /** A broadcast receiver fell behind and missed values (`LaggedError.skipped`). */
+  LAGGED: 'ERR_SPINDLE_LAGGED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
