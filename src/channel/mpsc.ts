@@ -89,27 +89,36 @@ import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const M_CAP = HEADER_WORDS;
 const M_SEG_SLOTS = HEADER_WORDS + 1;
-const M_LOCK = 16;
-const M_TAIL = 17;
-const M_TAIL_SEG = 18;
-const M_WQ_HEAD = 19;
-const M_WQ_TAIL = 20;
-const M_RESERVED = 21;
-const M_WAITERS = 22;
-const M_SPARE = 23;
-const M_LAST_TAG = 24;
-const M_HEAD = 32;
+const M_HOT = HEADER_WORDS + 2;
+// Hot words, Int32 index from the 64-byte aligned hot area (M_HOT): one cache line per writer.
+const M_LOCK = 0; // line 0: producers only
+const M_TAIL_SEG = 1;
+const M_WQ_HEAD = 2;
+const M_WQ_TAIL = 3;
+const M_SPARE = 4;
+const M_LAST_TAG = 5;
+const M_TAIL = 16; // line 1: producers write, the consumer reads
+const M_HEAD = 32; // line 2: the consumer writes, producers read now and then
 const M_HEAD_SEG = 33;
-const M_RX = 34;
-const BYTES = 37 * 4;
+const M_RX = 48; // line 3: the consumer writes when it sleeps, producers read
+const M_RESERVED = 64; // line 4: rarely written, read by everyone
+const M_WAITERS = 65;
+const HOT_WORDS = 80;
+const BYTES = HEADER_WORDS * 4 + 16 + 64 + HOT_WORDS * 4;
+
+/** Word index of the hot area of the channel at word `b`. */
+function hotOf(i32: Int32Array, b: number): number {
+  return Atomics.load(i32, b + M_HOT) >> 2;
+}
 
 const S_BASE = 0;
 const S_NEXT = 1;
-const SEG_HEADER = 8;
+const S_SLOTS = 2;
+const SEG_HEADER = 12;
 const SLOT_BYTES = 64;
 const INLINE = SLOT_BYTES - 8;
 const OOL = 1 << 31;
-const MAX_SEG_SLOTS = 63; // 8 + 63 * 64 = 4040 bytes: one 4 KiB block, in the allocator's thread cache
+const MAX_SEG_SLOTS = 62; // 12 + 60 (alignment) + 62 * 64 = 4040 bytes: one 4 KiB block, in the allocator's thread cache
 
 const N_STATE = 0;
 const N_WAKE = 1;
@@ -129,7 +138,21 @@ const RESOLVED = Promise.resolve();
 const WHAT_SEND = 'mpsc.Sender.send(value)';
 
 function segBytes(slots: number): number {
-  return SEG_HEADER + slots * SLOT_BYTES;
+  return SEG_HEADER + 60 + slots * SLOT_BYTES;
+}
+
+/** Initializes segment block `seg` (first position `base`): its slots start at a 64-byte boundary. */
+function initSegment(heap: SharedHeap, seg: number, slots: number, base: number): void {
+  const si = heap.i32For(seg + segBytes(slots));
+  Atomics.store(si, (seg >> 2) + S_BASE, base);
+  Atomics.store(si, (seg >> 2) + S_NEXT, 0);
+  Atomics.store(si, (seg >> 2) + S_SLOTS, (seg + SEG_HEADER + 63) & ~63);
+}
+
+function newSegment(heap: SharedHeap, slots: number, base: number): number {
+  const seg = heap.alloc(segBytes(slots));
+  initSegment(heap, seg, slots, base);
+  return seg;
 }
 
 /** An encoding kept while a sender waits for room: inline bytes, or an out-of-line block. */
@@ -147,6 +170,8 @@ function closedSend<T>(value: T): SendError<T> {
 class Producer {
   readonly heap: SharedHeap;
   readonly b: number;
+  /** Word index of the hot area. */
+  readonly h: number;
   readonly cap: number;
   readonly segSlots: number;
   i32: Int32Array;
@@ -156,6 +181,7 @@ class Producer {
     this.heap = heap;
     this.b = b;
     this.i32 = heap.i32For((b << 2) + BYTES);
+    this.h = hotOf(this.i32, b);
     this.cap = Atomics.load(this.i32, b + M_CAP);
     this.segSlots = Atomics.load(this.i32, b + M_SEG_SLOTS);
     this.deaths = heap.deathCount();
@@ -165,11 +191,23 @@ class Producer {
     return (Atomics.load(this.i32, this.b + H_FLAGS) & RX_CLOSED) !== 0;
   }
 
-  /** Free slots not promised to anyone. */
+  /** HEAD as this thread last read it (≤ the real one: HEAD only grows), so room is re-read only when it runs out. */
+  head = 0;
+
+  /** Free slots not promised to anyone (exact: reads HEAD). */
   room(): number {
     const i32 = this.i32;
-    const b = this.b;
-    return this.cap - ((Atomics.load(i32, b + M_TAIL) - Atomics.load(i32, b + M_HEAD)) | 0) - Atomics.load(i32, b + M_RESERVED);
+    const h = this.h;
+    this.head = Atomics.load(i32, h + M_HEAD);
+    return this.cap - ((Atomics.load(i32, h + M_TAIL) - this.head) | 0) - Atomics.load(i32, h + M_RESERVED);
+  }
+
+  /** Room, from the cached HEAD when that shows some (never more than the truth), else exact. */
+  roomCached(): number {
+    const i32 = this.i32;
+    const h = this.h;
+    const r = this.cap - ((Atomics.load(i32, h + M_TAIL) - this.head) | 0) - Atomics.load(i32, h + M_RESERVED);
+    return r > 0 ? r : this.room();
   }
 
   reapIfDeaths(): void {
@@ -187,33 +225,38 @@ class Producer {
     return { n, ool: 0, bytes: enc.buf.slice(0, n) };
   }
 
+  // The segment that holds TAIL, as this thread last saw it (its view and slot offset depend only on its offset).
+  #seg = 0;
+  #segBase = 0;
+  #slots = 0;
+  #si: Int32Array | null = null;
+
   /** Appends the encoding (in `enc.buf`, or `stash`) at TAIL and publishes it. Call under M_LOCK. */
   pushLocked(n: number, ool: number, bytes: Uint8Array | null): void {
     const heap = this.heap;
     const i32 = this.i32;
-    const b = this.b;
-    const slots = this.segSlots;
-    const t = Atomics.load(i32, b + M_TAIL);
-    let seg = Atomics.load(i32, b + M_TAIL_SEG);
-    let si = heap.i32For(seg + segBytes(slots));
-    let idx = (t - Atomics.load(si, (seg >> 2) + S_BASE)) | 0;
-    if (idx >= slots) {
+    const h = this.h;
+    const t = Atomics.load(i32, h + M_TAIL);
+    const seg = Atomics.load(i32, h + M_TAIL_SEG);
+    if (seg !== this.#seg) this.#see(seg);
+    // BASE is re-read: a recycled segment comes back at the same offset with a new base.
+    let idx = (t - (this.#segBase = Atomics.load(this.#si!, (seg >> 2) + S_BASE))) | 0;
+    if (idx >= this.segSlots) {
+      const si = this.#si!;
       let next = Atomics.load(si, (seg >> 2) + S_NEXT);
       if (next === 0) {
         // (A segment linked by a producer that died before publishing is reused, not linked twice.)
-        next = Atomics.exchange(i32, b + M_SPARE, 0);
-        if (next === 0) next = heap.alloc(segBytes(slots));
-        const ni = heap.i32For(next + segBytes(slots));
-        Atomics.store(ni, (next >> 2) + S_BASE, (Atomics.load(si, (seg >> 2) + S_BASE) + slots) | 0);
-        Atomics.store(ni, (next >> 2) + S_NEXT, 0);
+        next = Atomics.exchange(i32, h + M_SPARE, 0);
+        if (next === 0) next = heap.alloc(segBytes(this.segSlots));
+        initSegment(heap, next, this.segSlots, (this.#segBase + this.segSlots) | 0);
         Atomics.store(si, (seg >> 2) + S_NEXT, next);
       }
-      Atomics.store(i32, b + M_TAIL_SEG, next);
-      seg = next;
-      si = heap.i32For(seg + segBytes(slots));
+      Atomics.store(i32, h + M_TAIL_SEG, next);
+      this.#see(next);
       idx = 0;
     }
-    const slot = seg + SEG_HEADER + idx * SLOT_BYTES;
+    const slot = this.#slots + idx * SLOT_BYTES;
+    const si = this.#si!;
     if (ool !== 0) {
       si[(slot >> 2) + 1] = ool;
       si[slot >> 2] = n | OOL;
@@ -225,23 +268,30 @@ class Producer {
       }
       si[slot >> 2] = n;
     }
-    if (Atomics.load(i32, b + M_LAST_TAG) !== selfTag) Atomics.store(i32, b + M_LAST_TAG, selfTag);
+    if (Atomics.load(i32, h + M_LAST_TAG) !== selfTag) Atomics.store(i32, h + M_LAST_TAG, selfTag);
     // safety: the one store that publishes the slot (and ends a push a dead producer could leave half done).
-    Atomics.store(i32, b + M_TAIL, (t + 1) | 0);
+    Atomics.store(i32, h + M_TAIL, (t + 1) | 0);
+  }
+
+  #see(seg: number): void {
+    const si = (this.#si = this.heap.i32For(seg + segBytes(this.segSlots)));
+    this.#seg = seg;
+    this.#segBase = Atomics.load(si, (seg >> 2) + S_BASE);
+    this.#slots = Atomics.load(si, (seg >> 2) + S_SLOTS);
   }
 
   /** Grants free room to the oldest waiting nodes. Call under M_LOCK. */
   grantLocked(): void {
     const i32 = this.i32;
-    const b = this.b;
-    if (Atomics.load(i32, b + M_WAITERS) === 0) return;
+    const h = this.h;
+    if (Atomics.load(i32, h + M_WAITERS) === 0) return;
     let room = this.room();
-    for (let n = Atomics.load(i32, b + M_WQ_HEAD); n !== 0 && room > 0; ) {
+    for (let n = Atomics.load(i32, h + M_WQ_HEAD); n !== 0 && room > 0; ) {
       const ni = this.heap.i32For(n + NODE_BYTES);
       const w = n >> 2;
       if (Atomics.load(ni, w + N_STATE) === WAITING) {
-        Atomics.add(i32, b + M_RESERVED, 1);
-        Atomics.sub(i32, b + M_WAITERS, 1);
+        Atomics.add(i32, h + M_RESERVED, 1);
+        Atomics.sub(i32, h + M_WAITERS, 1);
         Atomics.store(ni, w + N_STATE, GRANTED);
         Atomics.add(ni, w + N_WAKE, 1);
         Atomics.notify(ni, w + N_WAKE);
@@ -253,9 +303,9 @@ class Producer {
 
   /** Takes the lock and grants (the consumer after taking a message, when senders wait). */
   grant(): void {
-    lock(this.heap, this.i32, this.b + M_LOCK);
+    lock(this.heap, this.i32, this.h + M_LOCK);
     this.grantLocked();
-    unlock(this.i32, this.b + M_LOCK);
+    unlock(this.i32, this.h + M_LOCK);
   }
 
   /** A new node appended to the wait queue (state `state`). Call under M_LOCK. */
@@ -269,13 +319,13 @@ class Producer {
     Atomics.store(ni, w + N_NEXT, 0);
     Atomics.store(ni, w + N_TAG, selfTag);
     const i32 = this.i32;
-    const b = this.b;
-    const last = Atomics.load(i32, b + M_WQ_TAIL);
-    if (last === 0) Atomics.store(i32, b + M_WQ_HEAD, n);
+    const h = this.h;
+    const last = Atomics.load(i32, h + M_WQ_TAIL);
+    if (last === 0) Atomics.store(i32, h + M_WQ_HEAD, n);
     else Atomics.store(heap.i32For(last + NODE_BYTES), (last >> 2) + N_NEXT, n);
-    Atomics.store(i32, b + M_WQ_TAIL, n);
-    if (state === WAITING) Atomics.add(i32, b + M_WAITERS, 1);
-    else Atomics.add(i32, b + M_RESERVED, 1);
+    Atomics.store(i32, h + M_WQ_TAIL, n);
+    if (state === WAITING) Atomics.add(i32, h + M_WAITERS, 1);
+    else Atomics.add(i32, h + M_RESERVED, 1);
     return n;
   }
 
@@ -283,29 +333,29 @@ class Producer {
   removeLocked(n: number): void {
     const heap = this.heap;
     const i32 = this.i32;
-    const b = this.b;
+    const h = this.h;
     let prev = 0;
-    for (let x = Atomics.load(i32, b + M_WQ_HEAD); x !== 0 && x !== n; ) {
+    for (let x = Atomics.load(i32, h + M_WQ_HEAD); x !== 0 && x !== n; ) {
       prev = x;
       x = Atomics.load(heap.i32For(x + NODE_BYTES), (x >> 2) + N_NEXT);
     }
     const ni = heap.i32For(n + NODE_BYTES);
     const next = Atomics.load(ni, (n >> 2) + N_NEXT);
-    if (prev === 0) Atomics.store(i32, b + M_WQ_HEAD, next);
+    if (prev === 0) Atomics.store(i32, h + M_WQ_HEAD, next);
     else Atomics.store(heap.i32For(prev + NODE_BYTES), (prev >> 2) + N_NEXT, next);
-    if (Atomics.load(i32, b + M_WQ_TAIL) === n) Atomics.store(i32, b + M_WQ_TAIL, prev);
+    if (Atomics.load(i32, h + M_WQ_TAIL) === n) Atomics.store(i32, h + M_WQ_TAIL, prev);
     const st = Atomics.load(ni, (n >> 2) + N_STATE);
-    if (st === WAITING) Atomics.sub(i32, b + M_WAITERS, 1);
-    else if (st === GRANTED) Atomics.sub(i32, b + M_RESERVED, 1);
+    if (st === WAITING) Atomics.sub(i32, h + M_WAITERS, 1);
+    else if (st === GRANTED) Atomics.sub(i32, h + M_RESERVED, 1);
     Atomics.store(ni, (n >> 2) + N_STATE, NODE_CLOSED);
   }
 
   /** Removes node `n`, passes its room on, frees it. */
   releaseNode(n: number): void {
-    lock(this.heap, this.i32, this.b + M_LOCK);
+    lock(this.heap, this.i32, this.h + M_LOCK);
     this.removeLocked(n);
     this.grantLocked();
-    unlock(this.i32, this.b + M_LOCK);
+    unlock(this.i32, this.h + M_LOCK);
     this.heap.free(n);
   }
 
@@ -314,31 +364,31 @@ class Producer {
    * returns false if the receiver is gone). Frees the node.
    */
   pushWithNode(n: number, s: Stash | null): boolean {
-    lock(this.heap, this.i32, this.b + M_LOCK);
+    lock(this.heap, this.i32, this.h + M_LOCK);
     this.removeLocked(n);
     const ok = !this.closed();
     if (ok) {
       if (s === null) this.pushLocked(encLen, 0, null);
       else this.pushLocked(s.n, s.ool, s.bytes);
     }
-    unlock(this.i32, this.b + M_LOCK);
+    unlock(this.i32, this.h + M_LOCK);
     this.heap.free(n);
-    if (ok) wakeReceiver(this.heap, this.i32, this.b + M_RX);
+    if (ok) wakeReceiver(this.heap, this.i32, this.h + M_RX);
     return ok;
   }
 
   /** Queues a waiting node; returns it (possibly granted at once), or 0 when the channel is closed. */
   enqueue(): number {
-    lock(this.heap, this.i32, this.b + M_LOCK);
+    lock(this.heap, this.i32, this.h + M_LOCK);
     if (this.closed()) {
-      unlock(this.i32, this.b + M_LOCK);
+      unlock(this.i32, this.h + M_LOCK);
       return 0;
     }
     const n = this.appendLocked(WAITING);
     // safety: WAITERS went up before this look at HEAD; the consumer stores HEAD before
     // it reads WAITERS. So either it sees us and grants, or we see its room here.
     this.grantLocked();
-    unlock(this.i32, this.b + M_LOCK);
+    unlock(this.i32, this.h + M_LOCK);
     return n;
   }
 
@@ -437,28 +487,28 @@ export class Sender<T> implements SharedHandle, Disposable {
     p.reapIfDeaths();
     if (this.#dead || p.closed()) throw closedSend(value);
     const i32 = p.i32;
-    const b = p.b;
-    if (p.cap !== 0 && (Atomics.load(i32, b + M_WAITERS) !== 0 || p.room() <= 0)) return false;
+    const h = p.h;
+    if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) return false;
     const n = encode(value, WHAT_SEND);
     let ool = 0;
     if (n > INLINE) {
       ool = p.heap.alloc(n);
       copyEncoded(p.heap, ool, n);
     }
-    lock(p.heap, i32, b + M_LOCK);
+    lock(p.heap, i32, h + M_LOCK);
     if (p.closed()) {
-      unlock(i32, b + M_LOCK);
+      unlock(i32, h + M_LOCK);
       if (ool !== 0) p.heap.free(ool);
       throw closedSend(value);
     }
-    if (p.cap !== 0 && (Atomics.load(i32, b + M_WAITERS) !== 0 || p.room() <= 0)) {
+    if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) {
       // Lost the last slot to another sender between the look and the lock: wait with the encoding.
-      unlock(i32, b + M_LOCK);
+      unlock(i32, h + M_LOCK);
       return { n, ool, bytes: ool === 0 ? enc.buf.slice(0, n) : null };
     }
     p.pushLocked(n, ool, null);
-    unlock(i32, b + M_LOCK);
-    wakeReceiver(p.heap, i32, b + M_RX);
+    unlock(i32, h + M_LOCK);
+    wakeReceiver(p.heap, i32, h + M_RX);
     return true;
   }
 
@@ -502,11 +552,11 @@ export class Sender<T> implements SharedHandle, Disposable {
     p.reapIfDeaths();
     if (this.#dead || p.closed()) throw new TrySendError('spindle: mpsc trySend failed: the channel is closed', value, ErrorCode.CLOSED);
     const i32 = p.i32;
-    const b = p.b;
-    lock(p.heap, i32, b + M_LOCK);
+    const h = p.h;
+    lock(p.heap, i32, h + M_LOCK);
     try {
       if (p.closed()) throw new TrySendError('spindle: mpsc trySend failed: the channel is closed', value, ErrorCode.CLOSED);
-      if (p.cap !== 0 && (Atomics.load(i32, b + M_WAITERS) !== 0 || p.room() <= 0)) {
+      if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) {
         throw new TrySendError(`spindle: mpsc trySend failed: the channel is full (capacity ${p.cap})`, value, ErrorCode.CHANNEL_FULL);
       }
       // Encoded under the lock: a trySend that fails never moves the handles inside its value.
@@ -518,9 +568,9 @@ export class Sender<T> implements SharedHandle, Disposable {
       }
       p.pushLocked(n, ool, null);
     } finally {
-      unlock(i32, b + M_LOCK);
+      unlock(i32, h + M_LOCK);
     }
-    wakeReceiver(p.heap, i32, b + M_RX);
+    wakeReceiver(p.heap, i32, h + M_RX);
   }
 
   /**
@@ -570,10 +620,10 @@ export class Sender<T> implements SharedHandle, Disposable {
     ref(p.i32, p.b);
     try {
       if (p.cap === 0) {
-        lock(p.heap, p.i32, p.b + M_LOCK);
+        lock(p.heap, p.i32, p.h + M_LOCK);
         const closed = p.closed();
         const n = closed ? 0 : p.appendLocked(GRANTED);
-        unlock(p.i32, p.b + M_LOCK);
+        unlock(p.i32, p.h + M_LOCK);
         if (closed) throw closedSend(undefined);
         return new Permit<T>(p, n);
       }
@@ -737,11 +787,15 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   #pending = 0;
   #deaths: number;
   #producer: Producer | null = null;
+  /** Word index of the hot area. */
+  readonly #hb: number;
   // Consumer position, cached here (this thread is the only consumer).
-  #h: number;
+  #head: number;
   #t: number;
   #seg: number;
   #segBase: number;
+  /** Byte offset of the current segment's first slot (64-byte aligned). */
+  #slots: number;
   #si: Int32Array;
 
   /** @internal Made by mpsc.channel() and the reviver. */
@@ -752,16 +806,18 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     const i32 = (this.#i32 = heap.i32For((b << 2) + BYTES));
     this.#deaths = heap.deathCount();
     if (dead) {
-      this.#cap = this.#segSlots = this.#h = this.#t = this.#seg = this.#segBase = 0;
+      this.#cap = this.#segSlots = this.#head = this.#t = this.#seg = this.#segBase = this.#slots = this.#hb = 0;
       this.#si = i32;
       return;
     }
+    const hb = (this.#hb = hotOf(i32, b));
     this.#cap = Atomics.load(i32, b + M_CAP);
     this.#segSlots = Atomics.load(i32, b + M_SEG_SLOTS);
-    this.#h = this.#t = Atomics.load(i32, b + M_HEAD);
-    this.#seg = Atomics.load(i32, b + M_HEAD_SEG);
+    this.#head = this.#t = Atomics.load(i32, hb + M_HEAD);
+    this.#seg = Atomics.load(i32, hb + M_HEAD_SEG);
     this.#si = heap.i32For(this.#seg + segBytes(this.#segSlots));
     this.#segBase = Atomics.load(this.#si, (this.#seg >> 2) + S_BASE);
+    this.#slots = Atomics.load(this.#si, (this.#seg >> 2) + S_SLOTS);
   }
 
   #use(op: string): void {
@@ -770,25 +826,25 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
 
   /** Takes the next value: the value, EMPTY, or CLOSED. The only place a value is consumed. */
   [POLL](): T | typeof EMPTY | typeof CLOSED {
-    const h = this.#h;
-    if (h === this.#t) {
+    const head = this.#head;
+    if (head === this.#t) {
       if (this.#dead) return CLOSED;
       const i32 = this.#i32;
-      const t = (this.#t = Atomics.load(i32, this.#b + M_TAIL));
-      if (h === t) {
+      const t = (this.#t = Atomics.load(i32, this.#hb + M_TAIL));
+      if (head === t) {
         if ((Atomics.load(i32, this.#b + H_FLAGS) & (TX_CLOSED | RX_CLOSED)) === 0) return EMPTY;
         // Closed: a value published just before the close must still be seen.
-        this.#t = Atomics.load(i32, this.#b + M_TAIL);
-        if (h === this.#t) return CLOSED;
+        this.#t = Atomics.load(i32, this.#hb + M_TAIL);
+        if (head === this.#t) return CLOSED;
       }
     }
-    let idx = (h - this.#segBase) | 0;
+    let idx = (head - this.#segBase) | 0;
     if (idx >= this.#segSlots) {
       this.#nextSegment();
       idx = 0;
     }
     const heap = this.#heap;
-    const slot = this.#seg + SEG_HEADER + idx * SLOT_BYTES;
+    const slot = this.#slots + idx * SLOT_BYTES;
     const si = this.#si;
     const len = si[slot >> 2]!;
     try {
@@ -804,11 +860,11 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
       return decodeAt(heap, slot + 8, slot + 8 + len) as T;
     } finally {
       const i32 = this.#i32;
-      const b = this.#b;
-      const nh = (this.#h = (h + 1) | 0);
-      Atomics.store(i32, b + M_HEAD, nh);
+      const hb = this.#hb;
+      const nh = (this.#head = (head + 1) | 0);
+      Atomics.store(i32, hb + M_HEAD, nh);
       // safety: HEAD is stored before WAITERS is read (see Producer.enqueue).
-      if (this.#cap !== 0 && Atomics.load(i32, b + M_WAITERS) !== 0) this.#prod().grant();
+      if (this.#cap !== 0 && Atomics.load(i32, hb + M_WAITERS) !== 0) this.#prod().grant();
     }
   }
 
@@ -823,23 +879,24 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     this.#seg = next;
     this.#si = heap.i32For(next + segBytes(this.#segSlots));
     this.#segBase = Atomics.load(this.#si, (next >> 2) + S_BASE);
-    Atomics.store(this.#i32, this.#b + M_HEAD_SEG, next);
+    this.#slots = Atomics.load(this.#si, (next >> 2) + S_SLOTS);
+    Atomics.store(this.#i32, this.#hb + M_HEAD_SEG, next);
     // safety: the producers moved past `old` (TAIL is beyond it), so it is ours to recycle.
-    const prev = Atomics.exchange(this.#i32, this.#b + M_SPARE, old);
+    const prev = Atomics.exchange(this.#i32, this.#hb + M_SPARE, old);
     if (prev !== 0) heap.free(prev);
   }
 
   [ARM](hub: number): SleepWord | undefined {
     const i32 = this.#i32;
-    const w = this.#b + M_RX;
+    const w = this.#hb + M_RX;
     if (hub !== 0) Atomics.store(i32, w + RX_HUB, hub);
     Atomics.store(i32, w + RX_WAITING, 1);
     return hub !== 0 ? undefined : { i32, idx: w + RX_SEQ, value: Atomics.load(i32, w + RX_SEQ) };
   }
 
   [DISARM](): void {
-    Atomics.store(this.#i32, this.#b + M_RX + RX_WAITING, 0);
-    Atomics.store(this.#i32, this.#b + M_RX + RX_HUB, 0);
+    Atomics.store(this.#i32, this.#hb + M_RX + RX_WAITING, 0);
+    Atomics.store(this.#i32, this.#hb + M_RX + RX_HUB, 0);
   }
 
   [ON_TIMEOUT](): void {
@@ -847,7 +904,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   }
 
   [SPIN](): boolean {
-    const tag = this.#dead ? selfTag : Atomics.load(this.#i32, this.#b + M_LAST_TAG);
+    const tag = this.#dead ? selfTag : Atomics.load(this.#i32, this.#hb + M_LAST_TAG);
     return tag !== 0 && tag !== selfTag;
   }
 
@@ -970,7 +1027,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   len(): number {
     this.#use('len()');
     if (this.#dead) return 0;
-    return (Atomics.load(this.#i32, this.#b + M_TAIL) - this.#h) | 0;
+    return (Atomics.load(this.#i32, this.#hb + M_TAIL) - this.#head) | 0;
   }
 
   /** True when nothing is queued now. */
@@ -1000,18 +1057,18 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     this.#close();
     // Free the out-of-line values still queued (handles inside them are not dropped: see docs).
     for (;;) {
-      const h = this.#h;
-      if (h === Atomics.load(this.#i32, this.#b + M_TAIL)) break;
+      const h = this.#head;
+      if (h === Atomics.load(this.#i32, this.#hb + M_TAIL)) break;
       let idx = (h - this.#segBase) | 0;
       if (idx >= this.#segSlots) {
         this.#nextSegment();
         idx = 0;
       }
-      const slot = this.#seg + SEG_HEADER + idx * SLOT_BYTES;
+      const slot = this.#slots + idx * SLOT_BYTES;
       const len = this.#si[slot >> 2]!;
       if (len < 0) this.#heap.free(this.#si[(slot >> 2) + 1]!);
-      this.#h = (h + 1) | 0;
-      Atomics.store(this.#i32, this.#b + M_HEAD, this.#h);
+      this.#head = (h + 1) | 0;
+      Atomics.store(this.#i32, this.#hb + M_HEAD, this.#head);
     }
     dropEmbedded(this.#heap, this.#b, 0, RECEIVER);
   }
@@ -1034,33 +1091,35 @@ function endToUndefined<T>(r: T | typeof CLOSED): T | undefined {
 
 /** The receiver closed: fail the waiting senders, and wait out a push in progress (the lock is the barrier). */
 function closeSenders(heap: SharedHeap, i32: Int32Array, b: number): void {
-  lock(heap, i32, b + M_LOCK);
-  for (let n = Atomics.load(i32, b + M_WQ_HEAD); n !== 0; ) {
+  const h = hotOf(i32, b);
+  lock(heap, i32, h + M_LOCK);
+  for (let n = Atomics.load(i32, h + M_WQ_HEAD); n !== 0; ) {
     const ni = heap.i32For(n + NODE_BYTES);
     const w = n >> 2;
     if (Atomics.load(ni, w + N_STATE) === WAITING) {
-      Atomics.sub(i32, b + M_WAITERS, 1);
+      Atomics.sub(i32, h + M_WAITERS, 1);
       Atomics.store(ni, w + N_STATE, NODE_CLOSED);
       Atomics.add(ni, w + N_WAKE, 1);
       Atomics.notify(ni, w + N_WAKE);
     }
     n = Atomics.load(ni, w + N_NEXT);
   }
-  unlock(i32, b + M_LOCK);
+  unlock(i32, h + M_LOCK);
 }
 
 registerChanKind(KIND.mpsc, {
   sendersGone(heap, i32, b) {
-    wakeReceiver(heap, i32, b + M_RX);
+    wakeReceiver(heap, i32, hotOf(i32, b) + M_RX);
   },
   receiversGone(heap, i32, b) {
     closeSenders(heap, i32, b);
   },
   reaped(heap, i32, b, dead) {
     // Waiter nodes of dead senders: their waits and reservations go back.
-    lock(heap, i32, b + M_LOCK);
+    const h = hotOf(i32, b);
+    lock(heap, i32, h + M_LOCK);
     const p = new Producer(heap, b);
-    for (let n = Atomics.load(i32, b + M_WQ_HEAD); n !== 0; ) {
+    for (let n = Atomics.load(i32, h + M_WQ_HEAD); n !== 0; ) {
       const ni = heap.i32For(n + NODE_BYTES);
       const next = Atomics.load(ni, (n >> 2) + N_NEXT);
       if (dead.has(Atomics.load(ni, (n >> 2) + N_TAG))) {
@@ -1070,32 +1129,33 @@ registerChanKind(KIND.mpsc, {
       n = next;
     }
     p.grantLocked();
-    unlock(i32, b + M_LOCK);
+    unlock(i32, h + M_LOCK);
   },
   release(heap, i32, b) {
+    const h = hotOf(i32, b);
     const slots = Atomics.load(i32, b + M_SEG_SLOTS);
     const bytes = segBytes(slots);
-    let seg = Atomics.load(i32, b + M_HEAD_SEG);
-    const tail = Atomics.load(i32, b + M_TAIL);
-    for (let h = Atomics.load(i32, b + M_HEAD); h !== tail; h = (h + 1) | 0) {
+    let seg = Atomics.load(i32, h + M_HEAD_SEG);
+    const tail = Atomics.load(i32, h + M_TAIL);
+    for (let pos = Atomics.load(i32, h + M_HEAD); pos !== tail; pos = (pos + 1) | 0) {
       let si = heap.i32For(seg + bytes);
-      let idx = (h - Atomics.load(si, (seg >> 2) + S_BASE)) | 0;
+      let idx = (pos - Atomics.load(si, (seg >> 2) + S_BASE)) | 0;
       if (idx >= slots) {
         seg = Atomics.load(si, (seg >> 2) + S_NEXT);
         si = heap.i32For(seg + bytes);
         idx = 0;
       }
-      const slot = seg + SEG_HEADER + idx * SLOT_BYTES;
+      const slot = Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES;
       if (si[slot >> 2]! < 0) heap.free(si[(slot >> 2) + 1]!);
     }
-    for (let s = Atomics.load(i32, b + M_HEAD_SEG); s !== 0; ) {
-      const next = Atomics.load(heap.i32For(s + bytes), (s >> 2) + S_NEXT);
-      heap.free(s);
-      s = next;
+    for (let sg = Atomics.load(i32, h + M_HEAD_SEG); sg !== 0; ) {
+      const next = Atomics.load(heap.i32For(sg + bytes), (sg >> 2) + S_NEXT);
+      heap.free(sg);
+      sg = next;
     }
-    const spare = Atomics.load(i32, b + M_SPARE);
+    const spare = Atomics.load(i32, h + M_SPARE);
     if (spare !== 0) heap.free(spare);
-    for (let n = Atomics.load(i32, b + M_WQ_HEAD); n !== 0; ) {
+    for (let n = Atomics.load(i32, h + M_WQ_HEAD); n !== 0; ) {
       const next = Atomics.load(heap.i32For(n + NODE_BYTES), (n >> 2) + N_NEXT);
       heap.free(n);
       n = next;
@@ -1124,15 +1184,22 @@ function create<T>(cap: number): [Sender<T>, Receiver<T>] {
   const off = allocChan(heap, KIND.mpsc, BYTES);
   const b = off >> 2;
   const slots = cap === 0 ? MAX_SEG_SLOTS : Math.min(MAX_SEG_SLOTS, Math.max(7, cap));
-  const seg = heap.alloc(segBytes(slots));
-  const si = heap.i32For(seg + segBytes(slots));
-  Atomics.store(si, (seg >> 2) + S_BASE, 0);
-  Atomics.store(si, (seg >> 2) + S_NEXT, 0);
+  let seg: number;
+  try {
+    seg = newSegment(heap, slots, 0);
+  } catch (e) {
+    heap.free(off);
+    throw e;
+  }
   const i32 = heap.i32For(off + BYTES);
+  // The hot area starts at the first 64-byte boundary after the header (BYTES leaves room for it).
+  const hot = (off + HEADER_WORDS * 4 + 16 + 63) & ~63;
+  const h = hot >> 2;
   Atomics.store(i32, b + M_CAP, cap);
   Atomics.store(i32, b + M_SEG_SLOTS, slots);
-  Atomics.store(i32, b + M_TAIL_SEG, seg);
-  Atomics.store(i32, b + M_HEAD_SEG, seg);
+  Atomics.store(i32, b + M_HOT, hot);
+  Atomics.store(i32, h + M_TAIL_SEG, seg);
+  Atomics.store(i32, h + M_HEAD_SEG, seg);
   initEmbedded(i32, b, 0, RECEIVER);
   const e = newEnd(heap, b, KIND.mpscSender, SENDER);
   return [new Sender<T>(heap, e), new Receiver<T>(heap, b)];

@@ -42,6 +42,7 @@ describe('spindle/comlink', () => {
     expect(await c.add(2)).toBe(103);
     c[releaseProxy]();
     expect(await within(h, 5000, 'serve() to end on release')).toBe(103);
+    await within(here.closed(), 5000, 'this side to see the other side gone');
     expect(() => here.postMessage({})).toThrow(/closed/);
   });
 
