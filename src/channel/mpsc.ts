@@ -82,9 +82,9 @@ import {
 import { AbortedError, SendError, TryRecvError, TrySendError } from './errors.js';
 import { POLL_MS, lock, selfTag, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type SleepWord } from './protocol.js';
-import { recvBlocking, recvWait } from './recv-wait.js';
+import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
-import { copyEncoded, decodeAt, encode, enc } from './values.js';
+import { NOT_FAST, copyEncoded, decodeAt, enc, encode, readFast, writeFast } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const M_CAP = HEADER_WORDS;
@@ -225,14 +225,20 @@ class Producer {
     return { n, ool: 0, bytes: enc.buf.slice(0, n) };
   }
 
-  // The segment that holds TAIL, as this thread last saw it (its view and slot offset depend only on its offset).
+  // The segment that holds TAIL, as this thread last saw it (its views and slot offset depend only on its offset).
   #seg = 0;
   #segBase = 0;
   #slots = 0;
   #si: Int32Array | null = null;
+  #su8: Uint8Array | null = null;
+  /** The slot #slotLocked found. */
+  #slot = 0;
 
-  /** Appends the encoding (in `enc.buf`, or `stash`) at TAIL and publishes it. Call under M_LOCK. */
-  pushLocked(n: number, ool: number, bytes: Uint8Array | null): void {
+  /**
+   * Finds the slot for position TAIL (linking a new segment when the current
+   * one is full); leaves it in #slot / #si / #su8 and returns TAIL. Call under M_LOCK.
+   */
+  #slotLocked(): number {
     const heap = this.heap;
     const i32 = this.i32;
     const h = this.h;
@@ -255,26 +261,50 @@ class Producer {
       this.#see(next);
       idx = 0;
     }
-    const slot = this.#slots + idx * SLOT_BYTES;
-    const si = this.#si!;
-    if (ool !== 0) {
-      si[(slot >> 2) + 1] = ool;
-      si[slot >> 2] = n | OOL;
-    } else {
-      if (bytes === null) {
-        copyEncoded(heap, slot + 8, n);
-      } else {
-        heap.u8For(slot + 8 + n).set(bytes, slot + 8);
-      }
-      si[slot >> 2] = n;
-    }
+    this.#slot = this.#slots + idx * SLOT_BYTES;
+    return t;
+  }
+
+  /** Publishes the slot of position `t`. Call under M_LOCK, after writing it. */
+  #publishLocked(t: number): void {
+    const i32 = this.i32;
+    const h = this.h;
     if (Atomics.load(i32, h + M_LAST_TAG) !== selfTag) Atomics.store(i32, h + M_LAST_TAG, selfTag);
     // safety: the one store that publishes the slot (and ends a push a dead producer could leave half done).
     Atomics.store(i32, h + M_TAIL, (t + 1) | 0);
   }
 
+  /** Appends the encoding (in `enc.buf`, or `bytes`, or out of line at `ool`) at TAIL and publishes it. Call under M_LOCK. */
+  pushLocked(n: number, ool: number, bytes: Uint8Array | null): void {
+    const t = this.#slotLocked();
+    const slot = this.#slot;
+    const si = this.#si!;
+    if (ool !== 0) {
+      si[(slot >> 2) + 1] = ool;
+      si[slot >> 2] = n | OOL;
+    } else {
+      if (bytes === null) copyEncoded(this.heap, slot + 8, n);
+      else this.#su8!.set(bytes, slot + 8);
+      si[slot >> 2] = n;
+    }
+    this.#publishLocked(t);
+  }
+
+  /** Writes a primitive straight into the slot at TAIL and publishes it; false (nothing published) if it is not one. Call under M_LOCK. */
+  pushFastLocked(value: unknown): boolean {
+    const t = this.#slotLocked();
+    const slot = this.#slot;
+    const n = writeFast(value, this.#su8!, slot + 8, INLINE);
+    if (n < 0) return false;
+    this.#si![slot >> 2] = n;
+    this.#publishLocked(t);
+    return true;
+  }
+
   #see(seg: number): void {
-    const si = (this.#si = this.heap.i32For(seg + segBytes(this.segSlots)));
+    const end = seg + segBytes(this.segSlots);
+    const si = (this.#si = this.heap.i32For(end));
+    this.#su8 = this.heap.u8For(end);
     this.#seg = seg;
     this.#segBase = Atomics.load(si, (seg >> 2) + S_BASE);
     this.#slots = Atomics.load(si, (seg >> 2) + S_SLOTS);
@@ -392,9 +422,19 @@ class Producer {
     return n;
   }
 
+  /**
+   * A waiting sender grants room itself when it sees some: the consumer
+   * grants only in batches (or when it runs dry), so that a full channel does
+   * not cost a wake-up per message; this keeps a waiter from depending on it.
+   */
+  selfGrant(): void {
+    if (this.room() > 0) this.grant();
+  }
+
   /** Waits (without blocking the thread) until node `n` is granted; false if the channel closed. */
   async awaitGrant(n: number, signal: AbortSignal | undefined, what: string): Promise<boolean> {
     const heap = this.heap;
+    let end = 0;
     for (let spins = 0; ; spins++) {
       const ni = heap.i32For(n + NODE_BYTES);
       const w = n >> 2;
@@ -402,30 +442,47 @@ class Producer {
       if (st === GRANTED) return true;
       if (st === NODE_CLOSED) return false;
       if (signal?.aborted) throw new AbortedError(what, signal.reason);
-      if (spins < 32) continue;
+      if ((spins & 31) === 31) {
+        this.selfGrant();
+        if (end === 0) end = performance.now() + SPIN_MS;
+        else if (performance.now() > end) spins = -1 >>> 1; // done spinning
+      }
+      if (spins < 1 << 30) continue;
       const wake = Atomics.load(ni, w + N_WAKE);
       if (Atomics.load(ni, w + N_STATE) !== st) continue;
       const s = sleepAsync(ni, w + N_WAKE, wake, POLL_MS);
       if (s === undefined) continue;
       const out = await raceAbort(s, signal);
       if (out === ABORTED) throw new AbortedError(what, signal!.reason);
-      if (out === 'timed-out') this.reapIfDeaths();
+      if (out === 'timed-out') {
+        this.reapIfDeaths();
+        this.selfGrant();
+      }
     }
   }
 
   /** Blocks the thread until node `n` is granted; false if the channel closed. */
   blockGrant(n: number): boolean {
     const heap = this.heap;
+    let end = 0;
     for (let spins = 0; ; spins++) {
       const ni = heap.i32For(n + NODE_BYTES);
       const w = n >> 2;
       const st = Atomics.load(ni, w + N_STATE);
       if (st === GRANTED) return true;
       if (st === NODE_CLOSED) return false;
-      if (spins < 64) continue;
+      if ((spins & 31) === 31) {
+        this.selfGrant();
+        if (end === 0) end = performance.now() + SPIN_MS;
+        else if (performance.now() > end) spins = -1 >>> 1;
+      }
+      if (spins < 1 << 30) continue;
       const wake = Atomics.load(ni, w + N_WAKE);
       if (Atomics.load(ni, w + N_STATE) !== st) continue;
-      if (Atomics.wait(ni, w + N_WAKE, wake, POLL_MS) === 'timed-out') this.reapIfDeaths();
+      if (Atomics.wait(ni, w + N_WAKE, wake, POLL_MS) === 'timed-out') {
+        this.reapIfDeaths();
+        this.selfGrant();
+      }
     }
   }
 
@@ -485,9 +542,30 @@ export class Sender<T> implements SharedHandle, Disposable {
   #fast(value: T): boolean | Stash {
     const p = this.#p;
     p.reapIfDeaths();
-    if (this.#dead || p.closed()) throw closedSend(value);
+    if (this.#dead) throw closedSend(value);
     const i32 = p.i32;
     const h = p.h;
+    const type = typeof value;
+    if (type === 'number' || type === 'boolean' || (type === 'string' && (value as string).length <= INLINE - 5) || value == null) {
+      // A primitive: checked and written under the lock in one go, no Encoder.
+      lock(p.heap, i32, h + M_LOCK);
+      if (p.closed()) {
+        unlock(i32, h + M_LOCK);
+        throw closedSend(value);
+      }
+      if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) {
+        unlock(i32, h + M_LOCK);
+        return false;
+      }
+      const ok = p.pushFastLocked(value);
+      unlock(i32, h + M_LOCK);
+      if (ok) {
+        if (Atomics.load(i32, h + M_RX + RX_WAITING) !== 0) wakeReceiver(p.heap, i32, h + M_RX);
+        return true;
+      }
+      // (A non-Latin-1 string: the general path below.)
+    }
+    if (p.closed()) throw closedSend(value);
     if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) return false;
     const n = encode(value, WHAT_SEND);
     let ool = 0;
@@ -781,6 +859,8 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   readonly #b: number;
   readonly #i32: Int32Array;
   readonly #cap: number;
+  /** Grant waiting senders room only once this much is free (see POLL). */
+  readonly #grantBatch: number;
   readonly #segSlots: number;
   readonly #dead: boolean;
   #state = H_LIVE;
@@ -797,6 +877,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   /** Byte offset of the current segment's first slot (64-byte aligned). */
   #slots: number;
   #si: Int32Array;
+  #su8: Uint8Array;
 
   /** @internal Made by mpsc.channel() and the reviver. */
   constructor(heap: SharedHeap, b: number, dead = false) {
@@ -806,16 +887,19 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     const i32 = (this.#i32 = heap.i32For((b << 2) + BYTES));
     this.#deaths = heap.deathCount();
     if (dead) {
-      this.#cap = this.#segSlots = this.#head = this.#t = this.#seg = this.#segBase = this.#slots = this.#hb = 0;
+      this.#cap = this.#segSlots = this.#head = this.#t = this.#seg = this.#segBase = this.#slots = this.#hb = this.#grantBatch = 0;
       this.#si = i32;
+      this.#su8 = heap.u8;
       return;
     }
     const hb = (this.#hb = hotOf(i32, b));
     this.#cap = Atomics.load(i32, b + M_CAP);
+    this.#grantBatch = Math.max(1, Math.min(64, this.#cap >> 3));
     this.#segSlots = Atomics.load(i32, b + M_SEG_SLOTS);
     this.#head = this.#t = Atomics.load(i32, hb + M_HEAD);
     this.#seg = Atomics.load(i32, hb + M_HEAD_SEG);
     this.#si = heap.i32For(this.#seg + segBytes(this.#segSlots));
+    this.#su8 = heap.u8For(this.#seg + segBytes(this.#segSlots));
     this.#segBase = Atomics.load(this.#si, (this.#seg >> 2) + S_BASE);
     this.#slots = Atomics.load(this.#si, (this.#seg >> 2) + S_SLOTS);
   }
@@ -857,15 +941,23 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
           heap.free(ptr);
         }
       }
-      return decodeAt(heap, slot + 8, slot + 8 + len) as T;
+      const v = readFast(this.#su8, slot + 8, len);
+      return (v !== NOT_FAST ? v : decodeAt(heap, slot + 8, slot + 8 + len)) as T;
     } finally {
       const i32 = this.#i32;
       const hb = this.#hb;
       const nh = (this.#head = (head + 1) | 0);
       Atomics.store(i32, hb + M_HEAD, nh);
-      // safety: HEAD is stored before WAITERS is read (see Producer.enqueue).
-      if (this.#cap !== 0 && Atomics.load(i32, hb + M_WAITERS) !== 0) this.#prod().grant();
+      // safety: HEAD is stored before WAITERS is read (see Producer.enqueue). Room is granted
+      // in batches (a wake-up per message would cost more than the message); a waiting sender
+      // also grants itself what it sees, and ARM grants everything before this receiver sleeps.
+      if (this.#cap !== 0 && Atomics.load(i32, hb + M_WAITERS) !== 0 && this.#roomApprox() >= this.#grantBatch) this.#prod().grant();
     }
+  }
+
+  /** Free slots as this consumer sees them (TAIL as last read: never more than the truth). */
+  #roomApprox(): number {
+    return this.#cap - ((this.#t - this.#head) | 0) - Atomics.load(this.#i32, this.#hb + M_RESERVED);
   }
 
   #prod(): Producer {
@@ -878,6 +970,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     const next = Atomics.load(this.#si, (old >> 2) + S_NEXT);
     this.#seg = next;
     this.#si = heap.i32For(next + segBytes(this.#segSlots));
+    this.#su8 = heap.u8For(next + segBytes(this.#segSlots));
     this.#segBase = Atomics.load(this.#si, (next >> 2) + S_BASE);
     this.#slots = Atomics.load(this.#si, (next >> 2) + S_SLOTS);
     Atomics.store(this.#i32, this.#hb + M_HEAD_SEG, next);
@@ -889,6 +982,8 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   [ARM](hub: number): SleepWord | undefined {
     const i32 = this.#i32;
     const w = this.#hb + M_RX;
+    // About to sleep on an empty channel: let every waiting sender in first.
+    if (this.#cap !== 0 && Atomics.load(i32, this.#hb + M_WAITERS) !== 0) this.#prod().grant();
     if (hub !== 0) Atomics.store(i32, w + RX_HUB, hub);
     Atomics.store(i32, w + RX_WAITING, 1);
     return hub !== 0 ? undefined : { i32, idx: w + RX_SEQ, value: Atomics.load(i32, w + RX_SEQ) };

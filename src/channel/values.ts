@@ -105,3 +105,132 @@ export function assertNothingOwned(v: unknown, what: string): void {
   };
   walk(v, '');
 }
+
+// ───────────────────────── the primitive fast path ─────────────────────────
+//
+// Numbers, booleans, null/undefined and short Latin-1 strings are most of what
+// channels carry. Their encodings are tiny and fixed, so a channel writes them
+// straight into a slot, and reads them straight back, without going through
+// the Encoder/Decoder objects — but in the codec's own format: the tags and
+// layouts below are taken from the codec when this module loads (and the fast
+// path turns itself off if they are not the ones it expects), so a value
+// written here decodes with Decoder.decodeValue and vice versa.
+
+function sample(v: unknown): Uint8Array {
+  const n = enc.encodeValue(v, 'sample');
+  return enc.buf.slice(0, n);
+}
+const sInt = sample(-2);
+const sFloat = sample(0.5);
+const sStr = sample('ab');
+const sTrue = sample(true);
+const sFalse = sample(false);
+const sNull = sample(null);
+const sUndef = sample(undefined);
+const T_INT = sInt[0]!;
+const T_FLOAT = sFloat[0]!;
+const T_STR8 = sStr[0]!;
+const T_TRUE = sTrue[0]!;
+const T_FALSE = sFalse[0]!;
+const T_NULL = sNull[0]!;
+const T_UNDEFINED = sUndef[0]!;
+const f64 = new Float64Array(1);
+const f64b = new Uint8Array(f64.buffer);
+f64[0] = 0.5;
+/** The fast path is on only if the codec lays these values out as expected. */
+export const FAST =
+  sInt.length === 5 &&
+  new DataView(sInt.buffer).getInt32(1, true) === -2 &&
+  sFloat.length === 9 &&
+  sFloat.subarray(1).every((b, i) => b === f64b[i]) &&
+  sStr.length === 7 &&
+  new DataView(sStr.buffer).getUint32(1, true) === 2 &&
+  sStr[5] === 97 &&
+  sStr[6] === 98 &&
+  sTrue.length === 1 &&
+  sFalse.length === 1 &&
+  sNull.length === 1 &&
+  sUndef.length === 1 &&
+  new Set([T_INT, T_FLOAT, T_STR8, T_TRUE, T_FALSE, T_NULL, T_UNDEFINED]).size === 7;
+
+/**
+ * Writes a primitive's encoding at `u8[at]` (at most `room` bytes); returns
+ * its length, or -1 when `v` is not a fast-path value (an object, a long or
+ * non-Latin-1 string) and must go through `encode`.
+ */
+export function writeFast(v: unknown, u8: Uint8Array, at: number, room: number): number {
+  if (!FAST) return -1;
+  switch (typeof v) {
+    case 'number':
+      if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+        u8[at] = T_INT;
+        u8[at + 1] = v & 0xff;
+        u8[at + 2] = (v >> 8) & 0xff;
+        u8[at + 3] = (v >> 16) & 0xff;
+        u8[at + 4] = (v >> 24) & 0xff;
+        return 5;
+      }
+      f64[0] = v;
+      u8[at] = T_FLOAT;
+      for (let i = 0; i < 8; i++) u8[at + 1 + i] = f64b[i]!;
+      return 9;
+    case 'string': {
+      const n = v.length;
+      if (n + 5 > room) return -1;
+      const p = at + 5;
+      for (let i = 0; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c > 0xff) return -1;
+        u8[p + i] = c;
+      }
+      u8[at] = T_STR8;
+      u8[at + 1] = n & 0xff;
+      u8[at + 2] = (n >> 8) & 0xff;
+      u8[at + 3] = 0;
+      u8[at + 4] = 0;
+      return n + 5;
+    }
+    case 'boolean':
+      u8[at] = v ? T_TRUE : T_FALSE;
+      return 1;
+    case 'undefined':
+      u8[at] = T_UNDEFINED;
+      return 1;
+    case 'object':
+      if (v === null) {
+        u8[at] = T_NULL;
+        return 1;
+      }
+      return -1;
+    default:
+      return -1;
+  }
+}
+
+/** What readFast returns for an encoding it does not handle (decode it with decodeAt). */
+export const NOT_FAST: unique symbol = Symbol('spindle.notFast');
+
+/** Reads a fast-path encoding of `len` bytes at `u8[at]`, or NOT_FAST. */
+export function readFast(u8: Uint8Array, at: number, len: number): unknown {
+  if (!FAST) return NOT_FAST;
+  const tag = u8[at];
+  if (tag === T_INT && len === 5) return u8[at + 1]! | (u8[at + 2]! << 8) | (u8[at + 3]! << 16) | (u8[at + 4]! << 24);
+  if (tag === T_STR8 && len <= 64) {
+    const n = len - 5;
+    // String.fromCharCode on a short subarray is slower than building it here.
+    let s = '';
+    for (let i = 0; i < n; i++) s += String.fromCharCode(u8[at + 5 + i]!);
+    return s;
+  }
+  if (tag === T_FLOAT && len === 9) {
+    for (let i = 0; i < 8; i++) f64b[i] = u8[at + 1 + i]!;
+    return f64[0];
+  }
+  if (len === 1) {
+    if (tag === T_TRUE) return true;
+    if (tag === T_FALSE) return false;
+    if (tag === T_NULL) return null;
+    if (tag === T_UNDEFINED) return undefined;
+  }
+  return NOT_FAST;
+}
