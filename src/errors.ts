@@ -54,7 +54,7 @@ export const ErrorCode = {
   ABORTED: 'ERR_SPINDLE_ABORTED',
   /** A closed semaphore, channel or cell. */
   CLOSED: 'ERR_SPINDLE_CLOSED',
-  /** A OnceCell set twice. */
+  /** A OnceCell set twice, a oneshot sent twice. */
   ALREADY_SET: 'ERR_SPINDLE_ALREADY_SET',
   /** spindle/bullmq: Redis could not be reached (at start), or went away for longer than `redisTimeout`. */
   REDIS_UNAVAILABLE: 'ERR_SPINDLE_REDIS_UNAVAILABLE',
@@ -71,6 +71,12 @@ export const ErrorCode = {
    * cannot check for life (a platform without /proc): see docs/shared-state.md.
    */
   LOCK_TIMEOUT: 'ERR_SPINDLE_LOCK_TIMEOUT',
+  /** A bounded channel had no room for `trySend`. */
+  CHANNEL_FULL: 'ERR_SPINDLE_CHANNEL_FULL',
+  /** A channel had no message for `tryRecv`. */
+  CHANNEL_EMPTY: 'ERR_SPINDLE_CHANNEL_EMPTY',
+  /** A broadcast receiver fell behind and missed values (`LaggedError.skipped`). */
+  LAGGED: 'ERR_SPINDLE_LAGGED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

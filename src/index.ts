@@ -12,3 +12,6 @@ export { JoinError, SpindleError, ErrorCode } from './errors.js';
 export { Runtime, type RuntimeMetrics, type WorkerMetrics } from './runtime.js';
 export type { RuntimeOptions, ShutdownOptions, SpawnOptions } from './options.js';
 export * from './sync/index.js';
+export * from './channel/index.js';
+export { JoinSet, type JoinSetOptions } from './task/join-set.js';
+export { scope, Scope } from './task/scope.js';

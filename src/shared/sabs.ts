@@ -39,6 +39,7 @@ export class SabRegistry implements SabTable {
     known: SabMessage[] = [],
   ) {
     for (const m of known) this.learn(m);
+    openRegistries.push(this); // channels-wiring: values sent through channels name buffers with this thread's registry
   }
 
   idOf(sab: SharedArrayBuffer): number {
@@ -86,5 +87,17 @@ export class SabRegistry implements SabTable {
 
   close(): void {
     for (const p of this.peers) p?.close();
+    const i = openRegistries.indexOf(this); // channels-wiring
+    if (i >= 0) openRegistries.splice(i, 1);
   }
+}
+
+// channels-wiring: the registries open in this thread (a worker has one; the
+// main thread one per live runtime). Channel values carry SharedArrayBuffers
+// through the newest one, so they reach every thread of that runtime.
+const openRegistries: SabRegistry[] = [];
+
+/** This thread's newest open registry (undefined outside a runtime). */
+export function threadSabs(): SabRegistry | undefined {
+  return openRegistries[openRegistries.length - 1];
 }

@@ -1,0 +1,102 @@
+// Worker side of bench/channels.ts: one end of a one-way stream or a round-trip server,
+// over a MessagePort or over spindle channels (attached to the main thread's heap).
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { expose } from 'comlink';
+import { reviverFor } from '../src/shared/handle.js';
+import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
+import '../src/channel/index.js';
+import type { mpsc, oneshot } from '../src/channel/index.js';
+import type { Endpoint } from '../src/channel/endpoint.js';
+import { serve } from '../src/comlink.js';
+import { makeValue, nodeEndpoint, type ValueKind } from './channel-values.js';
+
+interface Job {
+  op: string;
+  heap: SharedArrayBuffer;
+  n: number;
+  kind: ValueKind;
+  port?: MessagePort;
+  handle?: { kind: string; offset: number };
+  go: Int32Array;
+}
+const job = workerData as Job;
+const heap = SharedHeap.fromBuffer(job.heap);
+setGlobalHeap(heap);
+const revive = <T>(): T => reviverFor(job.handle!.kind)(heap, job.handle!.offset) as T;
+const post = (m: unknown): void => parentPort!.postMessage(m);
+
+function waitGo(): void {
+  post('ready');
+  while (Atomics.load(job.go, 0) === 0) Atomics.wait(job.go, 0, 0, 1000);
+}
+
+/** A counter object served by comlink (the RPC round trip's callee). */
+const counter = {
+  n: 0,
+  add(k: number): number {
+    return (this.n += k);
+  },
+};
+
+const ops: Record<string, () => unknown> = {
+  portProduce() {
+    const port = job.port ?? parentPort!;
+    const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
+    waitGo();
+    for (let i = 0; i < job.n; i++) port.postMessage(vals[i & 1023]);
+  },
+  portConsume() {
+    const port = job.port!;
+    let n = 0;
+    port.on('message', () => {
+      if (++n === job.n) {
+        post('done');
+        port.close();
+      }
+    });
+    post('ready');
+  },
+  portEcho() {
+    parentPort!.on('message', (m) => parentPort!.postMessage(m));
+    post('ready');
+  },
+  async spindleProduce() {
+    const tx = revive<mpsc.Sender<unknown>>();
+    const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
+    waitGo();
+    for (let i = 0; i < job.n; i++) await tx.send(vals[i & 1023]);
+    tx.drop();
+  },
+  spindleProduceSync() {
+    const tx = revive<mpsc.Sender<unknown>>();
+    const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
+    waitGo();
+    for (let i = 0; i < job.n; i++) tx.sendSync(vals[i & 1023]);
+    tx.drop();
+  },
+  async spindleConsume() {
+    const rx = revive<mpsc.Receiver<unknown>>();
+    post('ready');
+    let n = 0;
+    for await (const _ of rx) n++;
+    rx.drop();
+    post(n === job.n ? 'done' : `lost: ${n}`);
+  },
+  async spindleOneshotServer() {
+    const rx = revive<mpsc.Receiver<[number, oneshot.Sender<number>]>>();
+    post('ready');
+    for await (const [x, reply] of rx) reply.send(x + 1);
+    rx.drop();
+  },
+  comlinkPort() {
+    expose(counter, nodeEndpoint(parentPort!) as never);
+    post('ready');
+  },
+  async comlinkSpindle() {
+    const ep = revive<Endpoint>();
+    post('ready');
+    await serve(counter, ep);
+  },
+};
+
+await ops[job.op]!();

@@ -1,0 +1,396 @@
+/**
+ * oneshot: one value, once, from one sender to one receiver — Tokio's
+ * `oneshot::channel()`. Both ends live in the channel block itself (no end
+ * blocks: neither can be cloned).
+ *
+ * ── Block, Int32 word index ────────────────────────────────────────────────
+ *   0..11   channel header (chan.ts); H_EMBED+0 the sender's owner word,
+ *           H_EMBED+1 the receiver's
+ *   O_STATE 12  VALUE_SET: the value is written     sender (or) → receiver
+ *               RX_GONE: the receiver will never    receiver (or) → sender
+ *               read it (whichever sets its bit second frees an unread value)
+ *   O_RX    13..15  receiver wake words (rx-wake.ts)
+ *   O_LEN   16  encoded length (bit 31: out of line)   sender, before VALUE_SET
+ *   O_PTR   17  out-of-line block                      sender, before VALUE_SET
+ *   O_DATA  18..27  inline encoding (40 bytes)
+ */
+import { ErrorCode } from '../errors.js';
+import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { globalHeap, type SharedHeap } from '../shared/heap.js';
+import {
+  H_CLOSE_SEQ,
+  H_DROPPED_LOCAL,
+  H_EMBED,
+  H_FLAGS,
+  H_LIVE,
+  H_MOVED,
+  KIND,
+  RECEIVER,
+  RX_CLOSED,
+  SENDER,
+  TX_CLOSED,
+  allocChan,
+  checkKind,
+  claimOwner,
+  dropEmbedded,
+  handleStateError,
+  initEmbedded,
+  reap,
+  ref,
+  registerChanKind,
+  setFlag,
+  unref,
+} from './chan.js';
+import { AbortedError, RecvError, SendError } from './errors.js';
+import { POLL_MS } from './lock.js';
+import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type SleepWord } from './protocol.js';
+import { selfTag } from './lock.js';
+import { recvBlocking, recvWait } from './recv-wait.js';
+import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
+import { copyEncoded, decodeAt, encode } from './values.js';
+import { signalOf, sleepAsync } from './wait.js';
+
+const O_STATE = 12;
+const O_RX = 13;
+const O_LEN = 16;
+const O_PTR = 17;
+const O_DATA = 18;
+const INLINE = 40;
+const BYTES = (O_DATA + INLINE / 4) * 4;
+const VALUE_SET = 1;
+const RX_GONE = 2;
+const OOL = 1 << 31;
+
+/** Frees the unread value's out-of-line block, if any. */
+function freeValue(heap: SharedHeap, i32: Int32Array, b: number): void {
+  if (Atomics.load(i32, b + O_LEN) < 0) heap.free(Atomics.load(i32, b + O_PTR));
+}
+
+/** The sending half of a oneshot: `send(value)` once. */
+export class Sender<T> implements SharedHandle, Disposable {
+  readonly #heap: SharedHeap;
+  readonly #b: number;
+  readonly #i32: Int32Array;
+  readonly #dead: boolean;
+  #state = H_LIVE;
+  #sent = false;
+  #deaths: number;
+
+  /** @internal */
+  constructor(heap: SharedHeap, b: number, dead = false) {
+    this.#heap = heap;
+    this.#b = b;
+    this.#i32 = heap.i32For((b << 2) + BYTES);
+    this.#dead = dead;
+    this.#deaths = heap.deathCount();
+  }
+
+  #use(op: string): void {
+    if (this.#state !== H_LIVE && !(this.#sent && this.#state === H_DROPPED_LOCAL)) throw handleStateError(this.#state, 'oneshot.Sender', op);
+  }
+
+  #reap(): void {
+    if (!this.#dead && this.#heap.deathCount() !== this.#deaths) this.#deaths = reap(this.#heap, this.#b, this.#deaths);
+  }
+
+  /**
+   * Sends the value (once; the sender is spent afterwards). Throws `SendError`
+   * with the value in `err.value` if the receiver is gone, or if this sender
+   * already sent (code ERR_SPINDLE_ALREADY_SET). A value that cannot be
+   * encoded is a `TypeError`, and the sender stays usable.
+   */
+  send(value: T): void {
+    if (this.#sent) {
+      throw new SendError('spindle: oneshot.Sender.send(): this oneshot already sent its value; a oneshot carries one value', value, ErrorCode.ALREADY_SET);
+    }
+    this.#use('send()');
+    this.#reap();
+    const heap = this.#heap;
+    const i32 = this.#i32;
+    const b = this.#b;
+    if (this.#dead || (Atomics.load(i32, b + O_STATE) & RX_GONE) !== 0) {
+      throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
+    }
+    const n = encode(value, 'oneshot.Sender.send(value)');
+    if (n > INLINE) {
+      const p = heap.alloc(n);
+      copyEncoded(heap, p, n);
+      Atomics.store(i32, b + O_PTR, p);
+      Atomics.store(i32, b + O_LEN, n | OOL);
+    } else {
+      copyEncoded(heap, (b + O_DATA) << 2, n);
+      Atomics.store(i32, b + O_LEN, n);
+    }
+    this.#sent = true;
+    // safety: one or publishes the value; the receiver's RX_GONE tells us if it never will read it.
+    const old = Atomics.or(i32, b + O_STATE, VALUE_SET);
+    this.#state = H_DROPPED_LOCAL;
+    if ((old & RX_GONE) !== 0) {
+      freeValue(heap, i32, b);
+      dropEmbedded(heap, b, 0, SENDER);
+      throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
+    }
+    wakeReceiver(heap, i32, b + O_RX);
+    dropEmbedded(heap, b, 0, SENDER);
+  }
+
+  /** True once the receiver is gone (dropped, or its thread died). */
+  isClosed(): boolean {
+    this.#use('isClosed()');
+    this.#reap();
+    return this.#dead || (Atomics.load(this.#i32, this.#b + H_FLAGS) & RX_CLOSED) !== 0;
+  }
+
+  /** Resolves when the receiver is gone (Tokio's `Sender::closed`). */
+  async closed(): Promise<void> {
+    this.#use('closed()');
+    if (this.#dead) return;
+    const i32 = this.#i32;
+    const b = this.#b;
+    ref(i32, b);
+    try {
+      for (;;) {
+        this.#reap();
+        const seq = Atomics.load(i32, b + H_CLOSE_SEQ);
+        if ((Atomics.load(i32, b + H_FLAGS) & RX_CLOSED) !== 0) return;
+        const s = sleepAsync(i32, b + H_CLOSE_SEQ, seq, POLL_MS);
+        if (s !== undefined) await s;
+      }
+    } finally {
+      unref(this.#heap, b);
+    }
+  }
+
+  /** Drops the sender unsent: the receiver rejects with a closed `RecvError`. */
+  drop(): void {
+    if (this.#sent) return;
+    this.#use('drop()');
+    this.#state = H_DROPPED_LOCAL;
+    if (!this.#dead) dropEmbedded(this.#heap, this.#b, 0, SENDER);
+  }
+
+  [Symbol.dispose](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
+  /** The shared-handle protocol: moves to the receiving thread. */
+  [SHARED](): SharedRef {
+    if (this.#sent) throw handleStateError(H_DROPPED_LOCAL, 'oneshot.Sender', 'send');
+    this.#use('send');
+    return { kind: 'oneshot.Sender', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+  }
+}
+
+/**
+ * The receiving half of a oneshot: `await receiver` or `await receiver.recv()`
+ * gives the value; rejects with `RecvError` if the sender was dropped unsent.
+ */
+export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Pollable<T> {
+  readonly #heap: SharedHeap;
+  readonly #b: number;
+  readonly #i32: Int32Array;
+  readonly #dead: boolean;
+  #state = H_LIVE;
+  #taken = false;
+  #pending = 0;
+  #deaths: number;
+  #promise: Promise<T> | null = null;
+
+  /** @internal */
+  constructor(heap: SharedHeap, b: number, dead = false) {
+    this.#heap = heap;
+    this.#b = b;
+    this.#i32 = heap.i32For((b << 2) + BYTES);
+    this.#dead = dead;
+    this.#deaths = heap.deathCount();
+  }
+
+  #use(op: string): void {
+    if (this.#state !== H_LIVE) throw handleStateError(this.#state, 'oneshot.Receiver', op);
+  }
+
+  [POLL](): T | typeof EMPTY | typeof CLOSED {
+    if (this.#taken || this.#dead) return CLOSED;
+    const i32 = this.#i32;
+    const b = this.#b;
+    const flags = Atomics.load(i32, b + H_FLAGS);
+    if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) return (flags & TX_CLOSED) !== 0 ? CLOSED : EMPTY;
+    this.#taken = true;
+    const heap = this.#heap;
+    const len = Atomics.load(i32, b + O_LEN);
+    try {
+      if (len < 0) {
+        const p = Atomics.load(i32, b + O_PTR);
+        const n = len & ~OOL;
+        try {
+          return decodeAt(heap, p, p + n) as T;
+        } finally {
+          heap.free(p);
+          Atomics.store(i32, b + O_LEN, 0);
+        }
+      }
+      return decodeAt(heap, (b + O_DATA) << 2, ((b + O_DATA) << 2) + len) as T;
+    } finally {
+      // The receiver's work is done: let go of the channel now (the last end frees it).
+      dropEmbedded(heap, b, 1, RECEIVER);
+    }
+  }
+
+  [ARM](hub: number): SleepWord | undefined {
+    const i32 = this.#i32;
+    const w = this.#b + O_RX;
+    if (hub !== 0) Atomics.store(i32, w + RX_HUB, hub);
+    Atomics.store(i32, w + RX_WAITING, 1);
+    return hub !== 0 ? undefined : { i32, idx: w + RX_SEQ, value: Atomics.load(i32, w + RX_SEQ) };
+  }
+
+  [DISARM](): void {
+    Atomics.store(this.#i32, this.#b + O_RX + RX_WAITING, 0);
+    Atomics.store(this.#i32, this.#b + O_RX + RX_HUB, 0);
+  }
+
+  [ON_TIMEOUT](): void {
+    if (!this.#dead && !this.#taken && this.#heap.deathCount() !== this.#deaths) this.#deaths = reap(this.#heap, this.#b, this.#deaths);
+  }
+
+  [SPIN](): boolean {
+    if (this.#dead || this.#taken) return false;
+    const o = Atomics.load(this.#i32, this.#b + H_EMBED);
+    return (o >>> 16) === 1 && (o & 0x3fff) !== selfTag; // a live sender on another thread
+  }
+
+  #closedError(): RecvError {
+    return new RecvError(
+      this.#taken
+        ? 'spindle: oneshot.Receiver: the value was already received; a oneshot carries one value'
+        : 'spindle: oneshot receive failed: the sender was dropped without sending (or its thread died)',
+    );
+  }
+
+  /**
+   * The value. Rejects with `RecvError` if the sender was dropped unsent, or
+   * `AbortedError` if `signal` fires first (the value then stays for a later receive).
+   */
+  recv(opts?: { signal?: AbortSignal }): Promise<T> {
+    this.#use('recv()');
+    const signal = opts === undefined ? undefined : signalOf(opts, 'oneshot.Receiver.recv()');
+    if (signal?.aborted) return Promise.reject(new AbortedError('oneshot.Receiver.recv()', signal.reason));
+    let r: T | typeof EMPTY | typeof CLOSED;
+    try {
+      r = this[POLL]();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (r === CLOSED) return Promise.reject(this.#closedError());
+    if (r !== EMPTY) return Promise.resolve(r);
+    return this.#wait(signal);
+  }
+
+  async #wait(signal: AbortSignal | undefined): Promise<T> {
+    this.#pending++;
+    try {
+      const r = await recvWait(this, signal, 'oneshot.Receiver.recv()');
+      if (r === CLOSED) throw this.#closedError();
+      return r;
+    } finally {
+      this.#pending--;
+    }
+  }
+
+  /** `await receiver`: the same as `await receiver.recv()` (one receive, shared by every await). */
+  then<A = T, B = never>(
+    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return (this.#promise ??= this.recv()).then(onfulfilled, onrejected);
+  }
+
+  /** The value if it has arrived (`undefined` if not yet); throws `RecvError` if the sender was dropped. */
+  tryRecv(): T | undefined {
+    this.#use('tryRecv()');
+    this[ON_TIMEOUT]();
+    const r = this[POLL]();
+    if (r === CLOSED) throw this.#closedError();
+    return r === EMPTY ? undefined : r;
+  }
+
+  /** Blocks the thread until the value arrives. Workers only. Throws `RecvError` if the sender was dropped. */
+  recvSync(): T {
+    this.#use('recvSync()');
+    const r = recvBlocking(this, 'oneshot.Receiver.recvSync()');
+    if (r === CLOSED) throw this.#closedError();
+    return r;
+  }
+
+  /** Tokio's name for {@link recvSync}. */
+  blockingRecv(): T {
+    return this.recvSync();
+  }
+
+  /** Closes the receiver: the sender's `send` fails from now on (a value already sent stays readable). */
+  close(): void {
+    this.#use('close()');
+    if (!this.#dead && !this.#taken) closeRx(this.#heap, this.#i32, this.#b);
+  }
+
+  /** Drops the receiver: a value not yet read is freed, and the sender sees it closed. */
+  drop(): void {
+    this.#use('drop()');
+    if (this.#pending > 0) throw new TypeError('spindle: oneshot.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
+    this.#state = H_DROPPED_LOCAL;
+    if (this.#dead || this.#taken) return;
+    closeRx(this.#heap, this.#i32, this.#b);
+    dropEmbedded(this.#heap, this.#b, 1, RECEIVER);
+  }
+
+  [Symbol.dispose](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
+  /** The shared-handle protocol: moves to the receiving thread. */
+  [SHARED](): SharedRef {
+    this.#use('send');
+    if (this.#taken) throw new TypeError('spindle: this oneshot.Receiver already received its value; there is nothing left to move');
+    if (this.#pending > 0) throw new TypeError('spindle: a oneshot.Receiver cannot be moved while a recv on it is waiting');
+    return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+  }
+}
+
+/** The receiver will never read: mark it, and free a value that was sent but not read. */
+function closeRx(heap: SharedHeap, i32: Int32Array, b: number): void {
+  const old = Atomics.or(i32, b + O_STATE, RX_GONE);
+  if ((old & (RX_GONE | VALUE_SET)) === VALUE_SET) freeValue(heap, i32, b);
+  setFlag(i32, b, RX_CLOSED);
+}
+
+registerChanKind(KIND.oneshot, {
+  sendersGone(heap, i32, b) {
+    wakeReceiver(heap, i32, b + O_RX);
+  },
+  receiversGone(heap, i32, b) {
+    closeRx(heap, i32, b);
+  },
+  release() {},
+});
+
+registerSharedKind('oneshot.Sender', (heap, off) => {
+  checkKind(heap, off, KIND.oneshot, 'oneshot.Sender');
+  const alive = claimOwner(heap.i32For(off + BYTES), (off >> 2) + H_EMBED, 'oneshot.Sender');
+  return new Sender(heap, off >> 2, !alive);
+});
+registerSharedKind('oneshot.Receiver', (heap, off) => {
+  checkKind(heap, off, KIND.oneshot, 'oneshot.Receiver');
+  const alive = claimOwner(heap.i32For(off + BYTES), (off >> 2) + H_EMBED + 1, 'oneshot.Receiver');
+  return new Receiver(heap, off >> 2, !alive);
+});
+
+/** A oneshot channel: `[sender, receiver]`. */
+export function channel<T>(): [Sender<T>, Receiver<T>] {
+  const heap = globalHeap();
+  const off = allocChan(heap, KIND.oneshot, BYTES);
+  const b = off >> 2;
+  const i32 = heap.i32For(off + BYTES);
+  initEmbedded(i32, b, 0, SENDER);
+  initEmbedded(i32, b, 1, RECEIVER);
+  return [new Sender<T>(heap, b), new Receiver<T>(heap, b)];
+}

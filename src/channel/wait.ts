@@ -1,0 +1,77 @@
+/**
+ * Waiting for a shared word to change, for channels: `Atomics.waitAsync` on
+ * every thread (the main thread never blocks), `Atomics.wait` for the blocking
+ * variants in workers, an `AbortSignal` that abandons a wait, and a choice of
+ * whether a wait keeps the process alive.
+ */
+import { AbortedError } from './errors.js';
+
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const waitAsync = (Atomics as unknown as {
+  waitAsync(i32: Int32Array, idx: number, value: number, timeout?: number): WaitAsyncResult;
+}).waitAsync;
+
+// A pending waitAsync does not keep Node alive. A task waiting for a message is
+// pending work, so while any referenced wait is pending one interval is ref'd.
+let refs = 0;
+let keepAlive: NodeJS.Timeout | undefined;
+/** Keeps the process alive until the matching {@link release} (counted). */
+export function hold(): void {
+  if (refs++ === 0) {
+    keepAlive ??= setInterval(() => {}, 1 << 30);
+    keepAlive.ref();
+  }
+}
+/** Ends one {@link hold}. */
+export function release(): void {
+  if (--refs === 0) keepAlive!.unref();
+}
+
+/**
+ * Resolves when `i32[idx]` may no longer equal `expected`, or after `ms`;
+ * undefined when it already differs. `ref`: keep the process alive meanwhile.
+ */
+export function sleepAsync(i32: Int32Array, idx: number, expected: number, ms: number, ref = true): Promise<unknown> | undefined {
+  const r = waitAsync(i32, idx, expected, ms);
+  if (!r.async) return undefined;
+  if (!ref) return r.value;
+  hold();
+  return r.value.finally(release);
+}
+
+/** The marker `raceAbort` resolves with when the signal fired first. */
+export const ABORTED: unique symbol = Symbol('aborted');
+
+/** `p`, or ABORTED as soon as `signal` fires (the wait behind `p` is simply abandoned). */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof ABORTED> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    });
+  });
+}
+
+/** Throws AbortedError when `signal` has fired. */
+export function checkAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortedError(what, signal.reason);
+}
+
+/** Checks the `{ signal }` option of a waiting call. */
+export function signalOf(opts: { signal?: AbortSignal } | undefined, what: string): AbortSignal | undefined {
+  const s = opts?.signal;
+  if (s !== undefined && !(s instanceof AbortSignal)) {
+    throw Object.assign(new TypeError(`spindle: ${what}: the signal option must be an AbortSignal`), { code: 'ERR_SPINDLE_INVALID_ARG' });
+  }
+  return s;
+}
+
+/** Spins on `i32[idx]` for a few microseconds while it equals `expected`; true if it changed. */
+export function spinWhile(i32: Int32Array, idx: number, expected: number, iterations: number): boolean {
+  for (let i = 0; i < iterations; i++) if (Atomics.load(i32, idx) !== expected) return true;
+  return false;
+}

@@ -1,0 +1,223 @@
+/**
+ * JoinSet: own many tasks and join them in the order they finish — Tokio's
+ * `JoinSet`. Built on the public task API only (`spawn`, `JoinHandle`), so it
+ * works on the main thread and inside tasks alike.
+ *
+ * Inside a task a JoinSet starts watching its children one turn of the event
+ * loop after spawning them (or when joined), not at `spawn`: watching a child
+ * that is still in the worker's private deque runs it right there, and the
+ * parent should get to spawn its whole batch first.
+ */
+import { workerHost } from '../context.js';
+import { JoinError, typeError } from '../errors.js';
+import type { AbortHandle, JoinHandle } from '../join.js';
+import type { Runtime } from '../runtime.js';
+import { spawn } from '../spawn.js';
+
+interface Done<T> {
+  id: number;
+  ok: boolean;
+  v: T | JoinError;
+}
+
+/** Options of a {@link JoinSet} (and of `scope`). */
+export interface JoinSetOptions {
+  /** Runtime to spawn on from the main thread (default: the default runtime). Ignored inside a task. */
+  runtime?: Runtime;
+}
+
+/**
+ * A set of tasks joined in completion order.
+ *
+ * ```ts
+ * using set = new JoinSet<number>();
+ * for (const n of inputs) set.spawn(work, n);
+ * for (let v; (v = await set.joinNext()) !== undefined; ) total += v;
+ * ```
+ */
+export class JoinSet<T> implements Disposable, AsyncDisposable {
+  /** Spawned, not yet returned by a join. */
+  readonly #live = new Set<JoinHandle<T>>();
+  /** Finished, in finishing order, not yet returned. */
+  readonly #done: Done<T>[] = [];
+  #doneHead = 0;
+  /** Spawned but not yet watched (inside a task: watching is deferred one turn). */
+  #unwatched: JoinHandle<T>[] = [];
+  #watchScheduled = false;
+  #wake: (() => void) | null = null;
+  readonly #runtime: Runtime | undefined;
+
+  constructor(opts: JoinSetOptions = {}) {
+    if (typeof opts !== 'object' || opts === null) throw typeError('spindle: new JoinSet(options): options must be an object');
+    this.#runtime = opts.runtime;
+  }
+
+  /** Spawns `task(...args)` into the set; returns an `AbortHandle` for it. */
+  spawn<A extends unknown[], R extends T | PromiseLike<T>>(task: (...args: A) => R, ...args: A): AbortHandle {
+    const h = (workerHost() === undefined && this.#runtime !== undefined
+      ? this.#runtime.spawn(task, ...args)
+      : spawn(task, ...args)) as unknown as JoinHandle<T>;
+    this.#add(h);
+    return h.abortHandle();
+  }
+
+  /** Adopts a task spawned elsewhere (its handle); the set then owns it. */
+  add(handle: JoinHandle<T>): void {
+    if (typeof (handle as Partial<JoinHandle<T>>)?.abortHandle !== 'function') throw typeError('spindle: JoinSet.add(handle) takes a JoinHandle');
+    this.#add(handle);
+  }
+
+  #add(h: JoinHandle<T>): void {
+    this.#live.add(h);
+    if (workerHost() === undefined) {
+      this.#watch(h);
+      return;
+    }
+    this.#unwatched.push(h);
+    if (!this.#watchScheduled) {
+      this.#watchScheduled = true;
+      setImmediate(() => this.#watchAll());
+    }
+  }
+
+  #watchAll(): void {
+    this.#watchScheduled = false;
+    const hs = this.#unwatched;
+    this.#unwatched = [];
+    for (const h of hs) if (this.#live.has(h)) this.#watch(h);
+  }
+
+  #watch(h: JoinHandle<T>): void {
+    h.then(
+      (v) => this.#finish(h, true, v),
+      (e) => this.#finish(h, false, e as JoinError),
+    );
+  }
+
+  #finish(h: JoinHandle<T>, ok: boolean, v: T | JoinError): void {
+    if (!this.#live.delete(h)) return; // detached meanwhile
+    this.#done.push({ id: h.id, ok, v });
+    const w = this.#wake;
+    if (w !== null) {
+      this.#wake = null;
+      w();
+    }
+  }
+
+  #take(): Done<T> | undefined {
+    if (this.#doneHead === this.#done.length) return undefined;
+    const d = this.#done[this.#doneHead++]!;
+    if (this.#doneHead === this.#done.length) {
+      this.#done.length = 0;
+      this.#doneHead = 0;
+    }
+    return d;
+  }
+
+  /** Tasks in the set not yet joined (running, or finished and waiting to be joined). */
+  get len(): number {
+    return this.#live.size + this.#done.length - this.#doneHead;
+  }
+
+  /** True when the set holds no task. */
+  isEmpty(): boolean {
+    return this.len === 0;
+  }
+
+  /**
+   * The value of the next task to finish, in finishing order; `undefined`
+   * when the set is empty. Rejects with that task's `JoinError` if it panicked
+   * or was aborted (the set goes on: call it again for the next).
+   */
+  async joinNext(): Promise<T | undefined> {
+    const d = await this.#next();
+    if (d === undefined) return undefined;
+    if (!d.ok) throw d.v;
+    return d.v as T;
+  }
+
+  /** Like {@link joinNext}, with the task's id: `{ id, value }`, or undefined when empty. */
+  async joinNextWithId(): Promise<{ id: number; value: T } | undefined> {
+    const d = await this.#next();
+    if (d === undefined) return undefined;
+    if (!d.ok) throw d.v;
+    return { id: d.id, value: d.v as T };
+  }
+
+  async #next(): Promise<Done<T> | undefined> {
+    if (this.#unwatched.length > 0) this.#watchAll();
+    for (;;) {
+      const d = this.#take();
+      if (d !== undefined) return d;
+      if (this.#live.size === 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const prev = this.#wake;
+        this.#wake = prev === null ? resolve : () => (prev(), resolve());
+      });
+    }
+  }
+
+  /**
+   * A task that has already finished, without waiting: its value, or
+   * `undefined` if none has finished (a task that just finished may show up
+   * one microtask later). Throws its `JoinError` if it failed.
+   */
+  tryJoinNext(): T | undefined {
+    if (this.#unwatched.length > 0) this.#watchAll();
+    const d = this.#take();
+    if (d === undefined) return undefined;
+    if (!d.ok) throw d.v;
+    return d.v as T;
+  }
+
+  /**
+   * Every task's value, in finishing order. If one fails, the others are
+   * aborted and it rejects with that task's `JoinError`.
+   */
+  async joinAll(): Promise<T[]> {
+    const out: T[] = [];
+    for (;;) {
+      const d = await this.#next();
+      if (d === undefined) return out;
+      if (!d.ok) {
+        this.abortAll();
+        this.detachAll();
+        throw d.v;
+      }
+      out.push(d.v as T);
+    }
+  }
+
+  /** Aborts every task in the set; they stay in it until joined (as cancelled `JoinError`s). */
+  abortAll(): void {
+    for (const h of this.#live) h.abort();
+  }
+
+  /** Aborts every task, then waits until all have finished; the set is empty afterwards. */
+  async shutdown(): Promise<void> {
+    this.abortAll();
+    while ((await this.#next()) !== undefined) {
+      // drain: results and errors are discarded
+    }
+  }
+
+  /** Forgets every task without aborting it: they run on, detached. */
+  detachAll(): void {
+    this.#live.clear();
+    this.#unwatched = [];
+    this.#done.length = 0;
+    this.#doneHead = 0;
+  }
+
+  /** Aborts what is left (Tokio drops a JoinSet that way). */
+  [Symbol.dispose](): void {
+    this.abortAll();
+    this.detachAll();
+  }
+
+  /** Aborts what is left and waits for it to finish. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}
+

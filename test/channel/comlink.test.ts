@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Runtime, globalHeap } from '../../src/index.js';
+import { endpointPair, releaseProxy, spawnActor, wrap } from '../../src/comlink.js';
+import { kTerminateWorker } from '../../src/runtime.js';
+import * as a from '../fixtures/actor-tasks.js';
+import { within } from '../helpers.js';
+
+let rt: Runtime;
+beforeAll(() => {
+  rt = new Runtime({ workers: 2 });
+});
+afterAll(() => rt.shutdown());
+
+describe('spindle/comlink', () => {
+  it('spawnActor: calls, property reads and errors reach the actor on its worker', async () => {
+    const c = spawnActor(a.makeCounter, 10);
+    expect(await c.add(5)).toBe(15);
+    expect(await c.n).toBe(15);
+    await expect(c.fail('nope')).rejects.toThrow('nope');
+    c[releaseProxy]();
+  });
+
+  it('the remote passes to other tasks, which reach the same actor; it ends when every remote is released', async () => {
+    const c = spawnActor(a.makeCounter, 0);
+    const results = await Promise.all([rt.spawn(a.useCounter, c, 200), rt.spawn(a.useCounter, c, 200), rt.spawn(a.useCounter, c, 100)]);
+    expect(Math.max(...results)).toBe(500);
+    expect(await c.add(0)).toBe(500);
+    c[releaseProxy]();
+  });
+
+  it('an actor whose task throws answers every call with its error', async () => {
+    const c = spawnActor(a.brokenActor);
+    await expect(within(c.add(1), 5000, 'a call on a broken actor')).rejects.toThrow('no counter today');
+    c[releaseProxy]();
+  });
+
+  it('endpointPair: expose in a task, wrap here; serve() resolves when released', async () => {
+    const [here, there] = endpointPair();
+    const h = rt.spawn(a.serveCounter, there, 100);
+    const c = wrap<a.Counter>(here);
+    expect(await c.add(1)).toBe(101);
+    expect(await c.add(2)).toBe(103);
+    c[releaseProxy]();
+    expect(await within(h, 5000, 'serve() to end on release')).toBe(103);
+    await within(here.closed(), 5000, 'this side to see the other side gone');
+    expect(() => here.postMessage({})).toThrow(/closed/);
+  });
+
+  it('a call to an actor whose worker dies fails instead of hanging', async () => {
+    const rt1 = new Runtime({ workers: 1 });
+    try {
+      const [here, there] = endpointPair();
+      const h = rt1.spawn(a.serveCounter, there, 0);
+      h.then(undefined, () => {});
+      const remote = wrap<a.Counter>(here);
+      expect(await remote.add(1)).toBe(1);
+      rt1[kTerminateWorker](0);
+      await expect(within(remote.add(1), 5000, 'a call after the actor died')).rejects.toThrow(/gone/);
+    } finally {
+      await rt1.shutdown();
+    }
+  });
+
+  it('leaves nothing behind in the shared heap', async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    const before = globalHeap().stats().blocks;
+    const c = spawnActor(a.makeCounter, 0);
+    for (let i = 0; i < 50; i++) await c.add(1);
+    c[releaseProxy]();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(globalHeap().stats().blocks).toBeLessThanOrEqual(before);
+  });
+});

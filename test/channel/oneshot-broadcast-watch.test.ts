@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AtomicI32,
+  LaggedError,
+  RecvError,
+  Runtime,
+  SendError,
+  TryRecvError,
+  broadcast,
+  globalHeap,
+  mpsc,
+  oneshot,
+  watch,
+} from '../../src/index.js';
+import { kTerminateWorker } from '../../src/runtime.js';
+import * as t from '../fixtures/channel-tasks.js';
+import { rejectionOf, until, within } from '../helpers.js';
+
+let rt: Runtime;
+beforeAll(() => {
+  rt = new Runtime({ workers: 2 });
+});
+afterAll(() => rt.shutdown());
+
+describe('oneshot', () => {
+  it('returns a value from a spawned task: await receiver', async () => {
+    const [tx, rx] = oneshot<string>();
+    const h = rt.spawn(t.sendOnce, tx, 'hello from spawned task');
+    expect(await rx).toBe('hello from spawned task');
+    await h;
+  });
+
+  it('a sender dropped unsent rejects the receiver with a closed RecvError', async () => {
+    const [tx, rx] = oneshot<string>();
+    await rt.spawn(t.dropOnce, tx);
+    const e = (await rejectionOf(rx.recv())) as RecvError;
+    expect(e).toBeInstanceOf(RecvError);
+    expect(e.code).toBe('ERR_SPINDLE_CLOSED');
+    expect(e.message).toMatch(/dropped without sending/);
+  });
+
+  it('a second send throws and gives the value back; a send after the receiver left fails', async () => {
+    const [tx, rx] = oneshot<{ n: number }>();
+    tx.send({ n: 1 });
+    const e = (() => {
+      try {
+        tx.send({ n: 2 });
+      } catch (x) {
+        return x as SendError<{ n: number }>;
+      }
+    })()!;
+    expect(e).toBeInstanceOf(SendError);
+    expect(e.code).toBe('ERR_SPINDLE_ALREADY_SET');
+    expect(e.value).toEqual({ n: 2 });
+    expect(await rx.recv()).toEqual({ n: 1 });
+    await expect(rx.recv()).rejects.toThrow(/already received/);
+
+    const [tx2, rx2] = oneshot<string>();
+    const closed = tx2.closed();
+    rx2.drop();
+    await within(closed, 2000, 'oneshot Sender.closed()');
+    expect(tx2.isClosed()).toBe(true);
+    const e2 = (() => {
+      try {
+        tx2.send('late');
+      } catch (x) {
+        return x as SendError<string>;
+      }
+    })()!;
+    expect(e2.value).toBe('late');
+    expect(e2.message).toMatch(/receiver is gone/);
+  });
+
+  it('round trips through a serving task, and frees every oneshot it used', async () => {
+    const heap = globalHeap();
+    const [tx, rx] = mpsc.channel<[number, oneshot.Sender<number>]>(16);
+    const h = rt.spawn(t.oneshotServer, rx);
+    await new Promise((r) => setTimeout(r, 20));
+    const before = heap.stats().blocks;
+    for (let i = 0; i < 500; i++) {
+      const [otx, orx] = oneshot<number>();
+      await tx.send([i, otx]);
+      expect(await orx).toBe(i + 1);
+    }
+    expect(heap.stats().blocks).toBeLessThanOrEqual(before + 2);
+    tx.drop();
+    expect(await h).toBe(500);
+  });
+
+  it('a sender held by a worker that dies: the receiver sees closed, no hang', async () => {
+    const rt1 = new Runtime({ workers: 1 });
+    try {
+      const [otx, orx] = oneshot<number>();
+      const started = new AtomicI32(0);
+      const h = rt1.spawn(t.holdOneshot, otx, started);
+      h.then(undefined, () => {});
+      await until(() => started.load() === 1, 5000, 'the holding task');
+      rt1[kTerminateWorker](0);
+      const r = await within(orx.recv().then(() => 'value', (e: unknown) => e), 5000, 'the receiver to see the dead sender');
+      expect(r).toBeInstanceOf(RecvError);
+    } finally {
+      await rt1.shutdown();
+    }
+  });
+});
+
+describe('broadcast', () => {
+  it('every receiver gets every value sent after it subscribed, on other threads too', async () => {
+    const [tx, rx] = broadcast<number>(64);
+    const ready = new AtomicI32(0);
+    const hs = [rt.spawn(t.broadcastReader, tx.subscribe(), ready), rt.spawn(t.broadcastReader, tx.subscribe(), ready)];
+    await until(() => ready.load() === 2, 5000, 'readers subscribed');
+    for (let i = 0; i < 50; i++) expect(tx.send(i)).toBe(3);
+    const late = tx.subscribe();
+    tx.send(50);
+    tx.drop();
+    const mine: number[] = [];
+    for await (const v of rx) mine.push(v);
+    const all = Array.from({ length: 51 }, (_, i) => i);
+    expect(mine).toEqual(all);
+    expect(await late.recv()).toBe(50);
+    expect(await late.recv()).toBeUndefined();
+    for (const out of await Promise.all(hs)) expect(out).toEqual(all);
+    rx.drop();
+    late.drop();
+  });
+
+  it('a receiver that falls behind gets Lagged(n) once and continues from the oldest kept value', async () => {
+    const [tx, rx] = broadcast<number>(4);
+    for (let i = 0; i < 10; i++) tx.send(i);
+    const e = (await rejectionOf(rx.recv())) as LaggedError;
+    expect(e).toBeInstanceOf(LaggedError);
+    expect(e.skipped).toBe(6);
+    expect(e.code).toBe('ERR_SPINDLE_LAGGED');
+    const rest = [];
+    for (let i = 0; i < 4; i++) rest.push(await rx.recv());
+    expect(rest).toEqual([6, 7, 8, 9]);
+    expect(() => rx.tryRecv()).toThrow(TryRecvError);
+    const c = rx.clone();
+    tx.send(10);
+    expect([await rx.recv(), await c.recv()]).toEqual([10, 10]);
+    tx.drop();
+    rx.drop();
+    c.drop();
+  });
+
+  it('capacity is rounded up to a power of two; no receiver means SendError; bad capacity is a RangeError', () => {
+    const [tx, rx] = broadcast<string>(3);
+    for (const s of ['a', 'b', 'c', 'd']) tx.send(s);
+    expect(rx.len()).toBe(4);
+    rx.drop();
+    const e = (() => {
+      try {
+        tx.send('nobody');
+      } catch (x) {
+        return x as SendError<string>;
+      }
+    })()!;
+    expect(e).toBeInstanceOf(SendError);
+    expect(e.value).toBe('nobody');
+    tx.drop();
+    expect(() => broadcast(0)).toThrow(RangeError);
+    expect(() => broadcast(2.5)).toThrow(RangeError);
+    const [tx2, rx2] = broadcast<unknown>(2);
+    expect(() => tx2.send({ end: tx2 })).toThrow(/one owner/);
+    tx2.drop();
+    rx2.drop();
+  });
+
+  it('a slow reader on a worker lags while the writer never waits', async () => {
+    const [tx, rx] = broadcast<number>(8);
+    const ready = new AtomicI32(0);
+    const h = rt.spawn(t.broadcastReader, rx, ready);
+    await until(() => ready.load() === 1, 5000, 'reader');
+    for (let i = 0; i < 5000; i++) tx.send(i);
+    tx.drop();
+    const out = await h;
+    const values = out.filter((x): x is number => typeof x === 'number');
+    const lagged = out.filter((x) => typeof x === 'string').reduce((n, x) => n + Number((x as string).slice(4)), 0);
+    expect(values.length + lagged).toBe(5000);
+    for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThan(values[i - 1]!);
+    expect(values[values.length - 1]).toBe(4999);
+  });
+});
+
+describe('watch', () => {
+  it('borrow the latest, await changed(), sendModify; receivers on workers see the changes', async () => {
+    const [tx, rx] = watch<number>(0);
+    const ready = new AtomicI32(0);
+    const h = rt.spawn(t.watchUntil, tx.subscribe(), 10, ready);
+    await until(() => ready.load() === 1, 5000, 'watcher');
+    expect(rx.borrow()).toBe(0);
+    expect(rx.hasChanged()).toBe(false);
+    for (let i = 1; i <= 10; i++) {
+      tx.send(i);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const seen = await h;
+    expect(seen[0]).toBe(0);
+    expect(seen[seen.length - 1]).toBe(10);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThan(seen[i - 1]!);
+    expect(rx.hasChanged()).toBe(true);
+    await rx.changed();
+    expect(rx.borrowAndUpdate()).toBe(10);
+    tx.sendModify((v) => v * 2);
+    await rx.changed();
+    expect(rx.borrow()).toBe(20);
+    expect(tx.sendIfModified(() => false)).toBe(false);
+    expect(rx.hasChanged()).toBe(false);
+    expect(tx.sendReplace(21)).toBe(20);
+    expect(tx.receiverCount()).toBe(1);
+    tx.drop();
+    await rx.changed();
+    await expect(rx.changed()).rejects.toBeInstanceOf(RecvError);
+    rx.drop();
+  });
+
+  it('changed() rejects on every receiver once the sender is gone (dropped on a worker)', async () => {
+    const [tx, rx] = watch<number>(1);
+    const h = rt.spawn(t.watchToEnd, rx.clone());
+    tx.send(2);
+    await new Promise((r) => setTimeout(r, 20));
+    tx.drop();
+    expect(await h).toEqual([2, 'RecvError']);
+    expect(rx.borrowAndUpdate()).toBe(2);
+    await expect(rx.changed()).rejects.toThrow(/sender is gone/);
+    rx.drop();
+  });
+
+  it('waitFor resolves when the predicate holds; send with no receiver fails', async () => {
+    const [tx, rx] = watch({ ready: false, n: 0 });
+    const w = rx.waitFor((s) => s.ready);
+    tx.send({ ready: false, n: 1 });
+    tx.send({ ready: true, n: 2 });
+    expect(await w).toEqual({ ready: true, n: 2 });
+    rx.drop();
+    expect(() => tx.send({ ready: true, n: 3 })).toThrow(SendError);
+    expect(tx.sendReplace({ ready: true, n: 4 })).toEqual({ ready: true, n: 2 });
+    expect(tx.borrow()).toEqual({ ready: true, n: 4 });
+    tx.drop();
+  });
+});

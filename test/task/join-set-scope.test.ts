@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AtomicI32, JoinError, JoinSet, Runtime, scope } from '../../src/index.js';
+import * as t from '../fixtures/channel-tasks.js';
+import { rejectionOf, until } from '../helpers.js';
+
+let rt: Runtime;
+beforeAll(() => {
+  rt = new Runtime({ workers: 2 });
+});
+afterAll(() => rt.shutdown());
+
+describe('JoinSet', () => {
+  it('joins in completion order, then undefined when empty', async () => {
+    const set = new JoinSet<number>({ runtime: rt });
+    set.spawn(t.after, 120, 1);
+    set.spawn(t.after, 60, 2);
+    set.spawn(t.after, 5, 3);
+    expect(set.len).toBe(3);
+    const order = [];
+    for (let v = await set.joinNext(); v !== undefined; v = await set.joinNext()) order.push(v);
+    expect(order).toEqual([3, 2, 1]);
+    expect(set.len).toBe(0);
+    expect(await set.joinNext()).toBeUndefined();
+    expect(set.tryJoinNext()).toBeUndefined();
+  });
+
+  it('a panic comes out of joinNext as its JoinError; the set goes on', async () => {
+    const set = new JoinSet<number>({ runtime: rt });
+    set.spawn(t.panicAfter, 5, 'bad');
+    set.spawn(t.after, 40, 9);
+    const e = (await rejectionOf(set.joinNext())) as JoinError;
+    expect(e).toBeInstanceOf(JoinError);
+    expect(e.isPanic()).toBe(true);
+    expect((e.intoPanic() as Error).message).toBe('bad');
+    expect(await set.joinNextWithId()).toMatchObject({ value: 9 });
+  });
+
+  it('abortAll cancels what runs; shutdown drains; joinAll aborts the rest when one fails', async () => {
+    const flag = new AtomicI32(0);
+    const set = new JoinSet<string>({ runtime: rt });
+    set.spawn(t.untilAborted, flag);
+    set.spawn(t.untilAborted, flag);
+    await new Promise((r) => setTimeout(r, 20));
+    set.abortAll();
+    const results = await Promise.allSettled([set.joinNext(), set.joinNext()]);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect(((r as PromiseRejectedResult).reason as JoinError).isCancelled()).toBe(true);
+    }
+    await until(() => flag.load() === 2, 5000, 'both tasks to see their abort');
+
+    const s2 = new JoinSet<string>({ runtime: rt });
+    s2.spawn(t.untilAborted, flag);
+    s2.spawn(t.untilAborted, flag);
+    await s2.shutdown();
+    expect(s2.len).toBe(0);
+
+    const flag3 = new AtomicI32(0);
+    const s3 = new JoinSet<number>({ runtime: rt });
+    s3.spawn(t.after, 5, 1);
+    s3.spawn(t.panicAfter, 40, 'joinAll');
+    s3.spawn(t.untilAborted as never, flag3 as never);
+    const e = (await rejectionOf(s3.joinAll())) as JoinError;
+    expect(e.isPanic()).toBe(true);
+    expect(s3.len).toBe(0);
+    await until(() => flag3.load() === 1, 5000, 'joinAll to abort the last task');
+    flag.free();
+    flag3.free();
+  });
+
+  it('Symbol.dispose aborts what is left; detachAll lets tasks run on', async () => {
+    const flag = new AtomicI32(0);
+    {
+      using set = new JoinSet<string>({ runtime: rt });
+      set.spawn(t.untilAborted, flag);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(() => flag.load() === 1, 5000, 'the disposed set to abort its task');
+    const set = new JoinSet<number>({ runtime: rt });
+    const a = set.spawn(t.after, 20, 1);
+    set.detachAll();
+    expect(set.len).toBe(0);
+    await until(() => a.isFinished(), 5000, 'the detached task to finish');
+    flag.free();
+  });
+
+  it('works inside a task (children on the worker, completion order)', async () => {
+    expect(await rt.spawn(t.joinSetInTask)).toEqual([3, 2, 1]);
+  });
+});
+
+describe('scope', () => {
+  it('resolves with the body once every task spawned in it is done', async () => {
+    const done = new AtomicI32(0);
+    const r = await scope(
+      async (s) => {
+        const a = s.spawn(t.after, 20, 1);
+        s.spawn(t.after, 60, 2).then(() => done.add(1)); // not awaited by the body: the scope waits for it
+        return (await a) + 1;
+      },
+      { runtime: rt },
+    );
+    expect(r).toBe(2);
+    expect(done.load()).toBe(1);
+    done.free();
+  });
+
+  it('a panic aborts the siblings and the scope rejects with that panic', async () => {
+    const flag = new AtomicI32(0);
+    const t0 = Date.now();
+    const e = (await rejectionOf(
+      scope(
+        async (s) => {
+          s.spawn(t.untilAborted, flag);
+          s.spawn(t.untilAborted, flag);
+          s.spawn(t.panicAfter, 20, 'scope panic');
+          await new Promise((r) => setTimeout(r, 5));
+        },
+        { runtime: rt },
+      ),
+    )) as JoinError;
+    expect(e).toBeInstanceOf(JoinError);
+    expect(e.isPanic()).toBe(true);
+    expect(e.intoPanic()).toBeInstanceOf(RangeError);
+    expect((e.intoPanic() as Error).message).toBe('scope panic');
+    expect(Date.now() - t0).toBeLessThan(5000); // the siblings did not run to completion
+    await until(() => flag.load() === 2, 5000, 'both siblings to see their abort');
+    flag.free();
+  });
+
+  it('a body that throws aborts the tasks and rejects with its error; works inside a task', async () => {
+    const flag = new AtomicI32(0);
+    await expect(
+      scope(
+        async (s) => {
+          s.spawn(t.untilAborted, flag);
+          await new Promise((r) => setTimeout(r, 30)); // the task is running by now
+          throw new TypeError('body failed');
+        },
+        { runtime: rt },
+      ),
+    ).rejects.toThrow('body failed');
+    await until(() => flag.load() === 1, 5000, 'the task to see its abort');
+    expect(await rt.spawn(t.scopeInTask)).toBe(42);
+    flag.free();
+  });
+});
