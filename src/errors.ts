@@ -56,6 +56,8 @@ export const ErrorCode = {
   CLOSED: 'ERR_SPINDLE_CLOSED',
   /** A OnceCell set twice. */
   ALREADY_SET: 'ERR_SPINDLE_ALREADY_SET',
+  /** spindle was loaded in a way it cannot run from (a CommonJS bundle, `require` on an old Node, a bundle that runs its main code in workers). */
+  UNSUPPORTED_SETUP: 'ERR_SPINDLE_UNSUPPORTED_SETUP',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -93,9 +95,9 @@ export const ERR_NATIVE_FUNCTION = (name: string): string =>
   `spindle: ${name || 'this function'} is native or bound code, which cannot be shipped to a worker as source. ` +
   'Wrap it in a task defined with task(import.meta.url, fn).';
 export const ERR_TASK_URL = (url: unknown): string =>
-  `spindle: task() needs the defining module's URL as its first argument (pass import.meta.url), got ${describe(url)}`;
+  `spindle: task() needs the defining module's URL as its first argument (pass import.meta.url; in CommonJS, __filename), got ${describe(url)}`;
 export const ERR_TASK_NAME =
-  'spindle: task() needs a name: pass a named function (function fib(n) {...}) or task(import.meta.url, "name", fn)';
+  'spindle: task(url, name, fn) got an empty name: pass a non-empty name, or leave it out (task(url, fn)) to name the task by fn.name';
 export const ERR_TASK_TWICE = (url: string, name: string): string =>
   `spindle: the task name '${name}' is defined twice in ${url}; task names must be unique within a module`;
 export const ERR_WORKERS = (n: unknown): string =>
@@ -117,7 +119,20 @@ export const ERR_WORKER_DIED = (w: number, reason: string): string =>
   `spindle: worker ${w} died while running this task (${reason}); the runtime replaced it, and its queued tasks run elsewhere`;
 export const ERR_START_FAILED = (n: number, reason: string): string =>
   `spindle: ${n} workers in a row died during start-up (last: ${reason}); the runtime stopped starting more. ` +
-  'Check resourceLimits and that the task modules import without side effects that kill the thread.';
+  'The reason above is what killed them (too small resourceLimits is one cause).';
+export const ERR_NO_MODULE_URL =
+  'spindle: cannot find its own module URL (import.meta.url is empty): spindle was bundled to CommonJS. ' +
+  'Bundle to ESM (esbuild --format=esm, rollup output.format "es"), or keep spindle external (esbuild --external:spindle).';
+export const ERR_BUNDLED_MAIN = (url: string, message: string): string =>
+  `spindle: a runtime worker imports ${url} to find spindle's code and the tasks, and that module runs the program's main code ` +
+  `(it failed with: ${message}). This happens when a bundler puts the program, its tasks and spindle into one file. ` +
+  'Bundle the task module as its own entry point, so that spindle and the tasks land in files without side effects: ' +
+  'esbuild main.ts tasks.ts --bundle --splitting --format=esm --outdir=dist; rollup input: ["main.ts", "tasks.ts"]; ' +
+  'vite build.ssr / rollupOptions.input with both. Or guard the main code with `if (isMainThread)` from node:worker_threads.';
+export const ERR_TS_LOADER = (url: string): string =>
+  `spindle: task module ${url} is TypeScript, and this Node (${process.version}) cannot import .ts in a worker by itself. ` +
+  'Install tsx in the project (npm i -D tsx): spindle registers it in its workers when it finds it. ' +
+  'Or use Node >= 22.18 (type stripping, erasable syntax only), or compile the task module to JavaScript.';
 export const ERR_CANCELLED_BY_SHUTDOWN = (id: number): string => `task ${id} was cancelled: the runtime shut down`;
 export const ERR_TIMED_OUT = (id: number, ms: number): string => `task ${id} was cancelled: it did not finish within its timeout of ${ms} ms`;
 export const ERR_NO_TASK_CONTEXT =

@@ -9,8 +9,10 @@
  * (`keepAlive`) and drops it when none is: an idle runtime never keeps the
  * process alive, a busy one always does.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type Worker, type MessagePort } from 'node:worker_threads';
 import {
+  ErrorCode, // consumers-wiring
+  SpindleError, // consumers-wiring
   JoinError,
   ERR_RUNTIME_IN_WORKER,
   ERR_SPAWN_AFTER_SHUTDOWN,
@@ -18,7 +20,8 @@ import {
   ERR_CANCELLED_BY_SHUTDOWN,
   ERR_WORKER_DIED,
 } from './errors.js';
-import { workerHost } from './context.js';
+import { inRuntimeWorker } from './context.js'; // consumers-wiring: was workerHost (a worker is one from its first line)
+import { checkWorkerSetup, startRuntimeWorker } from './worker-spawn.js'; // consumers-wiring
 import { JoinHandle, withOptions, type AbortOptions, type HandleHost } from './join.js';
 import {
   checkSpawnOptions,
@@ -96,7 +99,6 @@ type Fn = (...args: any[]) => unknown;
 /** @internal */
 export const kTerminateWorker = Symbol('spindle.terminateWorker');
 
-const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
 /** Workers dying before they finish start-up, in a row, before the runtime gives up. */
 const MAX_START_FAILURES = 3;
 let defaultRuntime: Runtime | null = null;
@@ -148,7 +150,8 @@ export class Runtime implements AsyncDisposable {
   readonly #unobserved: FinalizationRegistry<JoinError>;
 
   constructor(options?: RuntimeOptions) {
-    if (workerHost() !== undefined) throw new Error(ERR_RUNTIME_IN_WORKER);
+    if (inRuntimeWorker()) throw new SpindleError(ErrorCode.WRONG_CONTEXT, ERR_RUNTIME_IN_WORKER); // consumers-wiring: code for the bundle check
+    checkWorkerSetup(); // consumers-wiring: fails at once where workers cannot start (a CommonJS bundle)
     const opts = (this.#opts = resolveOptions(options));
     const config = { slots: opts.queueCapacity, workers: opts.workers, dequeCapacity: opts.dequeCapacity };
     const buffer = new SharedArrayBuffer(Core.bytes(config));
@@ -367,7 +370,8 @@ export class Runtime implements AsyncDisposable {
     Atomics.store(core.ctl, core.lay.worker(w) + W_STARTED, 0);
     // Nothing in hand until the worker says otherwise (a fresh buffer holds 0, a valid index).
     Atomics.store(core.ctl, core.lay.worker(w) + W_HAND, -1);
-    const worker = new Worker(WORKER_URL, {
+    // consumers-wiring: no entry file, filtered execArgv, loader hints (worker-spawn.ts); was new Worker(WORKER_URL, {...})
+    const worker = startRuntimeWorker({
       workerData: { buffer: this.#buffer, heap: core.heap.buffer, config: core.config, index: w, peers },
       transferList: peers,
       resourceLimits: this.#opts.resourceLimits,

@@ -8,7 +8,10 @@
  * once per worker. Both become a *code key* string, which the code table
  * (shared/code.ts) maps to a small integer id shared by all threads.
  */
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
+  typeError,
   ERR_NATIVE_FUNCTION,
   ERR_NOT_A_FUNCTION,
   ERR_TASK_NAME,
@@ -41,6 +44,11 @@ const registry: Map<string, Function> = ((globalThis as Record<symbol, unknown>)
 
 export const moduleKey = (url: string, name: string): string => `m${url}\n${name}`;
 
+/** How many unnamed tasks each module URL has defined in this thread (their names are ordinals). */
+const unnamed: Map<string, number> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('spindle.taskOrdinals')
+] ??= new Map()) as Map<string, number>;
+
 /**
  * Defines a task in a module. Call it at the module's top level with the
  * module's own URL, so that every worker registers the same task when it
@@ -51,21 +59,62 @@ export const moduleKey = (url: string, name: string): string => `m${url}\n${name
  *   return n < 2 ? n : fib(n - 1) + fib(n - 2);
  * });
  * ```
+ *
+ * In a CommonJS module pass `__filename` (an absolute path is taken as a file URL).
+ *
+ * The task is named by `name`, else by `fn.name`, else by its ordinal among the
+ * module's unnamed tasks — every thread evaluates the module the same way, so
+ * the names agree even when a minifier renames or drops function names. Two
+ * different functions under one name in one module get `name~2`, `name~3`, …
+ * in definition order (a bundle puts many modules under one URL); the same
+ * function source defined again (the module evaluated again: vitest, HMR)
+ * replaces the earlier one.
+ *
+ * @param moduleUrl - the defining module's URL: `import.meta.url` (or `__filename` in CommonJS)
+ * @param fn - the task's code; it stays a plain function you can call directly
+ * @returns `fn` itself, typed as a {@link Task}
  */
 export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R): Task<A, R>;
+/**
+ * Defines a task with an explicit name (see the other overload).
+ *
+ * @param moduleUrl - the defining module's URL: `import.meta.url` (or `__filename` in CommonJS)
+ * @param name - the task's name, unique within the module
+ * @param fn - the task's code
+ */
 export function task<A extends unknown[], R>(moduleUrl: string, name: string, fn: (...args: A) => R): Task<A, R>;
 export function task(moduleUrl: unknown, nameOrFn: unknown, maybeFn?: unknown): Task {
-  if (typeof moduleUrl !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(moduleUrl)) throw new TypeError(ERR_TASK_URL(moduleUrl));
+  const url = taskModuleUrl(moduleUrl);
   const fn = (typeof nameOrFn === 'function' ? nameOrFn : maybeFn) as Function;
-  if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
-  const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name;
-  if (typeof name !== 'string' || name === '') throw new TypeError(ERR_TASK_NAME);
-  const key = moduleKey(moduleUrl, name);
-  const prev = registry.get(key);
-  if (prev !== undefined && prev !== fn) throw new Error(ERR_TASK_TWICE(moduleUrl, name));
+  if (typeof fn !== 'function') throw typeError(ERR_NOT_A_FUNCTION(fn));
+  const explicit = typeof nameOrFn === 'string';
+  if (explicit && nameOrFn === '') throw typeError(ERR_TASK_NAME);
+  let name = explicit ? (nameOrFn as string) : fn.name;
+  if (typeof name !== 'string' || name === '') {
+    const n = unnamed.get(url) ?? 0;
+    unnamed.set(url, n + 1);
+    name = `#${n}`;
+  }
+  let key = moduleKey(url, name);
+  const src = Function.prototype.toString.call(fn);
+  for (let k = 2; ; k++) {
+    const prev = registry.get(key);
+    if (prev === undefined || prev === fn || Function.prototype.toString.call(prev) === src) break;
+    if (explicit) throw typeError(ERR_TASK_TWICE(url, name));
+    key = moduleKey(url, `${name}~${k}`);
+  }
   registry.set(key, fn);
   (fn as Keyed)[KEY] = key;
   return fn as Task;
+}
+
+/** A module URL as task() takes it: any URL, or an absolute file path (CommonJS `__filename`). */
+function taskModuleUrl(u: unknown): string {
+  if (typeof u === 'string') {
+    if (/^[a-z][a-z0-9+.-]+:/i.test(u)) return u; // a URL (two letters at least: not a Windows drive)
+    if (isAbsolute(u)) return pathToFileURL(u).href;
+  }
+  throw typeError(ERR_TASK_URL(u));
 }
 
 /** The registered module task for a key, if its module has been imported in this thread. */
@@ -78,11 +127,11 @@ export function lookupTask(key: string): Function | undefined {
  * source of an inline function. Throws TypeError for what cannot be shipped.
  */
 export function codeKeyOf(fn: unknown): string {
-  if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
+  if (typeof fn !== 'function') throw typeError(ERR_NOT_A_FUNCTION(fn));
   const key = (fn as Keyed)[KEY];
   if (key !== undefined) return key;
   const src = Function.prototype.toString.call(fn);
-  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) throw new TypeError(ERR_NATIVE_FUNCTION(fn.name));
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) throw typeError(ERR_NATIVE_FUNCTION(fn.name));
   const k = `s${src}`;
   (fn as Keyed)[KEY] = k;
   return k;

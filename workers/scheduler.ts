@@ -25,6 +25,7 @@ import { JoinError, ERR_CAPTURE, ERR_IMPORT, ERR_NO_SUCH_TASK, ERR_RESULT } from
 import { JoinHandle, type AbortOptions, type HandleHost } from '../src/join.js';
 import { TaskContext } from '../src/task-context.js';
 import { codeKeyOf, compileInline, lookupTask, parseModuleKey } from '../src/task.js';
+import { importTaskModule } from '../src/worker-loaders.js'; // consumers-wiring
 import {
   ABORT,
   CANCELLED,
@@ -569,7 +570,7 @@ export class WorkerScheduler implements HandleHost {
     const known = lookupTask(key);
     if (known !== undefined) return (this.fns[code] = known);
     const { url, name } = parseModuleKey(key);
-    const p = import(url).then(
+    const p = importTaskModule(url).then( // consumers-wiring: was import(url) (a TS loader first, worker-loaders.ts)
       () => {
         const fn = lookupTask(key);
         if (fn === undefined) throw new Error(ERR_NO_SUCH_TASK(url, name));

@@ -1,16 +1,20 @@
 /**
- * A runtime worker thread's entry point: attach to the runtime's shared
- * memory, install this thread's scheduler for in-task `spawn()`, and run.
+ * A runtime worker's bootstrap: attach to the runtime's shared memory,
+ * install this thread's scheduler for in-task `spawn()`, and run.
+ *
+ * There is no worker entry file: a runtime worker starts from a few lines of
+ * code (src/worker-spawn.ts) that import the module spindle's own code lives in
+ * — `dist/src/worker-spawn.js` when installed, a bundle chunk when bundled —
+ * and call {@link bootWorker}. So a bundled app needs no file beside it.
  */
-import { workerData, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { setWorkerHost } from '../src/context.js';
 import { Core, type CoreConfig } from '../src/shared/core.js';
 import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
 import { H_READY } from '../src/shared/layout.js';
 import { SabRegistry } from '../src/shared/sabs.js';
+import { setLoaderHints, type LoaderHints } from '../src/worker-loaders.js';
 import { WorkerScheduler } from './scheduler.js';
-// Registers the shared kinds (Arc, Mutex, ...) so that handles sent to tasks revive here.
-import '../src/index.js';
 
 export interface WorkerData {
   buffer: SharedArrayBuffer;
@@ -19,14 +23,19 @@ export interface WorkerData {
   index: number;
   /** This worker's end of its channel to each other thread (sabs.ts). */
   peers: MessagePort[];
+  /** What the main thread knows about module loaders (tsx) for task modules. */
+  loaders: LoaderHints;
 }
 
-const data = workerData as WorkerData;
-const heap = SharedHeap.fromBuffer(data.heap);
-setGlobalHeap(heap);
-const sabs = new SabRegistry(data.index + 1, data.peers);
-const core = new Core(data.buffer, heap, data.config, sabs, false);
-Atomics.add(core.ctl, H_READY, 1);
-const scheduler = new WorkerScheduler(data.index, core, () => sabs.close());
-setWorkerHost(scheduler);
-scheduler.start();
+/** Starts this thread as runtime worker `data.index`. */
+export function bootWorker(data: WorkerData): void {
+  setLoaderHints(data.loaders);
+  const heap = SharedHeap.fromBuffer(data.heap);
+  setGlobalHeap(heap);
+  const sabs = new SabRegistry(data.index + 1, data.peers);
+  const core = new Core(data.buffer, heap, data.config, sabs, false);
+  Atomics.add(core.ctl, H_READY, 1);
+  const scheduler = new WorkerScheduler(data.index, core, () => sabs.close());
+  setWorkerHost(scheduler);
+  scheduler.start();
+}
