@@ -231,3 +231,16 @@ await rt.shutdown();`;
     expect(result(fileRun.stdout), fileRun.all).toEqual(expected);
   });
 });
+
+describe('consumer: Node 22.18+ / 24 type stripping (case 7)', () => {
+  const strips = Boolean((process.features as { typescript?: unknown }).typescript);
+  it.skipIf(!strips)('node main.ts, tasks.ts: .ts task files with no tool at all', async () => {
+    const p = await make('strip-types', {
+      'package.json': ESM_PKG,
+      'tasks.ts': TASKS_TS,
+      'main.ts': MAIN_TS.replace("'./tasks.js'", "'./tasks.ts'"),
+    });
+    const r = await p.node(['main.ts']);
+    expect(result(r.stdout), r.all).toEqual(EXPECTED);
+  });
+});

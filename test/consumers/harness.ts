@@ -87,8 +87,12 @@ export async function project(name: string, files: Record<string, string>, tools
     dir,
     write,
     node: (args, o = {}) => run(o.node ?? process.execPath, args, { cwd: dir, ...o }),
-    bin: (b, args, o = {}) =>
-      run(process.execPath, [join(nm, '.bin', b), ...args], { cwd: dir, ...o }),
+    // A JavaScript bin runs on this Node (process.execPath: the Node under test); a native one (esbuild) as is.
+    bin: (b, args, o = {}) => {
+      const path = join(nm, '.bin', b);
+      const native = readFileSync(path).subarray(0, 4).toString('latin1') === '\x7fELF';
+      return native ? run(path, args, { cwd: dir, ...o }) : run(process.execPath, [path, ...args], { cwd: dir, ...o });
+    },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
