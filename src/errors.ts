@@ -63,7 +63,9 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The base of every error class spindle defines; `code` says which, stably. */
 export class SpindleError extends Error {
+  /** The class's name, as in `err.name`: `'SpindleError'`, `'JoinError'`, `'PoisonError'`, … */
   override name = 'SpindleError';
+  /** Which error this is, stably across releases: one of {@link ErrorCode}. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
@@ -150,11 +152,27 @@ function describe(v: unknown): string {
 
 export type JoinErrorKind = 'panic' | 'cancelled';
 
+/** What {@link JoinError.tryIntoPanic} returns. */
+export type PanicResult =
+  | {
+      /** The task panicked. */
+      ok: true;
+      /** What it threw. */
+      value: unknown;
+    }
+  | {
+      /** The task was cancelled. */
+      ok: false;
+      /** The JoinError itself. */
+      error: JoinError;
+    };
+
 /**
  * Why a task did not produce its value: it panicked (threw or rejected) or was
  * cancelled (`abort()`). Tokio's `JoinError`.
  */
 export class JoinError extends SpindleError {
+  /** `'JoinError'`. */
   override readonly name = 'JoinError';
   /** The id of the task, as on its `JoinHandle`. */
   readonly id: number;
@@ -196,7 +214,7 @@ export class JoinError extends SpindleError {
   }
 
   /** `{ ok: true, value }` with what the task threw, or `{ ok: false, error: this }` if it was cancelled. */
-  tryIntoPanic(): { ok: true; value: unknown } | { ok: false; error: JoinError } {
+  tryIntoPanic(): PanicResult {
     return this.#kind === 'panic' ? { ok: true, value: this.#panic } : { ok: false, error: this };
   }
 }

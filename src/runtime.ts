@@ -63,6 +63,7 @@ interface Pending {
   h: JoinHandle<unknown>;
 }
 
+/** One worker's counters, in {@link RuntimeMetrics}. */
 export interface WorkerMetrics {
   /** Tasks this worker ran (including nested tasks it ran without publishing them). */
   tasksRun: number;
@@ -80,7 +81,9 @@ export interface WorkerMetrics {
   inlineJoins: number;
 }
 
+/** What {@link Runtime.metrics} reports: a snapshot of the counters. */
 export interface RuntimeMetrics {
+  /** Per worker, by index. */
   workers: WorkerMetrics[];
   /** Tasks in the injector now. */
   injectorDepth: number;
@@ -593,6 +596,7 @@ export class Runtime implements AsyncDisposable {
     this.#state = 'closed';
   }
 
+  /** `await using rt = new Runtime()`: `shutdown()` when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }

@@ -22,6 +22,7 @@ import {
 /** A function that can be spawned: it takes arguments `A` and returns `R` (or a promise of it). */
 export type TaskFn<A extends unknown[] = any[], R = unknown> = (...args: A) => R;
 
+/** The brand that tells a {@link Task} from a plain function in types (no run-time value). */
 declare const taskBrand: unique symbol;
 
 /**
@@ -29,7 +30,10 @@ declare const taskBrand: unique symbol;
  * call it directly to run it on the current thread — and `spawn` runs it on
  * the runtime.
  */
-export type Task<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) & { readonly [taskBrand]: true };
+export type Task<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) & {
+  /** Type-only brand: this function was defined with `task()`. */
+  readonly [taskBrand]: true;
+};
 
 const KEY = Symbol.for('spindle.taskKey');
 type Keyed = { [KEY]?: string };

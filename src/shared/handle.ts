@@ -64,7 +64,9 @@ export function reviverFor(kind: string): Reviver {
 /** A shared object was asked to refer to an object that lives in a different SharedHeap. */
 /** A handle from one shared heap put where another heap's is needed: bad input, so a `TypeError` (code ERR_SPINDLE_HEAP_MISMATCH). */
 export class HeapMismatchError extends TypeError {
+  /** `'HeapMismatchError'`. */
   override readonly name = 'HeapMismatchError';
+  /** `'ERR_SPINDLE_HEAP_MISMATCH'`. */
   readonly code = 'ERR_SPINDLE_HEAP_MISMATCH';
 }
 
