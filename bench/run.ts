@@ -13,6 +13,8 @@ import type { Adapter } from './adapter.js';
 import { adapters, type AdapterId } from './adapters/index.js';
 import type { Rounds } from './measure.js';
 import { parseOptions, SCENARIOS, type ScenarioId } from './options.js';
+import { writeCharts } from './charts.js';
+import { progress } from './progress.js';
 import { renderReport } from './report.js';
 import { METRICS, Results, type MetricId } from './results.js';
 import { startNoiseMeter } from './noise.js';
@@ -30,7 +32,12 @@ const started = performance.now();
 const opts = parseOptions(process.argv.slice(2), process.env);
 const sizes = sizesFor(opts.quick);
 const has = (s: ScenarioId): boolean => opts.scenarios.includes(s);
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
+const inProcessSteps = opts.scenarios.filter((s) => s !== 'rss').length;
+const totalSteps =
+  (inProcessSteps > 0 ? opts.adapters.length * (inProcessSteps + 1) + (has('cpu') || has('skewed') || has('fib') ? 1 : 0) : 0) +
+  (has('rss') ? opts.adapters.length : 0);
+const bar = progress(totalSteps);
+const log = (s: string): void => bar.note(s);
 
 const spinPerMs = calibrateSpin();
 const jobs = { cpu: uniformJobs(sizes.cpuTasks, spinPerMs), skewed: skewedJobs(sizes.cpuTasks, spinPerMs) };
@@ -47,7 +54,7 @@ function missing(id: AdapterId, scenarios: ScenarioId[], what: string, why: stri
 
 async function scenario(id: AdapterId, s: ScenarioId, body: () => Promise<void>): Promise<void> {
   if (!has(s)) return;
-  log(`  ${s}`);
+  bar.step(`${names.get(id)}: ${s}`);
   try {
     await body();
   } catch (e) {
@@ -80,7 +87,7 @@ async function inProcess(id: AdapterId): Promise<void> {
   const a = adapters[id]();
   const foreignCpu = startNoiseMeter();
   const scenarios = opts.scenarios.filter((s) => s !== 'rss');
-  log(`${a.name}`);
+  bar.step(`${a.name}: start and warm-up`);
   try {
     await a.start(opts.workers);
     await warmUp(a, spinPerMs);
@@ -106,7 +113,7 @@ async function inProcess(id: AdapterId): Promise<void> {
 }
 
 async function machineCeiling(): Promise<void> {
-  log('machine ceiling');
+  bar.step('machine ceiling');
   const foreignCpu = startNoiseMeter();
   const fib = has('fib') ? { n: sizes.fibN, expected: fibValue(sizes.fibN), rounds: sizes.fibRounds } : undefined;
   const stats = await ceilingTimes(opts.workers, jobs, sizes.cpuRounds, spinPerMs, fib);
@@ -126,9 +133,8 @@ if (opts.scenarios.some((s) => s !== 'rss')) {
   for (const id of opts.adapters.filter((id) => id !== 'one-thread')) await inProcess(id);
 }
 if (has('rss')) {
-  log('peak RSS (one child process per adapter)');
   for (const id of opts.adapters) {
-    log(`  ${names.get(id)}`);
+    bar.step(`${names.get(id)}: peak RSS (a child process)`);
     const r = await peakRss(id, opts.workers, sizes.rssTasks, sizes.rssRounds).catch((e: unknown) => ({ failed: String(e) }));
     if ('median' in r) results.set('rss', id, r);
     else if ('skipped' in r) missing(id, ['rss'], 'skipped', r.skipped);
@@ -148,6 +154,7 @@ const setup = [
   `peak RSS: ${sizes.rssTasks.toLocaleString('en')} tiny tasks submitted without awaiting, ${sizes.rssRounds} fresh child process(es) per adapter`,
   `whole run: ${((performance.now() - started) / 1000).toFixed(0)} s`,
 ];
+bar.stop();
 const report = renderReport(results, opts, names, setup);
 process.stdout.write(`${report}\n`);
 
@@ -158,4 +165,7 @@ const file = new URL(full ? 'latest.md' : 'partial.md', dir);
 await mkdir(dir, { recursive: true });
 await writeFile(file, `${report}\n`);
 log(`written to ${file.pathname}`);
+// The JSON and one SVG chart per metric: docs/bench/ for a full run, beside partial.md otherwise.
+const chartDir = full ? new URL('../../docs/bench/', import.meta.url) : new URL('partial/', dir);
+for (const f of await writeCharts(chartDir, results, names, setup)) log(`written to ${f}`);
 process.exit(0); // a pool that leaves a handle open must not hang the suite after its report

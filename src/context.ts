@@ -25,3 +25,16 @@ export function setWorkerHost(h: WorkerHost): void {
 export function workerHost(): WorkerHost | undefined {
   return (globalThis as G)[KEY];
 }
+
+const RUNTIME_WORKER = Symbol.for('spindle.runtimeWorker');
+type R = { [RUNTIME_WORKER]?: true };
+
+/** Marks this thread as a runtime worker: set first thing at its start, before any module of the program loads. */
+export function markRuntimeWorker(): void {
+  (globalThis as R)[RUNTIME_WORKER] = true;
+}
+
+/** True on a runtime worker, from its first line on (its scheduler may not be installed yet). */
+export function inRuntimeWorker(): boolean {
+  return (globalThis as R)[RUNTIME_WORKER] === true || workerHost() !== undefined;
+}

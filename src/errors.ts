@@ -77,12 +77,16 @@ export const ErrorCode = {
   CHANNEL_EMPTY: 'ERR_SPINDLE_CHANNEL_EMPTY',
   /** A broadcast receiver fell behind and missed values (`LaggedError.skipped`). */
   LAGGED: 'ERR_SPINDLE_LAGGED',
+  /** spindle was loaded in a way it cannot run from (a CommonJS bundle, `require` on an old Node, a bundle that runs its main code in workers). */
+  UNSUPPORTED_SETUP: 'ERR_SPINDLE_UNSUPPORTED_SETUP',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The base of every error class spindle defines; `code` says which, stably. */
 export class SpindleError extends Error {
+  /** The class's name, as in `err.name`: `'SpindleError'`, `'JoinError'`, `'PoisonError'`, … */
   override name = 'SpindleError';
+  /** Which error this is, stably across releases: one of {@link ErrorCode}. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
@@ -114,12 +118,12 @@ export const ERR_NATIVE_FUNCTION = (name: string): string =>
   `spindle: ${name || 'this function'} is native or bound code, which cannot be shipped to a worker as source. ` +
   'Wrap it in a task defined with task(import.meta.url, fn).';
 export const ERR_TASK_URL = (url: unknown): string =>
-  `spindle: task() needs the defining module's URL as its first argument (pass import.meta.url), got ${describe(url)}`;
+  `spindle: task() needs the defining module's URL as its first argument (pass import.meta.url; in CommonJS, __filename), got ${describe(url)}`;
 export const ERR_TASK_NAME =
-  'spindle: task() needs a name: pass a named function (function fib(n) {...}) or task(import.meta.url, "name", fn)';
+  'spindle: task(url, name, fn) got an empty name: pass a non-empty name, or leave it out (task(url, fn)) to name the task by fn.name';
 export const ERR_TASK_REGISTRY_NAME = (name: string): string =>
   `spindle: task(${JSON.stringify(name)}, fn): a registry name is 1 to 200 characters, letters, digits and _ @ . / # + - ` +
-  "(like 'reports/render'), starting with a letter, digit, _ or @. To name a task by its module instead, pass import.meta.url first.";
+  "(like 'reports/render'), starting with a letter, digit, _ or @. To name a task by its module instead, pass import.meta.url first (in CommonJS, __filename).";
 export const ERR_TASK_CALLER = (name: string): string =>
   `spindle: task('${name}', fn) could not tell which module called it (eval, or a bundle without file URLs). ` +
   `Define it at the top level of a module file, or use task(import.meta.url, '${name}', fn).`;
@@ -150,7 +154,20 @@ export const ERR_TASK_KILLS_WORKER = (n: number, reason: string): string =>
   'keep task modules free of such side effects.';
 export const ERR_START_FAILED = (n: number, reason: string): string =>
   `spindle: ${n} workers in a row died during start-up (last: ${reason}); the runtime stopped starting more. ` +
-  'Check resourceLimits and that the task modules import without side effects that kill the thread.';
+  'The reason above is what killed them (too small resourceLimits is one cause).';
+export const ERR_NO_MODULE_URL =
+  'spindle: cannot find its own module URL (import.meta.url is empty): spindle was bundled to CommonJS. ' +
+  'Bundle to ESM (esbuild --format=esm, rollup output.format "es"), or keep spindle external (esbuild --external:spindle).';
+export const ERR_BUNDLED_MAIN = (url: string, message: string): string =>
+  `spindle: a runtime worker imports ${url} to find spindle's code and the tasks, and that module runs the program's main code ` +
+  `(it failed with: ${message}). This happens when a bundler puts the program, its tasks and spindle into one file. ` +
+  'Bundle the task module as its own entry point, so that spindle and the tasks land in files without side effects: ' +
+  'esbuild main.ts tasks.ts --bundle --splitting --format=esm --outdir=dist; rollup input: ["main.ts", "tasks.ts"]; ' +
+  'vite build.ssr / rollupOptions.input with both. Or guard the main code with `if (isMainThread)` from node:worker_threads.';
+export const ERR_TS_LOADER = (url: string): string =>
+  `spindle: task module ${url} is TypeScript, and this Node (${process.version}) cannot import .ts in a worker by itself. ` +
+  'Install tsx in the project (npm i -D tsx): spindle registers it in its workers when it finds it. ' +
+  'Or use Node >= 22.18 (type stripping, erasable syntax only), or compile the task module to JavaScript.';
 export const ERR_CANCELLED_BY_SHUTDOWN = (id: number): string => `task ${id} was cancelled: the runtime shut down`;
 export const ERR_TIMED_OUT = (id: number, ms: number): string => `task ${id} was cancelled: it did not finish within its timeout of ${ms} ms`;
 export const ERR_NO_TASK_CONTEXT =
@@ -168,11 +185,27 @@ function describe(v: unknown): string {
 
 export type JoinErrorKind = 'panic' | 'cancelled';
 
+/** What {@link JoinError.tryIntoPanic} returns. */
+export type PanicResult =
+  | {
+      /** The task panicked. */
+      ok: true;
+      /** What it threw. */
+      value: unknown;
+    }
+  | {
+      /** The task was cancelled. */
+      ok: false;
+      /** The JoinError itself. */
+      error: JoinError;
+    };
+
 /**
  * Why a task did not produce its value: it panicked (threw or rejected) or was
  * cancelled (`abort()`). Tokio's `JoinError`.
  */
 export class JoinError extends SpindleError {
+  /** `'JoinError'`. */
   override readonly name = 'JoinError';
   /** The id of the task, as on its `JoinHandle`. */
   readonly id: number;
@@ -214,7 +247,7 @@ export class JoinError extends SpindleError {
   }
 
   /** `{ ok: true, value }` with what the task threw, or `{ ok: false, error: this }` if it was cancelled. */
-  tryIntoPanic(): { ok: true; value: unknown } | { ok: false; error: JoinError } {
+  tryIntoPanic(): PanicResult {
     return this.#kind === 'panic' ? { ok: true, value: this.#panic } : { ok: false, error: this };
   }
 }

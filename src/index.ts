@@ -8,7 +8,7 @@ export { spawn, spawnWith, yieldNow, currentTask } from './spawn.js';
 export { JoinHandle, AbortHandle, type AbortOptions } from './join.js';
 export { TaskContext } from './task-context.js';
 export { registerError } from './shared/codec.js';
-export { JoinError, SpindleError, ErrorCode } from './errors.js';
+export { JoinError, SpindleError, ErrorCode, type PanicResult } from './errors.js';
 export { Runtime, type RuntimeMetrics, type WorkerMetrics } from './runtime.js';
 export type { RuntimeOptions, ShutdownOptions, SpawnOptions } from './options.js';
 export * from './sync/index.js';

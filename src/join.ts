@@ -88,14 +88,17 @@ export class JoinHandle<T> implements PromiseLike<T> {
     return this.#observe().then(onfulfilled, onrejected);
   }
 
+  /** As `Promise.prototype.catch`: observes the outcome (a handle observed this way never reports its panic to `onPanic`). */
   catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
     return this.#observe().catch(onrejected);
   }
 
+  /** As `Promise.prototype.finally`. */
   finally(onfinally?: (() => void) | null): Promise<T> {
     return this.#observe().finally(onfinally);
   }
 
+  /** `'JoinHandle'`. */
   get [Symbol.toStringTag](): string {
     return 'JoinHandle';
   }
@@ -155,14 +158,17 @@ export class AbortHandle {
     this.#h = h;
   }
 
+  /** The task's id, as on its `JoinHandle`. */
   get id(): number {
     return this.#h.id;
   }
 
+  /** Aborts the task, as `JoinHandle.abort`. */
   abort(opts?: AbortOptions): void {
     this.#h.abort(opts);
   }
 
+  /** True once the task has finished (or was cancelled). */
   isFinished(): boolean {
     return this.#h.isFinished();
   }

@@ -4,6 +4,14 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { ERR_OPTION, ERR_UNKNOWN_OPTION, ERR_WORKERS } from './errors.js';
 import type { JoinError } from './errors.js';
 
+/**
+ * Options for `new Runtime(options)`.
+ *
+ * @example
+ * ```ts
+ * const rt = new Runtime({ workers: 4, onPanic: (e) => console.error(e) });
+ * ```
+ */
 export interface RuntimeOptions {
   /** Worker threads. Default: `os.availableParallelism()`. An integer from 1 to 1024. */
   workers?: number;
@@ -77,11 +85,20 @@ function checkResourceLimits(r: unknown): ResourceLimits | undefined {
   return r as ResourceLimits;
 }
 
+/** Options for `Runtime.shutdown(options)`. */
 export interface ShutdownOptions {
   /** Milliseconds to wait for queued and running tasks; then the rest is cancelled as by `shutdownNow()`. */
   timeout?: number;
 }
 
+/**
+ * Options for `spawnWith(options, task, ...args)`.
+ *
+ * @example
+ * ```ts
+ * const h = spawnWith({ timeout: 1000, signal: request.signal }, render, page);
+ * ```
+ */
 export interface SpawnOptions {
   /** Aborting this signal aborts the task. */
   signal?: AbortSignal;

@@ -4,7 +4,8 @@
  * deaths, shutdown), as piscina splits `Piscina` from its pool.
  */
 import { ERR_OPTION, ERR_RUNTIME_IN_WORKER, ERR_SPAWN_AFTER_SHUTDOWN, ErrorCode, SpindleError, rangeError } from './errors.js';
-import { workerHost } from './context.js';
+import { inRuntimeWorker } from './context.js';
+import { checkWorkerSetup } from './worker-spawn.js';
 import { Engine, type InternalOptions, type RuntimeMetrics, type WorkerMetrics } from './engine/engine.js';
 import { withOptions, type JoinHandle } from './join.js';
 import { checkSpawnOptions, resolveOptions, type RuntimeOptions, type ShutdownOptions, type SpawnOptions } from './options.js';
@@ -34,7 +35,9 @@ export class Runtime implements AsyncDisposable {
   #closed: Promise<void> | null = null;
 
   constructor(options?: RuntimeOptions) {
-    if (workerHost() !== undefined) throw new SpindleError(ErrorCode.WRONG_CONTEXT, ERR_RUNTIME_IN_WORKER);
+    // A runtime worker is one from its first line (its bundle may create a runtime at top level: worker-spawn.ts).
+    if (inRuntimeWorker()) throw new SpindleError(ErrorCode.WRONG_CONTEXT, ERR_RUNTIME_IN_WORKER);
+    checkWorkerSetup(); // fails at once where workers cannot start (a CommonJS bundle)
     const opts = resolveOptions(options);
     const internal = ((options as Record<symbol, unknown> | undefined)?.[kInternal] ?? {}) as InternalOptions;
     this.#workers = opts.workers;

@@ -6,6 +6,23 @@
  */
 import { JoinError } from './errors.js';
 
+/**
+ * The running task's own context, from `currentTask()`: its id, whether it
+ * was aborted, an AbortSignal, and `yieldNow()`.
+ *
+ * @example
+ * ```ts
+ * export const crunch = task(import.meta.url, async function crunch(items: number[]) {
+ *   const ctx = currentTask();
+ *   let sum = 0;
+ *   for (const x of items) {
+ *     sum += x;
+ *     await ctx.yieldNow(); // a cancellation point: throws once the task is aborted
+ *   }
+ *   return sum;
+ * });
+ * ```
+ */
 export class TaskContext {
   /** The task's id, as on its `JoinHandle`. */
   readonly id: number;

@@ -14,8 +14,10 @@
  * module's `file://` URL differs between machines). Such a task is still a
  * module task locally: its module URL is taken from the call site.
  */
+import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  typeError,
   ERR_NATIVE_FUNCTION,
   ERR_NOT_A_FUNCTION,
   ERR_TASK_CALLER,
@@ -24,12 +26,12 @@ import {
   ERR_TASK_REGISTRY_TWICE,
   ERR_TASK_TWICE,
   ERR_TASK_URL,
-  typeError,
 } from './errors.js';
 
 /** A function that can be spawned: it takes arguments `A` and returns `R` (or a promise of it). */
 export type TaskFn<A extends unknown[] = any[], R = unknown> = (...args: A) => R;
 
+/** The brand that tells a {@link Task} from a plain function in types (no run-time value). */
 declare const taskBrand: unique symbol;
 
 /**
@@ -37,7 +39,10 @@ declare const taskBrand: unique symbol;
  * call it directly to run it on the current thread — and `spawn` runs it on
  * the runtime.
  */
-export type Task<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) & { readonly [taskBrand]: true };
+export type Task<A extends unknown[] = any[], R = unknown> = ((...args: A) => R) & {
+  /** Type-only brand: this function was defined with `task()`. */
+  readonly [taskBrand]: true;
+};
 
 const KEY = Symbol.for('spindle.taskKey');
 const NAME = Symbol.for('spindle.taskRegistryName');
@@ -64,6 +69,10 @@ export const moduleKey = (url: string, name: string): string => `m${url}\n${name
 const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 /** What a registry name may look like: path-like segments, no scheme, no spaces. */
 const REGISTRY_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_@.\/#+-]{0,199}$/;
+/** How many unnamed tasks each module URL has defined in this thread (their names are ordinals). */
+const unnamed: Map<string, number> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('spindle.taskOrdinals')
+] ??= new Map()) as Map<string, number>;
 
 /**
  * Defines a task in a module. Call it at the module's top level, so that every
@@ -85,25 +94,69 @@ const REGISTRY_NAME = /^[A-Za-z0-9_@][A-Za-z0-9_@.\/#+-]{0,199}$/;
  * ```ts
  * export const render = task('reports/render', async function render(id: string) { ... });
  * ```
+ *
+ * In a CommonJS module pass `__filename` (an absolute path is taken as a file URL).
+ *
+ * The task is named by `name`, else by `fn.name`, else by its ordinal among the
+ * module's unnamed tasks — every thread evaluates the module the same way, so
+ * the names agree even when a minifier renames or drops function names. Two
+ * different functions under one name in one module get `name~2`, `name~3`, …
+ * in definition order (a bundle puts many modules under one URL); the same
+ * function source defined again (the module evaluated again: vitest, HMR)
+ * replaces the earlier one.
+ *
+ * @param moduleUrl - the defining module's URL: `import.meta.url` (or `__filename` in CommonJS)
+ * @param fn - the task's code; it stays a plain function you can call directly
+ * @returns `fn` itself, typed as a {@link Task}
  */
 export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R): Task<A, R>;
+/**
+ * Defines a task with an explicit name (see the other overload).
+ *
+ * @param moduleUrl - the defining module's URL: `import.meta.url` (or `__filename` in CommonJS)
+ * @param name - the task's name, unique within the module
+ * @param fn - the task's code
+ */
 export function task<A extends unknown[], R>(moduleUrl: string, name: string, fn: (...args: A) => R): Task<A, R>;
 export function task(moduleUrl: unknown, nameOrFn: unknown, maybeFn?: unknown): Task {
-  if (typeof moduleUrl === 'string' && !HAS_SCHEME.test(moduleUrl) && typeof nameOrFn === 'function' && maybeFn === undefined) {
+  if (
+    typeof moduleUrl === 'string' &&
+    !HAS_SCHEME.test(moduleUrl) &&
+    !isAbsolute(moduleUrl) &&
+    typeof nameOrFn === 'function' &&
+    maybeFn === undefined
+  ) {
     return registryTask(moduleUrl, nameOrFn);
   }
-  if (typeof moduleUrl !== 'string' || !HAS_SCHEME.test(moduleUrl)) throw new TypeError(ERR_TASK_URL(moduleUrl));
+  const url = taskModuleUrl(moduleUrl);
   const fn = (typeof nameOrFn === 'function' ? nameOrFn : maybeFn) as Function;
-  if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
-  const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name;
-  if (typeof name !== 'string' || name === '') throw new TypeError(ERR_TASK_NAME);
-  return register(moduleUrl, name, fn);
+  if (typeof fn !== 'function') throw typeError(ERR_NOT_A_FUNCTION(fn));
+  const explicit = typeof nameOrFn === 'string';
+  if (explicit && nameOrFn === '') throw typeError(ERR_TASK_NAME);
+  let name = explicit ? (nameOrFn as string) : fn.name;
+  if (typeof name !== 'string' || name === '') {
+    const n = unnamed.get(url) ?? 0;
+    unnamed.set(url, n + 1);
+    name = `#${n}`;
+  }
+  return register(url, name, fn, explicit);
 }
 
-function register(moduleUrl: string, name: string, fn: Function): Task {
-  const key = moduleKey(moduleUrl, name);
-  const prev = registry.get(key);
-  if (prev !== undefined && prev !== fn) throw new Error(ERR_TASK_TWICE(moduleUrl, name));
+/**
+ * Registers `fn` under `name` in module `url`. Two different functions under one
+ * implicit name get `name~2`, `name~3`, … in definition order (a bundle puts many
+ * modules under one URL); an explicit name defined twice throws. The same source
+ * defined again (the module evaluated again: vitest, HMR) replaces the earlier one.
+ */
+function register(url: string, name: string, fn: Function, explicit: boolean): Task {
+  let key = moduleKey(url, name);
+  const src = Function.prototype.toString.call(fn);
+  for (let k = 2; ; k++) {
+    const prev = registry.get(key);
+    if (prev === undefined || prev === fn || Function.prototype.toString.call(prev) === src) break;
+    if (explicit) throw typeError(ERR_TASK_TWICE(url, name));
+    key = moduleKey(url, `${name}~${k}`);
+  }
   registry.set(key, fn);
   (fn as Keyed)[KEY] = key;
   return fn as Task;
@@ -119,7 +172,7 @@ function registryTask(name: string, fn: Function): Task {
   if (prevKey !== undefined && prevKey !== key) {
     throw new Error(ERR_TASK_REGISTRY_TWICE(name, parseModuleKey(prevKey).url, url));
   }
-  const t = register(url, name, fn);
+  const t = register(url, name, fn, true);
   registryNames.set(name, key);
   (fn as Keyed)[NAME] = name;
   return t;
@@ -175,6 +228,15 @@ export function modulePath(url: string): string | undefined {
   }
 }
 
+/** A module URL as task() takes it: any URL, or an absolute file path (CommonJS `__filename`). */
+function taskModuleUrl(u: unknown): string {
+  if (typeof u === 'string') {
+    if (/^[a-z][a-z0-9+.-]+:/i.test(u)) return u; // a URL (two letters at least: not a Windows drive)
+    if (isAbsolute(u)) return pathToFileURL(u).href;
+  }
+  throw typeError(ERR_TASK_URL(u));
+}
+
 /** The registered module task for a key, if its module has been imported in this thread. */
 export function lookupTask(key: string): Function | undefined {
   return registry.get(key);
@@ -185,11 +247,11 @@ export function lookupTask(key: string): Function | undefined {
  * source of an inline function. Throws TypeError for what cannot be shipped.
  */
 export function codeKeyOf(fn: unknown): string {
-  if (typeof fn !== 'function') throw new TypeError(ERR_NOT_A_FUNCTION(fn));
+  if (typeof fn !== 'function') throw typeError(ERR_NOT_A_FUNCTION(fn));
   const key = (fn as Keyed)[KEY];
   if (key !== undefined) return key;
   const src = Function.prototype.toString.call(fn);
-  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) throw new TypeError(ERR_NATIVE_FUNCTION(fn.name));
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) throw typeError(ERR_NATIVE_FUNCTION(fn.name));
   const k = `s${src}`;
   (fn as Keyed)[KEY] = k;
   return k;

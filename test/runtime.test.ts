@@ -314,6 +314,27 @@ describe('bad input', () => {
   it('task() checks its arguments', async () => {
     const { task } = await import('../src/index.js');
     expect(() => task('not a url', () => 1)).toThrow(/import\.meta\.url/);
-    expect(() => task(import.meta.url, () => 1)).toThrow(/needs a name/);
+    expect(() => task(import.meta.url, '', () => 1)).toThrow(/empty name/);
+    // 'relative/path.js' would be a registry name (task('reports/render', fn)); one that cannot be is refused.
+    expect(() => task('./relative/path.js', () => 1)).toThrow(/__filename/);
+  });
+
+  it('task() names do not depend on fn.name (minified bundles): ordinals, ~2 for a repeated name', async () => {
+    const { task } = await import('../src/index.js');
+    const url = 'file:///virtual/minified.js';
+    const key = (f: unknown): string => (f as Record<symbol, string>)[Symbol.for('spindle.taskKey')]!;
+    const anon1 = task(url, (x: number) => x + 1);
+    const anon2 = task(url, (x: number) => x + 2);
+    expect([key(anon1), key(anon2)]).toEqual([`m${url}\n#0`, `m${url}\n#1`]);
+    const a1 = task(url, function a(x: number) { return x * 2; });
+    const a2 = task(url, function a(x: number) { return x * 3; });
+    expect([key(a1), key(a2)]).toEqual([`m${url}\na`, `m${url}\na~2`]);
+    // The same source again (the module evaluated again: vitest, HMR) takes the same name.
+    const again = task(url, function a(x: number) { return x * 3; });
+    expect(key(again)).toBe(`m${url}\na~2`);
+    expect(() => task(url, 'b', () => 1)).not.toThrow();
+    expect(() => task(url, 'b', () => 2)).toThrow(/defined twice/);
+    // A CommonJS module passes __filename: an absolute path is a file URL.
+    expect(key(task('/virtual/tasks.cjs', function c() {}))).toBe('mfile:///virtual/tasks.cjs\nc');
   });
 });

@@ -6,6 +6,7 @@
 import { ERR_CAPTURE, ERR_IMPORT, ERR_NO_SUCH_TASK } from '../src/errors.js';
 import { compileInline, lookupTask, parseModuleKey } from '../src/task.js';
 import type { CodeTable } from '../src/shared/code.js';
+import { importTaskModule } from '../src/worker-loaders.js';
 
 export class Modules {
   /** Functions by code id; a promise while the module is being imported. */
@@ -29,7 +30,8 @@ export class Modules {
     const known = lookupTask(key);
     if (known !== undefined) return (this.fns[code] = known);
     const { url, name } = parseModuleKey(key);
-    const p = import(url).then(
+    // A TypeScript loader (tsx) is registered first where needed: worker-loaders.ts.
+    const p = importTaskModule(url).then(
       () => {
         const fn = lookupTask(key);
         if (fn === undefined) throw new Error(ERR_NO_SUCH_TASK(url, name));

@@ -1,8 +1,13 @@
 /**
- * A runtime worker thread's entry point: attach to the runtime's shared
- * memory, install this thread's loop for in-task `spawn()`, and run.
+ * A runtime worker's bootstrap: attach to the runtime's shared memory,
+ * install this thread's loop for in-task `spawn()`, and run.
+ *
+ * There is no worker entry file: a runtime worker starts from a few lines of
+ * code (src/worker-spawn.ts) that import the module spindle's own code lives in
+ * — `dist/src/worker-spawn.js` when installed, a bundle chunk when bundled —
+ * and call {@link bootWorker}. So a bundled app needs no file beside it.
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { setWorkerHost } from '../src/context.js';
 import type { JoinError } from '../src/errors.js';
 import { PanicWatch } from '../src/panics.js';
@@ -11,9 +16,8 @@ import { armFault, type FaultSpec } from '../src/shared/faults.js';
 import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
 import { H_READY } from '../src/shared/layout.js';
 import { SabRegistry } from '../src/shared/sabs.js';
+import { setLoaderHints, type LoaderHints } from '../src/worker-loaders.js';
 import { WorkerLoop } from './loop.js';
-// Registers the shared kinds (Arc, Mutex, ...) so that handles sent to tasks revive here.
-import '../src/index.js';
 
 export interface WorkerData {
   buffer: SharedArrayBuffer;
@@ -24,6 +28,8 @@ export interface WorkerData {
   peers: MessagePort[];
   /** A fault point to arm (tests only). */
   fault?: FaultSpec | null;
+  /** What the main thread knows about module loaders (tsx) for task modules. */
+  loaders: LoaderHints;
 }
 
 /** A message from a worker to the main thread: a panic nobody observed (panics.ts), for the runtime's onPanic hook. */
@@ -35,27 +41,30 @@ export interface PanicReport {
   message: string;
 }
 
-const data = workerData as WorkerData;
-armFault(data.fault, data.index);
-const heap = SharedHeap.fromBuffer(data.heap);
-setGlobalHeap(heap);
-const sabs = new SabRegistry(data.index + 1, data.peers);
-const core = new Core(data.buffer, heap, data.config, sabs, false);
-Atomics.add(core.ctl, H_READY, 1);
+/** Starts this thread as runtime worker `data.index`. */
+export function bootWorker(data: WorkerData): void {
+  setLoaderHints(data.loaders);
+  armFault(data.fault, data.index);
+  const heap = SharedHeap.fromBuffer(data.heap);
+  setGlobalHeap(heap);
+  const sabs = new SabRegistry(data.index + 1, data.peers);
+  const core = new Core(data.buffer, heap, data.config, sabs, false);
+  Atomics.add(core.ctl, H_READY, 1);
 
-// Unobserved panics of tasks spawned here go to the main thread's onPanic hook.
-const panics = new PanicWatch((e: JoinError) => {
-  let bytes: Uint8Array | null = null;
-  try {
-    core.enc.encodeValue(e.intoPanic(), 'the panic');
-    bytes = core.enc.buf.slice(0, core.enc.pos);
-  } catch {
-    // Reported with its message only.
-  }
-  const report: PanicReport = { spindle: 'panic', id: e.id, bytes, message: e.message };
-  parentPort!.postMessage(report);
-});
+  // Unobserved panics of tasks spawned here go to the main thread's onPanic hook.
+  const panics = new PanicWatch((e: JoinError) => {
+    let bytes: Uint8Array | null = null;
+    try {
+      core.enc.encodeValue(e.intoPanic(), 'the panic');
+      bytes = core.enc.buf.slice(0, core.enc.pos);
+    } catch {
+      // Reported with its message only.
+    }
+    const report: PanicReport = { spindle: 'panic', id: e.id, bytes, message: e.message };
+    parentPort!.postMessage(report);
+  });
 
-const loop = new WorkerLoop(data.index, core, panics, () => sabs.close());
-setWorkerHost(loop);
-loop.start();
+  const loop = new WorkerLoop(data.index, core, panics, () => sabs.close());
+  setWorkerHost(loop);
+  loop.start();
+}

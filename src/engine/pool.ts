@@ -4,15 +4,14 @@
  * tasks never travel by message here). What a death means for the tasks is
  * recovery.ts's job; whether to replace or give up is the engine's.
  */
-import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, type Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { Core } from '../shared/core.js';
 import type { FaultSpec } from '../shared/faults.js';
 import { watchWorker } from '../shared/heap.js';
 import { W_HAND, W_PENDING, W_STARTED } from '../shared/layout.js';
 import type { SabRegistry } from '../shared/sabs.js';
 import type { PanicReport } from '../../workers/worker.js';
-
-const WORKER_URL = new URL('../../workers/worker.js', import.meta.url);
+import { startRuntimeWorker } from '../worker-spawn.js';
 
 export interface PoolEvents {
   /** Worker w ended unexpectedly; `started`: it had finished its bootstrap; `ours`: we terminated it. */
@@ -47,7 +46,8 @@ export class WorkerPool {
     // Nothing in hand until the worker says otherwise (a fresh buffer holds 0, a valid index).
     Atomics.store(core.ctl, core.wword(w, W_HAND), -1);
     Atomics.store(core.ctl, core.wword(w, W_PENDING), -1);
-    const worker = new Worker(WORKER_URL, {
+    // No entry file, filtered execArgv, loader hints: worker-spawn.ts.
+    const worker = startRuntimeWorker({
       workerData: { buffer: core.buffer, heap: core.heap.buffer, config: core.config, index: w, peers, fault },
       transferList: peers,
       resourceLimits: this.resourceLimits,

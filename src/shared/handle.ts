@@ -90,7 +90,9 @@ export function reviverFor(kind: string): Reviver {
 
 /** A handle from one shared heap put where another heap's is needed: bad input, so a `TypeError` (code ERR_SPINDLE_HEAP_MISMATCH). */
 export class HeapMismatchError extends TypeError {
+  /** `'HeapMismatchError'`. */
   override readonly name = 'HeapMismatchError';
+  /** `'ERR_SPINDLE_HEAP_MISMATCH'`. */
   readonly code: Code = ErrorCode.HEAP_MISMATCH;
 }
 

@@ -36,6 +36,7 @@ import { isMainThread, threadId as selfThreadId, type Worker } from 'node:worker
 import { ErrorCode, SpindleError, rangeError, typeError } from '../errors.js';
 import { lockWord, unlockWord } from './futex.js';
 import { wordTable } from './word-table.js';
+import { inRuntimeWorker } from '../context.js';
 
 /** Options for {@link SharedHeap}. */
 export interface HeapOptions {
@@ -656,40 +657,56 @@ if (!isMainThread) {
   });
 }
 
-let theHeap: SharedHeap | undefined;
+// On globalThis, so that two copies of spindle in one thread (a bundle and an
+// installed package) share one heap, as they share the task registry.
+const HEAP_KEY = Symbol.for('spindle.globalHeap');
+type G = { [HEAP_KEY]?: SharedHeap };
 
 /**
- * The process-wide heap that handles crossing a spawn must live in. Created on
- * first use in the main thread (default options); in a runtime worker it is
- * the heap the bootstrap passed to {@link setGlobalHeap}.
+ * The process-wide heap that handles crossing a spawn must live in: the heap
+ * of the runtimes this thread creates. Created on first use (default options)
+ * on the main thread and in any worker you start yourself; in a runtime worker
+ * it is the heap the bootstrap installed with {@link setGlobalHeap}.
+ *
+ * A worker you start gets a heap of its own. To share handles with the main
+ * thread, send `globalHeap().buffer` to it and call
+ * `setGlobalHeap(SharedHeap.fromBuffer(buffer))` there before creating shared
+ * objects.
  */
 export function globalHeap(): SharedHeap {
-  if (theHeap === undefined) {
-    if (!isMainThread) {
-      throw new SpindleError(
-        ErrorCode.WRONG_CONTEXT,
-        'spindle: no global shared heap in this worker thread. Runtime workers get it at bootstrap; ' +
-          'in a plain worker, send heap.buffer from the main thread and call setGlobalHeap(SharedHeap.fromBuffer(buffer)) first.',
-      );
+  const g = globalThis as G;
+  let heap = g[HEAP_KEY];
+  if (heap === undefined) {
+    if (inRuntimeWorker()) {
+      throw new SpindleError(ErrorCode.WRONG_CONTEXT, 'spindle: no global shared heap in this runtime worker yet: it is installed at bootstrap, before any task runs');
     }
-    theHeap = new SharedHeap();
+    heap = g[HEAP_KEY] = new SharedHeap();
   }
-  return theHeap;
+  return heap;
 }
 
 /**
  * Installs `heap` as this thread's global heap (the worker bootstrap calls it
  * with the main thread's heap; the main thread may call it before first use to
- * choose options). Setting a different heap once one is in use throws.
+ * choose options, a worker of yours to share the main thread's heap). Setting a
+ * different heap once one is in use throws.
+ *
+ * @example
+ * ```ts
+ * // in a worker you started with workerData: { heap: globalHeap().buffer }
+ * setGlobalHeap(SharedHeap.fromBuffer(workerData.heap));
+ * ```
  */
 export function setGlobalHeap(heap: SharedHeap): void {
-  if (theHeap !== undefined && theHeap.id !== heap.id) {
+  const g = globalThis as G;
+  const cur = g[HEAP_KEY];
+  if (cur !== undefined && cur.id !== heap.id) {
     throw new SpindleError(
       ErrorCode.HEAP_MISMATCH,
       'spindle: setGlobalHeap: this thread already uses another global heap; handles from the two would not mix. Call it once, before any shared object is created.',
     );
   }
-  theHeap = heap;
+  g[HEAP_KEY] = heap;
 }
 
 /**

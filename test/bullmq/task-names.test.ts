@@ -30,7 +30,8 @@ describe('portable task names', () => {
   });
 
   it('rejects bad registry names with a TypeError that says what a name may be', () => {
-    for (const bad of ['', ' spaced', 'has space', '/leading', 'x'.repeat(201)]) {
+    // ('/leading' is not here: an absolute path is a CommonJS module's __filename.)
+    for (const bad of ['', ' spaced', 'has space', './leading', '.hidden', 'x'.repeat(201)]) {
       let err: unknown;
       try {
         task(bad, function f() {});
