@@ -13,5 +13,5 @@ export { Runtime, type RuntimeMetrics, type WorkerMetrics } from './runtime.js';
 export type { RuntimeOptions, ShutdownOptions, SpawnOptions } from './options.js';
 export * from './sync/index.js';
 export * from './channel/index.js';
-export { JoinSet, type JoinSetOptions } from './task/join-set.js';
+export { JoinSet, type JoinSetOptions, type JoinedWithId } from './task/join-set.js';
 export { scope, Scope } from './task/scope.js';

@@ -135,6 +135,7 @@ export class Runtime implements AsyncDisposable {
     if (defaultRuntime === this) defaultRuntime = null;
   }
 
+  /** `await using rt = new Runtime()`: `shutdown()` when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }

@@ -26,6 +26,7 @@ export type MachineWorkerOptions = Pick<
   'lockDuration' | 'lockRenewTime' | 'stalledInterval' | 'maxStalledCount' | 'maxStartedAttempts' | 'drainDelay' | 'limiter' | 'metrics' | 'removeOnComplete' | 'removeOnFail'
 >;
 
+/** Options of {@link serveQueue}. */
 export interface ServeQueueOptions {
   /** Where Redis is: a `redis://` URL, ioredis options, or an ioredis client (its options are used). */
   connection: RedisConnection;
@@ -47,6 +48,7 @@ export interface ServeQueueOptions {
   worker?: MachineWorkerOptions;
 }
 
+/** What {@link Machine.metrics} reports. */
 export interface MachineMetrics {
   /** The machine's name. */
   name: string;
@@ -235,6 +237,7 @@ export class Machine {
     return this.#closing;
   }
 
+  /** `await using machine = await serveQueue(...)`: `close()` when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

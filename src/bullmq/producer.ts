@@ -33,13 +33,16 @@ export type RemoteJobOptions = Pick<
 
 /** `spawnWith` options: BullMQ job options, and spindle's `signal` and `timeout` (ms, queued and running time). */
 export interface RemoteSpawnOptions extends RemoteJobOptions {
+  /** Aborting it aborts the job: a waiting job never runs, a running one has its task's signal fired. */
   signal?: AbortSignal;
+  /** Milliseconds, queued and running time together, before the job is aborted. */
   timeout?: number;
 }
 
 const JOB_OPTIONS = ['attempts', 'backoff', 'priority', 'delay', 'lifo', 'removeOnComplete', 'removeOnFail', 'keepLogs', 'stackTraceLimit'];
 const SPAWN_OPTIONS = new Set([...JOB_OPTIONS, 'signal', 'timeout']);
 
+/** Options of {@link bullRuntime}. */
 export interface BullRuntimeOptions {
   /** Where Redis is: a `redis://` URL, ioredis options, or an ioredis client (its options are used). */
   connection: RedisConnection;
@@ -141,7 +144,14 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
   }
 
   /** A handle that can abort the task but not await it. */
-  abortHandle(): { readonly id: string; abort(opts?: AbortOptions): void; isFinished(): boolean } {
+  abortHandle(): {
+    /** The job id. */
+    readonly id: string;
+    /** Aborts the job, as {@link RemoteJoinHandle.abort}. */
+    abort(opts?: AbortOptions): void;
+    /** True once the handle has settled. */
+    isFinished(): boolean;
+  } {
     return { id: this.id, abort: (o) => this.abort(o), isFinished: () => this.isFinished() };
   }
 
@@ -152,14 +162,17 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
     return this.#observe().then(onfulfilled, onrejected);
   }
 
+  /** As `Promise.prototype.catch`. */
   catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
     return this.#observe().catch(onrejected);
   }
 
+  /** As `Promise.prototype.finally`. */
   finally(onfinally?: (() => void) | null): Promise<T> {
     return this.#observe().finally(onfinally);
   }
 
+  /** `'RemoteJoinHandle'`. */
   get [Symbol.toStringTag](): string {
     return 'RemoteJoinHandle';
   }
@@ -578,7 +591,18 @@ export class BullRuntime implements AsyncDisposable {
   }
 
   /** Counters of this producer. */
-  metrics(): { spawned: number; pending: number; completed: number; failed: number; cancelled: number } {
+  metrics(): {
+    /** Handles created. */
+    spawned: number;
+    /** Handles not settled yet. */
+    pending: number;
+    /** Handles that resolved. */
+    completed: number;
+    /** Handles that rejected with a panic. */
+    failed: number;
+    /** Handles that were cancelled. */
+    cancelled: number;
+  } {
     return { ...this.#counts, pending: this.#pending.size };
   }
 
@@ -619,6 +643,7 @@ export class BullRuntime implements AsyncDisposable {
     }
   }
 
+  /** `await using remote = bullRuntime(...)`: `close()` when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -21,6 +21,7 @@ import { ErrorCode, SpindleError, typeError } from '../errors.js';
 // spindle's own refusals (an unknown task, an unreadable job) come back as SpindleErrors.
 registerError(SpindleError);
 
+/** The wire format's version: jobs and results written by another version are refused with ERR_SPINDLE_INCOMPATIBLE_PAYLOAD. */
 export const WIRE = 1;
 
 export interface JobData {

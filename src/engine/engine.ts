@@ -49,6 +49,7 @@ interface Pending {
   h: JoinHandle<unknown>;
 }
 
+/** One worker's counters, in {@link RuntimeMetrics}. */
 export interface WorkerMetrics {
   /** Tasks this worker ran (including nested tasks it ran without publishing them). */
   tasksRun: number;
@@ -66,7 +67,9 @@ export interface WorkerMetrics {
   inlineJoins: number;
 }
 
+/** What {@link Runtime.metrics} reports: a snapshot of the counters. */
 export interface RuntimeMetrics {
+  /** Per worker, by index. */
   workers: WorkerMetrics[];
   /** Tasks in the injector now. */
   injectorDepth: number;

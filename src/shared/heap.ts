@@ -559,7 +559,7 @@ export class SharedHeap {
   }
 
   /**
-   * True when the thread whose lock-owner tag is `tag` (see {@link threadTag})
+   * True when the thread whose lock-owner tag is `tag` (see `threadTag`)
    * is known to be dead: it was declared dead, or it is in the thread table
    * and its OS thread is gone (/proc/self/task/<tid>; a thread found gone is
    * declared dead here, for every other waiter). Needs no event loop, so a

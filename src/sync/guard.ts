@@ -38,15 +38,15 @@ export interface Guarded {
   writeValue(v: unknown): void;
 }
 
-/**
- * Proof of holding a lock ({@link Mutex} or {@link RwLock}) with access to the
- * value it protects. Release it once: `unlock()` or the end of a `using` block.
- */
 /** Guard states (one field: each field costs on the hot path of an uncontended lock). */
 const HELD = 0;
 const HELD_TRACKED = 1;
 const RELEASED = 2;
 
+/**
+ * Proof of holding a lock ({@link Mutex} or {@link RwLock}) with access to the
+ * value it protects. Release it once: `unlock()` or the end of a `using` block.
+ */
 export class Guard<T> implements Disposable {
   readonly #lock: Guarded;
   readonly #held: number;

@@ -26,6 +26,14 @@ export interface JoinSetOptions {
   runtime?: Runtime;
 }
 
+/** What {@link JoinSet.joinNextWithId} returns: a task's id and its value. */
+export interface JoinedWithId<T> {
+  /** The task's id, as on its handle. */
+  id: number;
+  /** What it returned. */
+  value: T;
+}
+
 /**
  * A set of tasks joined in completion order.
  *
@@ -137,7 +145,7 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
   }
 
   /** Like {@link joinNext}, with the task's id: `{ id, value }`, or undefined when empty. */
-  async joinNextWithId(): Promise<{ id: number; value: T } | undefined> {
+  async joinNextWithId(): Promise<JoinedWithId<T> | undefined> {
     const d = await this.#next();
     if (d === undefined) return undefined;
     if (!d.ok) throw d.v;
