@@ -26,6 +26,31 @@ describe('a task owns the Arcs moved into it (dropped at its end unless moved on
     a.drop();
   });
 
+  it('a task aborted before it runs drops the Arcs moved into it', async () => {
+    const one = new Runtime({ workers: 1 });
+    try {
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      // Holds the only worker, so that the next task is still queued when it is aborted.
+      const blocker = one.spawn((g: Int32Array) => {
+        Atomics.wait(g, 0, 0);
+      }, gate);
+      const a = Arc.new(new AtomicI32(0));
+      const h = one.spawn(s.touchArc, a.clone());
+      h.abort();
+      expect(((await rejectionOf(h)) as { isCancelled(): boolean }).isCancelled()).toBe(true);
+      Atomics.store(gate, 0, 1);
+      Atomics.notify(gate, 0);
+      await blocker;
+      // The worker takes the cancelled task before this one (one worker, FIFO injector) and drops its Arc then.
+      expect(await one.spawn((x: number) => x, 1)).toBe(1);
+      expect(a.get().load()).toBe(0); // it never ran
+      expect(a.strongCount()).toBe(1);
+      a.drop();
+    } finally {
+      await one.shutdown();
+    }
+  });
+
   it('an Arc the task returns is moved back to the awaiter, not dropped', async () => {
     const a = Arc.new(new AtomicI32(0));
     const back = await rt.spawn(s.returnArc, a.clone());
