@@ -37,10 +37,12 @@ describe('JoinSet', () => {
 
   it('abortAll cancels what runs; shutdown drains; joinAll aborts the rest when one fails', async () => {
     const flag = new AtomicI32(0);
+    const started = new AtomicI32(0);
     const set = new JoinSet<string>({ runtime: rt });
-    set.spawn(t.untilAborted, flag);
-    set.spawn(t.untilAborted, flag);
-    await new Promise((r) => setTimeout(r, 20));
+    set.spawn(t.untilAborted, flag, started);
+    set.spawn(t.untilAborted, flag, started);
+    // Running, not queued: a queued task is cancelled without ever seeing its abort.
+    await until(() => started.load() === 2, 5000, 'both tasks to start');
     set.abortAll();
     const results = await Promise.allSettled([set.joinNext(), set.joinNext()]);
     for (const r of results) {
@@ -66,15 +68,18 @@ describe('JoinSet', () => {
     await until(() => flag3.load() === 1, 5000, 'joinAll to abort the last task');
     flag.free();
     flag3.free();
+    started.free();
   });
 
   it('Symbol.dispose aborts what is left; detachAll lets tasks run on', async () => {
     const flag = new AtomicI32(0);
+    const started = new AtomicI32(0);
     {
       using set = new JoinSet<string>({ runtime: rt });
-      set.spawn(t.untilAborted, flag);
-      await new Promise((r) => setTimeout(r, 10));
+      set.spawn(t.untilAborted, flag, started);
+      await until(() => started.load() === 1, 5000, 'the task to start');
     }
+    started.free();
     await until(() => flag.load() === 1, 5000, 'the disposed set to abort its task');
     const set = new JoinSet<number>({ runtime: rt });
     const a = set.spawn(t.after, 20, 1);
@@ -107,14 +112,14 @@ describe('scope', () => {
 
   it('a panic aborts the siblings and the scope rejects with that panic', async () => {
     const flag = new AtomicI32(0);
-    const t0 = Date.now();
+    const started = new AtomicI32(0);
     const e = (await rejectionOf(
       scope(
         async (s) => {
-          s.spawn(t.untilAborted, flag);
-          s.spawn(t.untilAborted, flag);
-          s.spawn(t.panicAfter, 20, 'scope panic');
-          await new Promise((r) => setTimeout(r, 5));
+          s.spawn(t.untilAborted, flag, started);
+          s.spawn(t.untilAborted, flag, started);
+          await until(() => started.load() === 2, 5000, 'the siblings to start');
+          s.spawn(t.panicAfter, 0, 'scope panic');
         },
         { runtime: rt },
       ),
@@ -123,18 +128,20 @@ describe('scope', () => {
     expect(e.isPanic()).toBe(true);
     expect(e.intoPanic()).toBeInstanceOf(RangeError);
     expect((e.intoPanic() as Error).message).toBe('scope panic');
-    expect(Date.now() - t0).toBeLessThan(5000); // the siblings did not run to completion
+    // Each sibling counts only when it sees its abort (running to its end would not).
     await until(() => flag.load() === 2, 5000, 'both siblings to see their abort');
     flag.free();
+    started.free();
   });
 
   it('a body that throws aborts the tasks and rejects with its error; works inside a task', async () => {
     const flag = new AtomicI32(0);
+    const started = new AtomicI32(0);
     await expect(
       scope(
         async (s) => {
-          s.spawn(t.untilAborted, flag);
-          await new Promise((r) => setTimeout(r, 30)); // the task is running by now
+          s.spawn(t.untilAborted, flag, started);
+          await until(() => started.load() === 1, 5000, 'the task to start');
           throw new TypeError('body failed');
         },
         { runtime: rt },
@@ -143,5 +150,6 @@ describe('scope', () => {
     await until(() => flag.load() === 1, 5000, 'the task to see its abort');
     expect(await rt.spawn(t.scopeInTask)).toBe(42);
     flag.free();
+    started.free();
   });
 });
