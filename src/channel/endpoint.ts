@@ -51,6 +51,8 @@ abstract class Listening {
   #held = false;
   #sawRelease = false;
   #closed = false;
+  /** Closed because the other side went away (not by a close() on this side). */
+  #peerGone = false;
   readonly #closedWaiters: (() => void)[] = [];
 
   /** The channel this endpoint receives on (null when it dispatches what it is fed). */
@@ -64,9 +66,16 @@ abstract class Listening {
 
   /** Posts a message to the other side (encoded like a task argument; `transfer` is ignored: nothing needs transferring). */
   postMessage(message: unknown, _transfer?: unknown[]): void {
-    if (this.#closed) throw typeError(`spindle: ${this.what}.postMessage(): this endpoint is closed`, ErrorCode.CLOSED);
     const m = message as { id?: unknown; type?: unknown } | null;
     const id = typeof m === 'object' && m !== null && typeof m.id === 'string' && REQUEST_TYPES.has(m.type as string) ? m.id : undefined;
+    if (this.#closed) {
+      // The other side went away: as a MessagePort does, what is posted goes nowhere — a request is
+      // answered "gone", the rest is dropped. Throwing here would kill an actor's thread: comlink
+      // posts its reply to a RELEASE from a promise callback, after the client may have dropped its ends.
+      if (!this.#peerGone) throw typeError(`spindle: ${this.what}.postMessage(): this endpoint is closed`, ErrorCode.CLOSED);
+      if (id !== undefined) queueMicrotask(() => this.dispatch(goneReply(id, this.what)));
+      return;
+    }
     if (id !== undefined) {
       this.#pending.add(id);
       this.#keep();
@@ -118,6 +127,12 @@ abstract class Listening {
     if (this.#running) this.#stop?.abort();
     else this.dropEnds();
     for (const w of this.#closedWaiters.splice(0)) w();
+  }
+
+  /** @internal Closes because the other side is gone: what this side posts from now on goes nowhere, quietly. */
+  closeGone(): void {
+    this.#peerGone = true;
+    this.close();
   }
 
   get isClosed(): boolean {
@@ -176,7 +191,7 @@ abstract class Listening {
           throw e;
         }
         if (v === undefined) {
-          this.close(); // the other side is gone: fail what waits for it
+          this.closeGone(); // the other side is gone: fail what waits for it
           return;
         }
         this.dispatch(v);
@@ -416,7 +431,8 @@ export async function serveInbox(obj: unknown, inbox: mpsc.Receiver<Envelope>, e
       clients.get(env.c)?.dispatch(env.m);
     }
   }
-  for (const ep of [...clients.values()]) ep.close();
+  // Every client is gone (the inbox ended): a reply the actor posts later goes nowhere.
+  for (const ep of [...clients.values()]) ep.closeGone();
 }
 
 // ───────────────────────── the remote object ─────────────────────────

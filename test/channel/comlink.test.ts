@@ -3,7 +3,7 @@ import { Runtime, globalHeap } from '../../src/index.js';
 import { endpointPair, releaseProxy, spawnActor, wrap } from '../../src/comlink.js';
 import { kTerminateWorker } from '../../src/runtime.js';
 import * as a from '../fixtures/actor-tasks.js';
-import { within } from '../helpers.js';
+import { until, within } from '../helpers.js';
 
 let rt: Runtime;
 beforeAll(() => {
@@ -43,6 +43,29 @@ describe('spindle/comlink', () => {
     c[releaseProxy]();
     expect(await within(h, 5000, 'serve() to end on release')).toBe(103);
     await within(here.closed(), 5000, 'this side to see the other side gone');
+    // As with a MessagePort, posting towards a side that is gone is no error (an actor's late reply
+    // must not kill its thread); a call made through it fails "gone" instead of hanging.
+    expect(() => here.postMessage({})).not.toThrow();
+    await expect(within(wrap<a.Counter>(here).add(1), 5000, 'a call through an endpoint whose other side is gone')).rejects.toThrow(/gone/);
+  });
+
+  it('releasing actors over and over kills no worker (the actor’s reply to the release goes nowhere quietly)', async () => {
+    const deaths = rt.metrics().workerDeaths;
+    for (let i = 0; i < 200; i++) {
+      const c = spawnActor(a.makeCounter, i);
+      expect(await c.add(1)).toBe(i + 1);
+      c[releaseProxy]();
+    }
+    // Every actor task has ended, then both workers have run more tasks since: a death would show.
+    await until(() => rt.metrics().live === 0, 5000, 'the released actors to end');
+    for (let i = 0; i < 50; i++) await Promise.all([rt.spawn((x: number) => x, i), rt.spawn((x: number) => x, i)]);
+    expect(rt.metrics().workerDeaths).toBe(deaths);
+  });
+
+  it('an endpoint closed on its own side refuses postMessage, naming it closed', () => {
+    const [here, there] = endpointPair();
+    here.close();
+    there.close();
     expect(() => here.postMessage({})).toThrow(/closed/);
   });
 
