@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { JoinError, Runtime } from '../src/index.js';
 import { kTerminateWorker } from '../src/runtime.js';
 import * as t from './fixtures/tasks.js';
-import { rejectionOf, within } from './helpers.js';
+import { rejectionOf, until, within } from './helpers.js';
 
 /** Waits, without sleeping blindly, until word `i` of `flags` is non-zero (bounded). */
 async function flagSet(flags: Int32Array, i: number, what: string): Promise<void> {
@@ -40,6 +40,23 @@ describe('dying workers', () => {
       expect(await rt.spawn(t.throwInEventLoop, 'boom in the loop')).toBe('scheduled');
       // The worker dies after the task finished; the next task runs on its replacement.
       expect(await within(rt.spawn(t.add, 2, 2), 10_000, 'a task after the crash')).toBe(4);
+    } finally {
+      await rt.shutdown();
+    }
+  });
+
+  it('a promise a task leaves rejected with no handler is reported through onPanic; the worker and its other tasks live on', async () => {
+    const reported: JoinError[] = [];
+    const rt = new Runtime({ workers: 1, onPanic: (e) => reported.push(e) });
+    try {
+      const neighbour = rt.spawn(t.sleepThen, 300, 'neighbour'); // running on the same (only) worker meanwhile
+      expect(await rt.spawn(t.strayRejection, 'left behind')).toBe(1);
+      await until(() => reported.length === 1, 5000, 'the report of the stray rejection');
+      const e = reported[0]!.intoPanic() as Error;
+      expect(e).toBeInstanceOf(RangeError);
+      expect(e.message).toBe('left behind');
+      expect(await neighbour).toBe('neighbour');
+      expect(rt.metrics().workerDeaths).toBe(0);
     } finally {
       await rt.shutdown();
     }

@@ -64,7 +64,31 @@ export function bootWorker(data: WorkerData): void {
     parentPort!.postMessage(report);
   });
 
+  // A promise a task left rejected with no handler is that task's bug, not its neighbours': Node would
+  // end the thread and fail every task running on it. It is reported like a panic nobody observed instead.
+  process.on('unhandledRejection', (reason) => {
+    let bytes: Uint8Array | null = null;
+    try {
+      core.enc.encodeValue(reason, 'the rejection');
+      bytes = core.enc.buf.slice(0, core.enc.pos);
+    } catch {
+      // Reported with its message only.
+    }
+    const message = `spindle: a promise rejected with no handler on worker ${data.index}: ${describeReason(reason)}`;
+    const report: PanicReport = { spindle: 'panic', id: 0, bytes, message };
+    parentPort!.postMessage(report);
+  });
+
   const loop = new WorkerLoop(data.index, core, panics, () => sabs.close());
   setWorkerHost(loop);
   loop.start();
+}
+
+function describeReason(r: unknown): string {
+  if (r instanceof Error) return `${r.name}: ${r.message}`;
+  try {
+    return String(r);
+  } catch {
+    return typeof r;
+  }
 }
