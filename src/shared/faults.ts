@@ -35,6 +35,11 @@ export interface FaultSpec {
   after: number;
   /** Only on this worker index (default: any). */
   worker?: number;
+  /**
+   * Shared by the workers armed with this spec: the first to reach its count
+   * dies and sets it; the others never die then (one death per spec).
+   */
+  once?: Int32Array;
 }
 
 let armed: FaultSpec | null = null;
@@ -52,5 +57,7 @@ export function armFault(spec: FaultSpec | null | undefined, worker: number): vo
 /** Dies here if this point is armed and its count is reached. */
 export function fault(point: FaultPoint): void {
   if (armed === null || armed.point !== point) return;
-  if (++count === armed.after) process.exit(70);
+  if (++count !== armed.after) return;
+  if (armed.once !== undefined && Atomics.compareExchange(armed.once, 0, 0, 1) !== 0) return;
+  process.exit(70);
 }
