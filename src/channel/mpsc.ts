@@ -47,7 +47,7 @@
  * dead sender's node is removed and its reservation returned).
  */
 import { ErrorCode, typeError } from '../errors.js';
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import { assertMayBlock } from '../sync/wait.js';
 import {
@@ -506,6 +506,8 @@ export class Sender<T> implements SharedHandle, Disposable {
   #state = H_LIVE;
   readonly #dead: boolean;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
 
   /** @internal Made by mpsc.channel(), clone() and the reviver. */
   constructor(heap: SharedHeap, e: number, dead = false) {
@@ -615,6 +617,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     } finally {
       if (!pushed) p.dropStash(s);
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
       unref(p.heap, p.b);
     }
   }
@@ -723,6 +726,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         return new Permit<T>(p, n);
       } finally {
         this.#pending--;
+        if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
       }
     } catch (e) {
       unref(p.heap, p.b);
@@ -751,6 +755,17 @@ export class Sender<T> implements SharedHandle, Disposable {
   /** `drop()` at the end of a `using` block (nothing if already dropped or moved). */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
+  }
+
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
   }
 
   /** True once the receiver is gone (dropped, closed, or its thread died). */
@@ -865,6 +880,8 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   readonly #dead: boolean;
   #state = H_LIVE;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
   #deaths: number;
   #producer: Producer | null = null;
   /** Word index of the hot area. */
@@ -1028,6 +1045,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
       return await recvWait(this, signal, 'mpsc.Receiver.recv()', ref);
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
   }
 
@@ -1170,6 +1188,17 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
 
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
+  }
+
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
   }
 
   /** The shared-handle protocol: the receiver moves to the receiving thread. */

@@ -15,7 +15,7 @@
  *   O_DATA  18..27  inline encoding (40 bytes)
  */
 import { ErrorCode } from '../errors.js';
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
   H_CLOSE_SEQ,
@@ -173,6 +173,15 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     if (this.#sent) throw handleStateError(H_DROPPED_LOCAL, 'oneshot.Sender', 'send');
@@ -193,6 +202,8 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
   #state = H_LIVE;
   #taken = false;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
   #deaths: number;
   #promise: Promise<T> | null = null;
 
@@ -294,6 +305,7 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
       return r;
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
   }
 
@@ -345,6 +357,17 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
 
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
+  }
+
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
   }
 
   /** The shared-handle protocol: moves to the receiving thread. */

@@ -16,7 +16,7 @@
  * A receiver's seen version lives in its handle, and in its end block (E_X)
  * when it moves.
  */
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
   E_X,
@@ -272,6 +272,15 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
@@ -300,6 +309,8 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
   #armed = false;
   #deaths: number;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
 
   /** @internal */
   constructor(heap: SharedHeap, e: number, dead = false, seen?: number) {
@@ -414,6 +425,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
       r = await recvWait(this.#versionPoll(), signal, 'watch.Receiver.changed()');
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
     if (r === CLOSED) throw closedRecv();
   }
@@ -466,6 +478,17 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
 
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
+  }
+
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
   }
 
   /** The shared-handle protocol: moves (with what it has seen) to the receiving thread. */

@@ -1,0 +1,95 @@
+// Channel ends follow the handle rules of the shared state (codec.ts `ownedArgs`):
+// an end moved into a task and neither dropped nor moved on is dropped at the
+// task's end, so its peers see the channel closed instead of waiting forever.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecvError, Runtime, SendError, broadcast, globalHeap, mpsc, oneshot, watch } from '../../src/index.js';
+import { endpointPair, releaseProxy, spawnActor } from '../../src/comlink.js';
+import * as a from '../fixtures/actor-tasks.js';
+import * as o from '../fixtures/ownership-tasks.js';
+import { rejectionOf, until, within } from '../helpers.js';
+
+let rt: Runtime;
+beforeAll(() => {
+  rt = new Runtime({ workers: 2 });
+});
+afterAll(() => rt.shutdown());
+
+describe('an end moved into a task and left there is dropped at its end', () => {
+  it('mpsc: a sender left behind ends the stream; a receiver left behind closes the channel for senders', async () => {
+    const [tx, rx] = mpsc.channel<number>(4);
+    await tx.send(1);
+    expect(await rt.spawn(o.keepEnds, tx)).toBe(1);
+    expect(await within(rx.recv(), 5000, 'the queued value')).toBe(1);
+    expect(await within(rx.recv(), 5000, 'the end of the stream (the sender was dropped with its task)')).toBeUndefined();
+    rx.drop();
+
+    const [tx2, rx2] = mpsc.channel<number>(4);
+    expect(await rt.spawn(o.keepEnds, rx2)).toBe(1);
+    await within(tx2.closed(), 5000, 'the sender seeing the receiver dropped with its task');
+    const e = await rejectionOf(tx2.send(7));
+    expect(e).toBeInstanceOf(SendError);
+    expect((e as SendError<number>).value).toBe(7);
+    tx2.drop();
+  });
+
+  it('oneshot, broadcast and watch senders left behind: their receivers see the end', async () => {
+    const [otx, orx] = oneshot<string>();
+    const [btx, brx] = broadcast<number>(4);
+    const [wtx, wrx] = watch<number>(0);
+    expect(await rt.spawn(o.keepEnds, otx, btx, wtx)).toBe(3);
+    expect(await within(rejectionOf(orx.recv()), 5000, 'the oneshot receiver to see its sender gone')).toBeInstanceOf(RecvError);
+    expect(await within(brx.recv(), 5000, 'the broadcast receiver to see the end')).toBeUndefined();
+    expect(await within(rejectionOf(wrx.changed()), 5000, 'watch changed() to reject')).toBeInstanceOf(RecvError);
+    orx.drop();
+    brx.drop();
+    wrx.drop();
+  });
+
+  it('an end the task returns moves on to the awaiter and stays usable', async () => {
+    const [tx, rx] = mpsc.channel<number>(4);
+    const { tx: back } = await rt.spawn(o.returnEnd, tx);
+    await back.send(5);
+    expect(await rx.recv()).toBe(5);
+    back.drop();
+    expect(await within(rx.recv(), 5000, 'the end after the returned sender is dropped')).toBeUndefined();
+    rx.drop();
+  });
+
+  it('a task cancelled before it runs drops the ends moved into it', async () => {
+    const rt1 = new Runtime({ workers: 1 });
+    try {
+      const flags = new Int32Array(new SharedArrayBuffer(8));
+      const blocker = rt1.spawn(o.blockUntil, flags);
+      await until(() => Atomics.load(flags, 1) === 1, 5000, 'the blocking task to occupy the only worker');
+      const [tx, rx] = mpsc.channel<number>(4);
+      const victim = rt1.spawn(o.keepEnds, tx);
+      victim.abort();
+      Atomics.store(flags, 0, 1);
+      Atomics.notify(flags, 0);
+      expect(await blocker).toBe(1);
+      await rejectionOf(victim);
+      expect(await within(rx.recv(), 5000, 'the end of a stream whose sender went with a cancelled task')).toBeUndefined();
+      rx.drop();
+    } finally {
+      await rt1.shutdown();
+    }
+  });
+
+  it('an endpoint left in a task closes: the other side sees it gone', async () => {
+    const [here, there] = endpointPair();
+    here.addEventListener('message', () => {}); // an endpoint learns the other side is gone by receiving
+    expect(await rt.spawn(o.keepEnds, there)).toBe(1);
+    await within(here.closed(), 5000, 'this endpoint to see the other side dropped with its task');
+  });
+
+  it('an actor remote passed to a task and not released there is released at its end; the actor then ends', async () => {
+    const before = globalHeap().stats().blocks;
+    const c = spawnActor(a.makeCounter, 0);
+    expect(await rt.spawn(o.callAndKeep, c)).toBe(1);
+    expect(await rt.spawn(o.callAndRelease, c)).toBe(2);
+    expect(await c.add(1)).toBe(3);
+    c[releaseProxy]();
+    // Every client gone: the actor's task ends and frees its channels.
+    await until(() => globalHeap().stats().blocks <= before, 5000, 'the actor to end and free its channels once every remote is released');
+  });
+});
