@@ -196,7 +196,7 @@ export class Sender<T> implements SharedHandle, Disposable {
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    return { kind: 'broadcast.Sender', heap: this.#heap, offset: this.#e, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'broadcast.Sender', heap: this.#heap, offset: this.#e, generation: this.#heap.generation(this.#e), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -431,6 +431,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
       kind: 'broadcast.Receiver',
       heap: this.#heap,
       offset: this.#e,
+      generation: this.#heap.generation(this.#e),
       commit: () => {
         if (!this.#dead) Atomics.store(this.#heap.i32For(this.#e + END_BYTES), (this.#e >> 2) + E_X, this.#pos);
         this.#state = H_MOVED;
@@ -457,12 +458,12 @@ registerChanKind(KIND.broadcast, {
   },
 });
 
-registerSharedKind('broadcast.Sender', (heap, e) => {
-  checkKind(heap, e, KIND.broadcastSender, 'broadcast.Sender');
+registerSharedKind('broadcast.Sender', (heap, e, gen) => {
+  checkKind(heap, e, KIND.broadcastSender, 'broadcast.Sender', gen);
   return new Sender(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'broadcast.Sender'));
 });
-registerSharedKind('broadcast.Receiver', (heap, e) => {
-  checkKind(heap, e, KIND.broadcastReceiver, 'broadcast.Receiver');
+registerSharedKind('broadcast.Receiver', (heap, e, gen) => {
+  checkKind(heap, e, KIND.broadcastReceiver, 'broadcast.Receiver', gen);
   return new Receiver(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'broadcast.Receiver'));
 });
 

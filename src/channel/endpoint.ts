@@ -265,6 +265,7 @@ export class Endpoint extends Listening implements SharedHandle {
       kind: 'comlink.Endpoint',
       heap: this.#heap,
       offset: this.#pair,
+      generation: this.#heap.generation(this.#pair),
       commit: () => {
         tx.commit?.();
         rx.commit?.();
@@ -274,9 +275,10 @@ export class Endpoint extends Listening implements SharedHandle {
   }
 }
 
-registerSharedKind('comlink.Endpoint', (heap, pair) => {
+registerSharedKind('comlink.Endpoint', (heap, pair, gen) => {
   const i32 = heap.i32For(pair + PAIR_BYTES);
-  if (!heap.isLive(pair) || Atomics.load(i32, pair >> 2) !== PAIR_TAG) {
+  // The pair block is freed when its endpoint closes: a stale handle finds it gone, or (reused) a new generation.
+  if (!heap.isLive(pair) || Atomics.load(i32, pair >> 2) !== PAIR_TAG || (gen !== undefined && heap.generation(pair) !== gen)) {
     throw new HandleStateError(`spindle: offset ${pair} is not a live Endpoint (closed, or a handle of another kind)`);
   }
   const tx = reviverFor('mpsc.Sender')(heap, Atomics.load(i32, (pair >> 2) + 1)) as mpsc.Sender<unknown>;
@@ -486,7 +488,7 @@ export function actorRemote(inbox: mpsc.Sender<Envelope>): any {
   const shared = (): SharedRef => {
     const tx = st.client.inboxClone();
     const ref = tx[SHARED]();
-    return { kind: 'comlink.Actor', heap: ref.heap, offset: ref.offset, commit: ref.commit };
+    return { kind: 'comlink.Actor', heap: ref.heap, offset: ref.offset, generation: ref.generation, commit: ref.commit };
   };
   // Idempotent: `using`, the end of a task the remote was passed to, and an explicit
   // releaseProxy may all come; comlink throws on a second release.
@@ -536,8 +538,8 @@ function proxyAt(st: RemoteState, path: PropertyKey[], shared?: () => SharedRef,
   });
 }
 
-registerSharedKind('comlink.Actor', (heap, e) => {
-  const tx = reviverFor('mpsc.Sender')(heap, e) as mpsc.Sender<Envelope>;
+registerSharedKind('comlink.Actor', (heap, e, gen) => {
+  const tx = reviverFor('mpsc.Sender')(heap, e, gen) as mpsc.Sender<Envelope>;
   return actorRemote(tx);
 });
 

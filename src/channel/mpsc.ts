@@ -814,7 +814,7 @@ export class Sender<T> implements SharedHandle, Disposable {
   /** The shared-handle protocol: the sender moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    return { kind: 'mpsc.Sender', heap: this.#p.heap, offset: this.#e, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'mpsc.Sender', heap: this.#p.heap, offset: this.#e, generation: this.#p.heap.generation(this.#e), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -1205,7 +1205,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   [SHARED](): SharedRef {
     this.#use('send');
     if (this.#pending > 0) throw typeError('spindle: an mpsc.Receiver cannot be moved while a recv on it is waiting');
-    return { kind: 'mpsc.Receiver', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'mpsc.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -1287,14 +1287,14 @@ registerChanKind(KIND.mpsc, {
   },
 });
 
-function reviveSender(heap: SharedHeap, e: number): Sender<unknown> {
-  checkKind(heap, e, KIND.mpscSender, 'mpsc.Sender');
+function reviveSender(heap: SharedHeap, e: number, gen?: number): Sender<unknown> {
+  checkKind(heap, e, KIND.mpscSender, 'mpsc.Sender', gen);
   const alive = claimOwner(heap.i32For(e + 32), (e >> 2) + 2, 'mpsc.Sender');
   return new Sender(heap, e, !alive);
 }
 
-function reviveReceiver(heap: SharedHeap, off: number): Receiver<unknown> {
-  checkKind(heap, off, KIND.mpsc, 'mpsc.Receiver');
+function reviveReceiver(heap: SharedHeap, off: number, gen?: number): Receiver<unknown> {
+  checkKind(heap, off, KIND.mpsc, 'mpsc.Receiver', gen);
   const b = off >> 2;
   const alive = claimOwner(heap.i32For(off + BYTES), b + H_EMBED, 'mpsc.Receiver');
   return new Receiver(heap, b, !alive);

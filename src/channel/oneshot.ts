@@ -186,7 +186,7 @@ export class Sender<T> implements SharedHandle, Disposable {
   [SHARED](): SharedRef {
     if (this.#sent) throw handleStateError(H_DROPPED_LOCAL, 'oneshot.Sender', 'send');
     this.#use('send');
-    return { kind: 'oneshot.Sender', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'oneshot.Sender', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -375,7 +375,7 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     this.#use('send');
     if (this.#taken) throw new TypeError('spindle: this oneshot.Receiver already received its value; there is nothing left to move');
     if (this.#pending > 0) throw new TypeError('spindle: a oneshot.Receiver cannot be moved while a recv on it is waiting');
-    return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -396,13 +396,13 @@ registerChanKind(KIND.oneshot, {
   release() {},
 });
 
-registerSharedKind('oneshot.Sender', (heap, off) => {
-  checkKind(heap, off, KIND.oneshot, 'oneshot.Sender');
+registerSharedKind('oneshot.Sender', (heap, off, gen) => {
+  checkKind(heap, off, KIND.oneshot, 'oneshot.Sender', gen);
   const alive = claimOwner(heap.i32For(off + BYTES), (off >> 2) + H_EMBED, 'oneshot.Sender');
   return new Sender(heap, off >> 2, !alive);
 });
-registerSharedKind('oneshot.Receiver', (heap, off) => {
-  checkKind(heap, off, KIND.oneshot, 'oneshot.Receiver');
+registerSharedKind('oneshot.Receiver', (heap, off, gen) => {
+  checkKind(heap, off, KIND.oneshot, 'oneshot.Receiver', gen);
   const alive = claimOwner(heap.i32For(off + BYTES), (off >> 2) + H_EMBED + 1, 'oneshot.Receiver');
   return new Receiver(heap, off >> 2, !alive);
 });

@@ -284,7 +284,7 @@ export class Sender<T> implements SharedHandle, Disposable {
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    return { kind: 'watch.Sender', heap: this.#c.heap, offset: this.#e, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'watch.Sender', heap: this.#c.heap, offset: this.#e, generation: this.#c.heap.generation(this.#e), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -499,6 +499,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
       kind: 'watch.Receiver',
       heap: this.#heap,
       offset: this.#e,
+      generation: this.#heap.generation(this.#e),
       commit: () => {
         if (!this.#dead) Atomics.store(this.#heap.i32For(this.#e + END_BYTES), (this.#e >> 2) + E_X, this.#seen);
         this.#state = H_MOVED;
@@ -522,12 +523,12 @@ registerChanKind(KIND.watch, {
   },
 });
 
-registerSharedKind('watch.Sender', (heap, e) => {
-  checkKind(heap, e, KIND.watchSender, 'watch.Sender');
+registerSharedKind('watch.Sender', (heap, e, gen) => {
+  checkKind(heap, e, KIND.watchSender, 'watch.Sender', gen);
   return new Sender(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'watch.Sender'));
 });
-registerSharedKind('watch.Receiver', (heap, e) => {
-  checkKind(heap, e, KIND.watchReceiver, 'watch.Receiver');
+registerSharedKind('watch.Receiver', (heap, e, gen) => {
+  checkKind(heap, e, KIND.watchReceiver, 'watch.Receiver', gen);
   return new Receiver(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'watch.Receiver'));
 });
 

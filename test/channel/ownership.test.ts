@@ -6,6 +6,8 @@ import { RecvError, Runtime, SendError, broadcast, globalHeap, mpsc, oneshot, wa
 import { endpointPair, releaseProxy, spawnActor } from '../../src/comlink.js';
 import * as a from '../fixtures/actor-tasks.js';
 import * as o from '../fixtures/ownership-tasks.js';
+import { SHARED, reviverFor } from '../../src/shared/handle.js';
+import { HandleStateError } from '../../src/sync/errors.js';
 import { rejectionOf, until, within } from '../helpers.js';
 
 let rt: Runtime;
@@ -91,5 +93,43 @@ describe('an end moved into a task and left there is dropped at its end', () => 
     c[releaseProxy]();
     // Every client gone: the actor's task ends and frees its channels.
     await until(() => globalHeap().stats().blocks <= before, 5000, 'the actor to end and free its channels once every remote is released');
+  });
+});
+
+describe('generations', () => {
+  it('a stale copy of an end (its block dropped, freed and reused by another end) does not revive, and leaves the new end alone', () => {
+    const [tx, rx] = mpsc.channel<number>(4);
+    const stale = tx[SHARED](); // what a copy in flight would carry: (kind, offset, generation)
+    expect(stale.generation).toBe(globalHeap().generation(stale.offset));
+    tx.drop();
+    rx.drop(); // the channel is freed, and with it the sender's end block
+    const made: [mpsc.Sender<number>, mpsc.Receiver<number>][] = [];
+    try {
+      let reused: mpsc.Sender<number> | undefined;
+      for (let i = 0; i < 1000 && reused === undefined; i++) {
+        const pair = mpsc.channel<number>(4);
+        made.push(pair);
+        if (pair[0][SHARED]().offset === stale.offset) reused = pair[0];
+      }
+      if (reused === undefined) expect.fail('the heap never reused the freed end block in 1000 channels');
+      expect(() => reviverFor('mpsc.Sender')(globalHeap(), stale.offset, stale.generation)).toThrow(HandleStateError);
+      expect(() => reviverFor('mpsc.Sender')(globalHeap(), stale.offset, stale.generation)).toThrow(/stale/);
+      // The new end still belongs to this thread and works.
+      expect(reused.trySend(1)).toBeUndefined();
+    } finally {
+      for (const [t, r] of made) {
+        t.drop();
+        r.drop();
+      }
+    }
+  });
+
+  it('ends carry their generation when they move, for every kind', () => {
+    const ends = [...mpsc.channel<number>(1), ...oneshot<number>(), ...broadcast<number>(1), ...watch<number>(0)];
+    for (const e of ends) {
+      const ref = (e as unknown as { [SHARED](): { offset: number; generation?: number } })[SHARED]();
+      expect(ref.generation).toBe(globalHeap().generation(ref.offset));
+    }
+    for (const e of ends) (e as { drop(): void }).drop();
   });
 });
