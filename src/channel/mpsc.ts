@@ -775,9 +775,14 @@ export class Sender<T> implements SharedHandle, Disposable {
     return this.#dead || this.#p.closed();
   }
 
-  /** Resolves when the receiver is gone. */
-  async closed(): Promise<void> {
+  /**
+   * Resolves when the receiver is gone. With `{ signal }`: rejects with
+   * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   */
+  async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    const signal = signalOf(opts, 'mpsc.Sender.closed()');
+    if (signal?.aborted) throw new AbortedError('mpsc.Sender.closed()', signal.reason);
     const p = this.#p;
     if (this.#dead) return;
     ref(p.i32, p.b);
@@ -787,7 +792,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         const seq = Atomics.load(p.i32, p.b + H_CLOSE_SEQ);
         if (p.closed()) return;
         const s = sleepAsync(p.i32, p.b + H_CLOSE_SEQ, seq, POLL_MS);
-        if (s !== undefined) await s;
+        if (s !== undefined && (await raceAbort(s, signal)) === ABORTED) throw new AbortedError('mpsc.Sender.closed()', signal!.reason);
       }
     } finally {
       unref(p.heap, p.b);

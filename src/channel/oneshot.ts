@@ -48,7 +48,7 @@ import { selfTag } from './lock.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
 import { copyEncoded, decodeAt, encode } from './values.js';
-import { signalOf, sleepAsync } from './wait.js';
+import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const O_STATE = 12;
 const O_RX = 13;
@@ -141,9 +141,14 @@ export class Sender<T> implements SharedHandle, Disposable {
     return this.#dead || (Atomics.load(this.#i32, this.#b + H_FLAGS) & RX_CLOSED) !== 0;
   }
 
-  /** Resolves when the receiver is gone (Tokio's `Sender::closed`). */
-  async closed(): Promise<void> {
+  /**
+   * Resolves when the receiver is gone (Tokio's `Sender::closed`). With `{ signal }`: rejects with
+   * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   */
+  async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    const signal = signalOf(opts, 'oneshot.Sender.closed()');
+    if (signal?.aborted) throw new AbortedError('oneshot.Sender.closed()', signal.reason);
     if (this.#dead) return;
     const i32 = this.#i32;
     const b = this.#b;
@@ -154,7 +159,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         const seq = Atomics.load(i32, b + H_CLOSE_SEQ);
         if ((Atomics.load(i32, b + H_FLAGS) & RX_CLOSED) !== 0) return;
         const s = sleepAsync(i32, b + H_CLOSE_SEQ, seq, POLL_MS);
-        if (s !== undefined) await s;
+        if (s !== undefined && (await raceAbort(s, signal)) === ABORTED) throw new AbortedError('oneshot.Sender.closed()', signal!.reason);
       }
     } finally {
       unref(this.#heap, b);

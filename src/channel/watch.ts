@@ -50,7 +50,7 @@ import { POLL_MS, lock, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type Pollable, type SleepWord } from './protocol.js';
 import { recvWait } from './recv-wait.js';
 import { assertNothingOwned, copyEncoded, decodeAt, decodeBytes, encode } from './values.js';
-import { signalOf, sleepAsync } from './wait.js';
+import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const W_LOCK = HEADER_WORDS;
 const W_VERSION = HEADER_WORDS + 1;
@@ -235,9 +235,14 @@ export class Sender<T> implements SharedHandle, Disposable {
     return this.receiverCount() === 0;
   }
 
-  /** Resolves when every receiver is gone. */
-  async closed(): Promise<void> {
+  /**
+   * Resolves when every receiver is gone. With `{ signal }`: rejects with
+   * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   */
+  async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    const signal = signalOf(opts, 'watch.Sender.closed()');
+    if (signal?.aborted) throw new AbortedError('watch.Sender.closed()', signal.reason);
     if (this.#dead) return;
     const { heap, i32, b } = this.#c;
     ref(i32, b);
@@ -247,7 +252,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         const seq = Atomics.load(i32, b + H_CLOSE_SEQ);
         if ((Atomics.load(i32, b + H_FLAGS) & RX_CLOSED) !== 0) return;
         const s = sleepAsync(i32, b + H_CLOSE_SEQ, seq, POLL_MS);
-        if (s !== undefined) await s;
+        if (s !== undefined && (await raceAbort(s, signal)) === ABORTED) throw new AbortedError('watch.Sender.closed()', signal!.reason);
       }
     } finally {
       unref(heap, b);
