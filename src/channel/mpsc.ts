@@ -84,7 +84,7 @@ import { POLL_MS, lock, selfTag, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type SleepWord } from './protocol.js';
 import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
-import { NOT_FAST, copyEncoded, decodeAt, enc, encode, readFast, writeFast } from './values.js';
+import { NOT_FAST, copyEncoded, decodeAt, dropOwnedAt, enc, encode, readFast, writeFast } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const M_CAP = HEADER_WORDS;
@@ -1173,7 +1173,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     this.#state = H_DROPPED_LOCAL;
     if (this.#dead) return;
     this.#close();
-    // Free the out-of-line values still queued (handles inside them are not dropped: see docs).
+    // Free the values still queued, dropping the handles moved into them (a request's reply end).
     for (;;) {
       const h = this.#head;
       if (h === Atomics.load(this.#i32, this.#hb + M_TAIL)) break;
@@ -1183,8 +1183,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
         idx = 0;
       }
       const slot = this.#slots + idx * SLOT_BYTES;
-      const len = this.#si[slot >> 2]!;
-      if (len < 0) this.#heap.free(this.#si[(slot >> 2) + 1]!);
+      dropSlotValue(this.#heap, this.#si, slot);
       this.#head = (h + 1) | 0;
       Atomics.store(this.#i32, this.#hb + M_HEAD, this.#head);
     }
@@ -1211,6 +1210,18 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     this.#use('send');
     if (this.#pending > 0) throw typeError('spindle: an mpsc.Receiver cannot be moved while a recv on it is waiting');
     return { kind: 'mpsc.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
+  }
+}
+
+/** Drops the handles in a queued value nobody will receive, and frees its out-of-line block. */
+function dropSlotValue(heap: SharedHeap, si: Int32Array, slot: number): void {
+  const len = si[slot >> 2]!;
+  if (len < 0) {
+    const ptr = si[(slot >> 2) + 1]!;
+    dropOwnedAt(heap, ptr, ptr + (len & ~OOL));
+    heap.free(ptr);
+  } else {
+    dropOwnedAt(heap, slot + 8, slot + 8 + len);
   }
 }
 
@@ -1274,8 +1285,7 @@ registerChanKind(KIND.mpsc, {
         si = heap.i32For(seg + bytes);
         idx = 0;
       }
-      const slot = Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES;
-      if (si[slot >> 2]! < 0) heap.free(si[(slot >> 2) + 1]!);
+      dropSlotValue(heap, si, Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES);
     }
     for (let sg = Atomics.load(i32, h + M_HEAD_SEG); sg !== 0; ) {
       const next = Atomics.load(heap.i32For(sg + bytes), (sg >> 2) + S_NEXT);

@@ -47,7 +47,7 @@ import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type
 import { selfTag } from './lock.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
-import { copyEncoded, decodeAt, encode } from './values.js';
+import { copyEncoded, decodeAt, dropOwnedAt, encode } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const O_STATE = 12;
@@ -61,9 +61,16 @@ const VALUE_SET = 1;
 const RX_GONE = 2;
 const OOL = 1 << 31;
 
-/** Frees the unread value's out-of-line block, if any. */
+/** Drops the handles moved into the unread value (nobody will receive them), and frees its out-of-line block. */
 function freeValue(heap: SharedHeap, i32: Int32Array, b: number): void {
-  if (Atomics.load(i32, b + O_LEN) < 0) heap.free(Atomics.load(i32, b + O_PTR));
+  const len = Atomics.load(i32, b + O_LEN);
+  if (len < 0) {
+    const p = Atomics.load(i32, b + O_PTR);
+    dropOwnedAt(heap, p, p + (len & ~OOL));
+    heap.free(p);
+  } else {
+    dropOwnedAt(heap, (b + O_DATA) << 2, ((b + O_DATA) << 2) + len);
+  }
 }
 
 /** The sending half of a oneshot: `send(value)` once. */
@@ -209,6 +216,9 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
   #pending = 0;
   /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
   #dropWhenIdle = false;
+  /** close() was called: then only a value sent before it (VALUE_SET in `#keptAtClose`) is ours to read. */
+  #closed = false;
+  #keptAtClose = false;
   #deaths: number;
   #promise: Promise<T> | null = null;
 
@@ -227,11 +237,16 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
 
   [POLL](): T | typeof EMPTY | typeof CLOSED {
     if (this.#taken || this.#dead) return CLOSED;
+    // safety: a value sent after our close() saw RX_GONE, so its sender frees it: never read it.
+    if (this.#closed && !this.#keptAtClose) return CLOSED;
     const i32 = this.#i32;
     const b = this.#b;
     const flags = Atomics.load(i32, b + H_FLAGS);
     if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) return (flags & TX_CLOSED) !== 0 ? CLOSED : EMPTY;
     this.#taken = true;
+    // safety: the value is being received: RX_GONE before our role drops below, so the close
+    // that drop triggers (closeRx) does not free it again nor drop the handles it carries.
+    Atomics.or(i32, b + O_STATE, RX_GONE);
     const heap = this.#heap;
     const len = Atomics.load(i32, b + O_LEN);
     try {
@@ -347,7 +362,13 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
   /** Closes the receiver: the sender's `send` fails from now on (a value already sent stays readable). */
   close(): void {
     this.#use('close()');
-    if (!this.#dead && !this.#taken) closeRx(this.#heap, this.#i32, this.#b);
+    if (this.#dead || this.#taken || this.#closed) return;
+    this.#closed = true;
+    // safety: one or orders us against the sender's: a value set before it stays ours to read
+    // (and to free), one set after it is refused by the sender, which frees it.
+    const old = Atomics.or(this.#i32, this.#b + O_STATE, RX_GONE);
+    this.#keptAtClose = (old & VALUE_SET) !== 0;
+    setFlag(this.#i32, this.#b, RX_CLOSED);
   }
 
   /** Drops the receiver: a value not yet read is freed, and the sender sees it closed. */
@@ -356,7 +377,8 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     if (this.#pending > 0) throw new TypeError('spindle: oneshot.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
     this.#state = H_DROPPED_LOCAL;
     if (this.#dead || this.#taken) return;
-    closeRx(this.#heap, this.#i32, this.#b);
+    if (!this.#closed) closeRx(this.#heap, this.#i32, this.#b);
+    else if (this.#keptAtClose) freeValue(this.#heap, this.#i32, this.#b); // sent before our close(), never read
     dropEmbedded(this.#heap, this.#b, 1, RECEIVER);
   }
 
@@ -380,6 +402,7 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     this.#use('send');
     if (this.#taken) throw new TypeError('spindle: this oneshot.Receiver already received its value; there is nothing left to move');
     if (this.#pending > 0) throw new TypeError('spindle: a oneshot.Receiver cannot be moved while a recv on it is waiting');
+    if (this.#closed) throw new TypeError('spindle: a closed oneshot.Receiver cannot be moved; read its value (or drop it) here');
     return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }

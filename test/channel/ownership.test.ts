@@ -4,8 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecvError, Runtime, SendError, broadcast, globalHeap, mpsc, oneshot, watch } from '../../src/index.js';
 import { endpointPair, releaseProxy, spawnActor } from '../../src/comlink.js';
-import * as a from '../fixtures/actor-tasks.js';
 import * as o from '../fixtures/ownership-tasks.js';
+import * as t from '../fixtures/channel-tasks.js';
+import { kTerminateWorker } from '../../src/runtime.js';
+import { AtomicI32 } from '../../src/index.js';
 import { SHARED, reviverFor } from '../../src/shared/handle.js';
 import { HandleStateError } from '../../src/sync/errors.js';
 import { rejectionOf, until, within } from '../helpers.js';
@@ -85,14 +87,15 @@ describe('an end moved into a task and left there is dropped at its end', () => 
   });
 
   it('an actor remote passed to a task and not released there is released at its end; the actor then ends', async () => {
-    const before = globalHeap().stats().blocks;
-    const c = spawnActor(a.makeCounter, 0);
+    // The actor's task owns `ended` (moved in with its arguments) and drops it when it ends.
+    const [ended, endedRx] = mpsc.channel<number>(1);
+    const c = spawnActor(o.makeWatchedCounter, 0, ended);
     expect(await rt.spawn(o.callAndKeep, c)).toBe(1);
     expect(await rt.spawn(o.callAndRelease, c)).toBe(2);
     expect(await c.add(1)).toBe(3);
     c[releaseProxy]();
-    // Every client gone: the actor's task ends and frees its channels.
-    await until(() => globalHeap().stats().blocks <= before, 5000, 'the actor to end and free its channels once every remote is released');
+    expect(await within(endedRx.recv(), 5000, 'the actor to end once every remote is released')).toBeUndefined();
+    endedRx.drop();
   });
 });
 
@@ -131,5 +134,74 @@ describe('generations', () => {
       expect(ref.generation).toBe(globalHeap().generation(ref.offset));
     }
     for (const e of ends) (e as { drop(): void }).drop();
+  });
+});
+
+describe('a value nobody will receive drops the handles moved into it', () => {
+  it('mpsc: requests queued when the receiver is dropped fail their reply oneshots (inline and out-of-line values)', async () => {
+    const [tx, rx] = mpsc.channel<{ reply: oneshot.Sender<number>; pad?: string }>(4);
+    const [a, ra] = oneshot<number>();
+    const [b, rb] = oneshot<number>();
+    await tx.send({ reply: a });
+    await tx.send({ reply: b, pad: 'x'.repeat(200) });
+    rx.drop();
+    expect(await within(rejectionOf(ra.recv()), 5000, 'the inline request\'s reply to fail')).toBeInstanceOf(RecvError);
+    expect(await within(rejectionOf(rb.recv()), 5000, 'the out-of-line request\'s reply to fail')).toBeInstanceOf(RecvError);
+    tx.drop();
+  });
+
+  it("mpsc: a receiver's worker dies with requests queued; once the senders drop, the replies fail (never a hang)", async () => {
+    const rt1 = new Runtime({ workers: 1 });
+    try {
+      const [tx, rx] = mpsc.channel<unknown>(4);
+      const started = new AtomicI32(0);
+      const h = rt1.spawn(t.holdReceiver, rx as mpsc.Receiver<number>, started);
+      h.then(undefined, () => {});
+      await until(() => started.load() === 1, 5000, 'the receiving task');
+      await tx.send(1); // the task's one recv takes this
+      const [reply, rreply] = oneshot<number>();
+      await tx.send({ reply });
+      rt1[kTerminateWorker](0);
+      await within(tx.closed(), 5000, 'the sender seeing the dead receiver');
+      tx.drop(); // the last end: the channel is freed with the request inside
+      expect(await within(rejectionOf(rreply.recv()), 5000, 'the queued request\'s reply to fail')).toBeInstanceOf(RecvError);
+      started.free();
+    } finally {
+      await rt1.shutdown();
+    }
+  });
+
+  it('oneshot: a value never read drops its handles; a value read keeps them', async () => {
+    const [otx, orx] = oneshot<{ tx: mpsc.Sender<number> }>();
+    const [tx, rx] = mpsc.channel<number>(4);
+    otx.send({ tx });
+    orx.drop();
+    expect(await within(rx.recv(), 5000, 'the end of a stream whose sender sat unread in a oneshot')).toBeUndefined();
+    rx.drop();
+
+    const [otx2, orx2] = oneshot<{ tx: mpsc.Sender<number> }>();
+    const [tx2, rx2] = mpsc.channel<number>(4);
+    otx2.send({ tx: tx2 });
+    const got = await orx2.recv();
+    await got.tx.send(3);
+    expect(await rx2.recv()).toBe(3);
+    got.tx.drop();
+    rx2.drop();
+  });
+
+  it('oneshot: close() after the value was sent keeps it readable, once (no double free)', async () => {
+    const before = globalHeap().stats().blocks;
+    const [otx, orx] = oneshot<{ big: string }>();
+    otx.send({ big: 'y'.repeat(100) });
+    orx.close();
+    expect((await orx.recv()).big).toBe('y'.repeat(100));
+    orx.drop();
+    const [otx2, orx2] = oneshot<string>();
+    orx2.close();
+    expect(() => otx2.send('late')).toThrow(SendError);
+    otx2.drop(); // a send refused up front leaves the sender unspent
+    expect(await within(rejectionOf(orx2.recv()), 5000, 'a closed, empty oneshot to reject')).toBeInstanceOf(RecvError);
+    orx2.drop();
+    expect(globalHeap().stats().blocks).toBe(before);
   });
 });
