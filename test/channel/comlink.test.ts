@@ -3,7 +3,8 @@ import { Runtime, globalHeap } from '../../src/index.js';
 import { endpointPair, releaseProxy, spawnActor, wrap } from '../../src/comlink.js';
 import { kTerminateWorker } from '../../src/runtime.js';
 import * as a from '../fixtures/actor-tasks.js';
-import { within } from '../helpers.js';
+import { SHARED } from '../../src/shared/handle.js';
+import { exited, firstMessage, startWorker, within } from '../helpers.js';
 
 let rt: Runtime;
 beforeAll(() => {
@@ -44,6 +45,20 @@ describe('spindle/comlink', () => {
     expect(await within(h, 5000, 'serve() to end on release')).toBe(103);
     await within(here.closed(), 5000, 'this side to see the other side gone');
     expect(() => here.postMessage({})).toThrow(/closed/);
+  });
+
+  it('serve() on a plain worker keeps it serving until released (as a MessagePort listener would)', async () => {
+    const [here, there] = endpointPair();
+    const ref = there[SHARED]();
+    ref.commit?.();
+    const w = startWorker('serve-worker', { buffer: globalHeap().buffer, handle: { kind: ref.kind, offset: ref.offset, generation: ref.generation } });
+    expect(await firstMessage(w)).toBe('ready');
+    const done = new Promise<unknown>((resolve) => w.on('message', resolve));
+    const c = wrap<a.Counter>(here);
+    for (let i = 1; i <= 20; i++) expect(await within(c.add(1), 5000, `call ${i} on the serving worker`)).toBe(i);
+    c[releaseProxy]();
+    expect(await within(done, 5000, 'serve() to resolve on release')).toEqual({ served: 20 });
+    expect(await exited(w)).toBe(0);
   });
 
   it('a call to an actor whose worker dies fails instead of hanging', async () => {
