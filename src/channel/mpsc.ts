@@ -1213,6 +1213,36 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   }
 }
 
+/**
+ * The receiver is gone: drop the values still queued (and the handles in them,
+ * such as requests' reply oneshots) now, not when the last sender drops. A
+ * receiver that drops drains the queue itself first, so this finds work only
+ * when the receiver's thread died with values queued.
+ */
+function dropQueued(heap: SharedHeap, i32: Int32Array, b: number): void {
+  const h = hotOf(i32, b);
+  // safety: RX_CLOSED is set and closeSenders passed the lock after it, so no push can land any
+  // more (pushes check it under the lock) and no receiver takes: TAIL and HEAD are final.
+  const tail = Atomics.load(i32, h + M_TAIL);
+  let pos = Atomics.load(i32, h + M_HEAD);
+  if (pos === tail) return;
+  const slots = Atomics.load(i32, b + M_SEG_SLOTS);
+  const bytes = segBytes(slots);
+  let seg = Atomics.load(i32, h + M_HEAD_SEG);
+  for (; pos !== tail; pos = (pos + 1) | 0) {
+    let si = heap.i32For(seg + bytes);
+    let idx = (pos - Atomics.load(si, (seg >> 2) + S_BASE)) | 0;
+    if (idx >= slots) {
+      seg = Atomics.load(si, (seg >> 2) + S_NEXT);
+      si = heap.i32For(seg + bytes);
+      idx = 0;
+    }
+    dropSlotValue(heap, si, Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES);
+  }
+  // HEAD == TAIL: release() finds nothing left to drop; the segments stay chained from HEAD_SEG for it to free.
+  Atomics.store(i32, h + M_HEAD, tail);
+}
+
 /** Drops the handles in a queued value nobody will receive, and frees its out-of-line block. */
 function dropSlotValue(heap: SharedHeap, si: Int32Array, slot: number): void {
   const len = si[slot >> 2]!;
@@ -1253,6 +1283,7 @@ registerChanKind(KIND.mpsc, {
   },
   receiversGone(heap, i32, b) {
     closeSenders(heap, i32, b);
+    dropQueued(heap, i32, b);
   },
   reaped(heap, i32, b, dead) {
     // Waiter nodes of dead senders: their waits and reservations go back.
