@@ -101,14 +101,15 @@ export class Sender<T> implements SharedHandle, Disposable {
   }
 
   /**
-   * Sends the value (once; the sender is spent afterwards). Throws `SendError`
-   * with the value in `err.value` if the receiver is gone, or if this sender
+   * Sends the value (once; the sender is spent afterwards, whether the send
+   * succeeded or not). Throws `SendError` with the value in `err.value` if the
+   * receiver is gone, or if this sender
    * already sent (code ERR_SPINDLE_ALREADY_SET). A value that cannot be
    * encoded is a `TypeError`, and the sender stays usable.
    */
   send(value: T): void {
     if (this.#sent) {
-      throw new SendError('spindle: oneshot.Sender.send(): this oneshot already sent its value; a oneshot carries one value', value, ErrorCode.ALREADY_SET);
+      throw new SendError('spindle: oneshot.Sender.send(): this oneshot already sent its value (or had its send refused); a oneshot carries one value', value, ErrorCode.ALREADY_SET);
     }
     this.#use('send()');
     this.#reap();
@@ -116,6 +117,10 @@ export class Sender<T> implements SharedHandle, Disposable {
     const i32 = this.#i32;
     const b = this.#b;
     if (this.#dead || (Atomics.load(i32, b + O_STATE) & RX_GONE) !== 0) {
+      // A refused send spends the sender too (Tokio's send takes self): nothing is left to drop.
+      this.#sent = true;
+      this.#state = H_DROPPED_LOCAL;
+      if (!this.#dead) dropEmbedded(heap, b, 0, SENDER);
       throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
     }
     const n = encode(value, 'oneshot.Sender.send(value)');

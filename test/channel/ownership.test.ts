@@ -190,6 +190,15 @@ describe('a value nobody will receive drops the handles moved into it', () => {
     rx2.drop();
   });
 
+  it('oneshot: a send refused because the receiver is gone spends the sender (nothing left to drop)', async () => {
+    const before = globalHeap().stats().blocks;
+    const [otx, orx] = oneshot<string>();
+    orx.drop();
+    expect(() => otx.send('late')).toThrow(/receiver is gone/);
+    expect(() => otx.send('again')).toThrow(/already sent/);
+    expect(globalHeap().stats().blocks).toBe(before);
+  });
+
   it('oneshot: close() after the value was sent keeps it readable, once (no double free)', async () => {
     const before = globalHeap().stats().blocks;
     const [otx, orx] = oneshot<{ big: string }>();
@@ -200,7 +209,7 @@ describe('a value nobody will receive drops the handles moved into it', () => {
     const [otx2, orx2] = oneshot<string>();
     orx2.close();
     expect(() => otx2.send('late')).toThrow(SendError);
-    otx2.drop(); // a send refused up front leaves the sender unspent
+    otx2.drop(); // a refused send spent the sender (as in Tokio): this drop does nothing
     expect(await within(rejectionOf(orx2.recv()), 5000, 'a closed, empty oneshot to reject')).toBeInstanceOf(RecvError);
     orx2.drop();
     expect(globalHeap().stats().blocks).toBe(before);
