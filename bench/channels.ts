@@ -315,7 +315,12 @@ async function main(): Promise<void> {
       const b = rows.find((x) => x.group === r.group && x.name === r.base);
       if (b !== undefined) {
         const bm = median([...b.samples].sort((x, y) => x - y));
-        vs = r.unit === 'msgs/s' ? `${(m / bm).toFixed(2)}× ${r.base}` : `${(bm / m).toFixed(2)}× faster than ${r.base}`;
+        vs =
+          r.unit === 'msgs/s'
+            ? `${(m / bm).toFixed(2)}× ${r.base}`
+            : m <= bm
+              ? `${(bm / m).toFixed(2)}× faster than ${r.base}`
+              : `${(m / bm).toFixed(2)}× slower than ${r.base}`;
       }
     }
     console.log(`| ${r.group} | ${r.name} | ${fmt(m, r.unit)} ${r.unit} | ${fmt(s[0]!, r.unit)}–${fmt(s[s.length - 1]!, r.unit)} | ${vs} |`);

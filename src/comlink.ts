@@ -29,6 +29,7 @@ import {
   serveInbox,
   type Envelope,
 } from './channel/endpoint.js';
+import { hold, release } from './channel/wait.js';
 import { spawn } from './spawn.js';
 import { codeKeyOf, compileInline, lookupTask, parseModuleKey, task } from './task.js';
 
@@ -108,10 +109,17 @@ export function spawnActor<A extends unknown[], T extends object>(task: (...args
   return actorRemote(inboxTx) as ActorRemote<T>;
 }
 
-/** `expose(obj, endpoint)`, resolving when the endpoint is released or its other side is gone. */
+/**
+ * `expose(obj, endpoint)`, resolving when the endpoint is released or its other
+ * side is gone. Serving keeps the thread alive meanwhile, as a `MessagePort`
+ * with a listener does: the endpoint's own receive loop does not (a wrapped
+ * remote nobody calls must not hold a process open), so without this a plain
+ * worker whose only work is serving would exit after its first message.
+ */
 export function serve(obj: object, endpoint: Endpoint): Promise<void> {
   expose(obj, endpoint as never);
-  return endpoint.closed();
+  hold();
+  return endpoint.closed().finally(release);
 }
 
 export { Endpoint, endpointPair, releaseProxy, wrap, expose };

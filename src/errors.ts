@@ -168,6 +168,9 @@ export const ERR_TS_LOADER = (url: string): string =>
   `spindle: task module ${url} is TypeScript, and this Node (${process.version}) cannot import .ts in a worker by itself. ` +
   'Install tsx in the project (npm i -D tsx): spindle registers it in its workers when it finds it. ' +
   'Or use Node >= 22.18 (type stripping, erasable syntax only), or compile the task module to JavaScript.';
+export const ERR_SEND_SYNC_HERE =
+  'spindle: mpsc.Sender.sendSync(): the channel is full and its receiver lives on this thread, which sendSync would block: ' +
+  'it would wait forever. Use `await sender.send(value)` here, or receive on another thread.';
 export const ERR_CANCELLED_BY_SHUTDOWN = (id: number): string => `task ${id} was cancelled: the runtime shut down`;
 export const ERR_TIMED_OUT = (id: number, ms: number): string => `task ${id} was cancelled: it did not finish within its timeout of ${ms} ms`;
 export const ERR_NO_TASK_CONTEXT =

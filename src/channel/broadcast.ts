@@ -22,7 +22,7 @@
  * to its end block (E_X) when it moves.
  */
 import { ErrorCode } from '../errors.js';
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
   E_X,
@@ -184,10 +184,19 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    return { kind: 'broadcast.Sender', heap: this.#heap, offset: this.#e, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'broadcast.Sender', heap: this.#heap, offset: this.#e, generation: this.#heap.generation(this.#e), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -214,6 +223,8 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   #armed = false;
   #deaths: number;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
 
   /** @internal */
   constructor(heap: SharedHeap, e: number, dead = false, pos?: number) {
@@ -324,6 +335,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
       return await recvWait(this, signal, 'broadcast.Receiver.recv()');
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
   }
 
@@ -400,6 +412,17 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
+  }
+
   /** The shared-handle protocol: moves (with its position) to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
@@ -408,6 +431,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
       kind: 'broadcast.Receiver',
       heap: this.#heap,
       offset: this.#e,
+      generation: this.#heap.generation(this.#e),
       commit: () => {
         if (!this.#dead) Atomics.store(this.#heap.i32For(this.#e + END_BYTES), (this.#e >> 2) + E_X, this.#pos);
         this.#state = H_MOVED;
@@ -434,12 +458,12 @@ registerChanKind(KIND.broadcast, {
   },
 });
 
-registerSharedKind('broadcast.Sender', (heap, e) => {
-  checkKind(heap, e, KIND.broadcastSender, 'broadcast.Sender');
+registerSharedKind('broadcast.Sender', (heap, e, gen) => {
+  checkKind(heap, e, KIND.broadcastSender, 'broadcast.Sender', gen);
   return new Sender(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'broadcast.Sender'));
 });
-registerSharedKind('broadcast.Receiver', (heap, e) => {
-  checkKind(heap, e, KIND.broadcastReceiver, 'broadcast.Receiver');
+registerSharedKind('broadcast.Receiver', (heap, e, gen) => {
+  checkKind(heap, e, KIND.broadcastReceiver, 'broadcast.Receiver', gen);
   return new Receiver(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'broadcast.Receiver'));
 });
 

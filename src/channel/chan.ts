@@ -113,10 +113,20 @@ export function allocChan(heap: SharedHeap, kind: number, bytes: number): number
   return off;
 }
 
-/** Throws unless `off` is a live block of kind `kind`. */
-export function checkKind(heap: SharedHeap, off: number, kind: number, what: string): void {
+/**
+ * Throws unless `off` is a live block of kind `kind` — and, given the
+ * generation the handle was sent with, still the same block: a handle whose
+ * block was freed and reused for another end of the same kind (a stale copy)
+ * must not revive, and above all must not claim, that other end.
+ */
+export function checkKind(heap: SharedHeap, off: number, kind: number, what: string, generation?: number): void {
   if (!heap.isLive(off) || Atomics.load(heap.i32For(off + 4), off >> 2) !== kind) {
     throw new HandleStateError(`spindle: offset ${off} is not a live ${what} in this heap (freed, or a handle of another kind or heap)`);
+  }
+  if (generation !== undefined && heap.generation(off) !== generation) {
+    throw new HandleStateError(
+      `spindle: this ${what} handle is stale: the end it named was dropped and its memory now holds another ${what}; a handle never reaches another end`,
+    );
   }
 }
 
@@ -200,6 +210,12 @@ export function newEnd(heap: SharedHeap, base: number, kind: number, role: numbe
 /** The channel block (word index) an end block belongs to. */
 export function chanOfEnd(heap: SharedHeap, e: number): number {
   return Atomics.load(heap.i32For(e + END_BYTES), (e >> 2) + E_CHAN) >> 2;
+}
+
+/** True when the end whose owner word is at `ownerIdx` is held by this thread (a wait for it here would never end). */
+export function heldHere(i32: Int32Array, ownerIdx: number): boolean {
+  const o = Atomics.load(i32, ownerIdx);
+  return (o & STATE_MASK) === LIVE && (o & TAG_MASK) === selfTag;
 }
 
 /**

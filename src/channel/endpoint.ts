@@ -17,7 +17,7 @@
  * wrapped remote that nobody is calling does not hold the process open.
  */
 import { ErrorCode, typeError } from '../errors.js';
-import { SHARED, registerSharedKind, reviverFor, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, reviverFor, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import { HandleStateError } from '../sync/errors.js';
 import { AbortedError } from './errors.js';
@@ -259,6 +259,14 @@ export class Endpoint extends Listening implements SharedHandle {
     this.#heap.free(this.#pair);
   }
 
+  /**
+   * @internal The end of the task this endpoint was moved into (codec.ts `ownedArgs`): close it
+   * unless it was closed or moved on, so the other side sees it gone instead of waiting forever.
+   */
+  [RELEASE](): void {
+    if (!this.#moved && !this.isClosed) this.close();
+  }
+
   /** The shared-handle protocol: both channel ends move with it. */
   [SHARED](): SharedRef {
     this.#live('send');
@@ -272,6 +280,7 @@ export class Endpoint extends Listening implements SharedHandle {
       kind: 'comlink.Endpoint',
       heap: this.#heap,
       offset: this.#pair,
+      generation: this.#heap.generation(this.#pair),
       commit: () => {
         tx.commit?.();
         rx.commit?.();
@@ -281,9 +290,10 @@ export class Endpoint extends Listening implements SharedHandle {
   }
 }
 
-registerSharedKind('comlink.Endpoint', (heap, pair) => {
+registerSharedKind('comlink.Endpoint', (heap, pair, gen) => {
   const i32 = heap.i32For(pair + PAIR_BYTES);
-  if (!heap.isLive(pair) || Atomics.load(i32, pair >> 2) !== PAIR_TAG) {
+  // The pair block is freed when its endpoint closes: a stale handle finds it gone, or (reused) a new generation.
+  if (!heap.isLive(pair) || Atomics.load(i32, pair >> 2) !== PAIR_TAG || (gen !== undefined && heap.generation(pair) !== gen)) {
     throw new HandleStateError(`spindle: offset ${pair} is not a live Endpoint (closed, or a handle of another kind)`);
   }
   const tx = reviverFor('mpsc.Sender')(heap, Atomics.load(i32, (pair >> 2) + 1)) as mpsc.Sender<unknown>;
@@ -341,6 +351,11 @@ export class ClientEndpoint extends Listening {
     } catch {
       tx.drop(); // the actor is gone: calls will fail when its inbox refuses them
     }
+  }
+
+  /** True once this client released its remote (comlink's RELEASE went out) or closed. */
+  get released(): boolean {
+    return this.#inbox === null || this.isClosed;
   }
 
   /** A new sender into the actor's inbox (for another thread's client). */
@@ -489,9 +504,12 @@ export function actorRemote(inbox: mpsc.Sender<Envelope>): any {
   const shared = (): SharedRef => {
     const tx = st.client.inboxClone();
     const ref = tx[SHARED]();
-    return { kind: 'comlink.Actor', heap: ref.heap, offset: ref.offset, commit: ref.commit };
+    return { kind: 'comlink.Actor', heap: ref.heap, offset: ref.offset, generation: ref.generation, commit: ref.commit };
   };
+  // Idempotent: `using`, the end of a task the remote was passed to, and an explicit
+  // releaseProxy may all come; comlink throws on a second release.
   const release = (): void => {
+    if (st.client.released) return;
     withRemote(st, (r) => r[releaseSymbol(r)]?.());
   };
   return proxyAt(st, [], shared, release);
@@ -515,6 +533,8 @@ function proxyAt(st: RemoteState, path: PropertyKey[], shared?: () => SharedRef,
         if (prop === SHARED) return shared;
         if (prop === 'then') return undefined; // the remote itself is not awaitable
         if (prop === Symbol.dispose) return release;
+        // A remote passed to a task is released at the task's end (codec.ts `ownedArgs`), unless returned.
+        if (prop === RELEASE) return release;
       }
       if (prop === 'then') {
         const p = Promise.resolve(withRemote(st, (r) => walk(r, path)));
@@ -534,8 +554,8 @@ function proxyAt(st: RemoteState, path: PropertyKey[], shared?: () => SharedRef,
   });
 }
 
-registerSharedKind('comlink.Actor', (heap, e) => {
-  const tx = reviverFor('mpsc.Sender')(heap, e) as mpsc.Sender<Envelope>;
+registerSharedKind('comlink.Actor', (heap, e, gen) => {
+  const tx = reviverFor('mpsc.Sender')(heap, e, gen) as mpsc.Sender<Envelope>;
   return actorRemote(tx);
 });
 

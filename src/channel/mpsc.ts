@@ -46,12 +46,14 @@
  * (futex word the sender sleeps on), +2 NEXT, +3 the sender's thread tag (a
  * dead sender's node is removed and its reservation returned).
  */
-import { ErrorCode, typeError } from '../errors.js';
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { ERR_SEND_SYNC_HERE, ErrorCode, typeError } from '../errors.js';
+import { DeadlockError } from '../sync/errors.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import { assertMayBlock } from '../sync/wait.js';
 import {
   H_EMBED,
+  heldHere,
   H_FLAGS,
   H_CLOSE_SEQ,
   H_DROPPED_LOCAL,
@@ -84,8 +86,11 @@ import { POLL_MS, lock, selfTag, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type SleepWord } from './protocol.js';
 import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
-import { NOT_FAST, copyEncoded, decodeAt, enc, encode, readFast, writeFast } from './values.js';
+import { NOT_FAST, copyEncoded, decodeAt, dropOwnedAt, enc, encode, readFast, writeFast } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
+
+/** blockGrant: the grant could only come from a receiver on this thread. */
+const DEADLOCK = 'deadlock';
 
 const M_CAP = HEADER_WORDS;
 const M_SEG_SLOTS = HEADER_WORDS + 1;
@@ -461,8 +466,12 @@ class Producer {
     }
   }
 
-  /** Blocks the thread until node `n` is granted; false if the channel closed. */
-  blockGrant(n: number): boolean {
+  /**
+   * Blocks the thread until node `n` is granted: true; false if the channel
+   * closed; DEADLOCK if the grant can only come from a receiver on this very
+   * thread (which the block would stop).
+   */
+  blockGrant(n: number): boolean | typeof DEADLOCK {
     const heap = this.heap;
     let end = 0;
     for (let spins = 0; ; spins++) {
@@ -473,6 +482,8 @@ class Producer {
       if (st === NODE_CLOSED) return false;
       if ((spins & 31) === 31) {
         this.selfGrant();
+        // No room after our own look: only the receiver can make some, and if it is ours, never.
+        if (Atomics.load(ni, w + N_STATE) === st && heldHere(this.i32, this.b + H_EMBED)) return DEADLOCK;
         if (end === 0) end = performance.now() + SPIN_MS;
         else if (performance.now() > end) spins = -1 >>> 1;
       }
@@ -506,6 +517,8 @@ export class Sender<T> implements SharedHandle, Disposable {
   #state = H_LIVE;
   readonly #dead: boolean;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
 
   /** @internal Made by mpsc.channel(), clone() and the reviver. */
   constructor(heap: SharedHeap, e: number, dead = false) {
@@ -615,6 +628,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     } finally {
       if (!pushed) p.dropStash(s);
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
       unref(p.heap, p.b);
     }
   }
@@ -667,8 +681,10 @@ export class Sender<T> implements SharedHandle, Disposable {
     try {
       const n = p.enqueue();
       if (n === 0) throw closedSend(value);
-      if (!p.blockGrant(n)) {
+      const granted = p.blockGrant(n);
+      if (granted !== true) {
         p.releaseNode(n);
+        if (granted === DEADLOCK) throw new DeadlockError(ERR_SEND_SYNC_HERE);
         throw closedSend(value);
       }
       pushed = p.pushWithNode(n, s);
@@ -723,6 +739,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         return new Permit<T>(p, n);
       } finally {
         this.#pending--;
+        if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
       }
     } catch (e) {
       unref(p.heap, p.b);
@@ -753,6 +770,17 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
+  }
+
   /** True once the receiver is gone (dropped, closed, or its thread died). */
   isClosed(): boolean {
     this.#use('isClosed()');
@@ -760,9 +788,14 @@ export class Sender<T> implements SharedHandle, Disposable {
     return this.#dead || this.#p.closed();
   }
 
-  /** Resolves when the receiver is gone. */
-  async closed(): Promise<void> {
+  /**
+   * Resolves when the receiver is gone. With `{ signal }`: rejects with
+   * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   */
+  async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    const signal = signalOf(opts, 'mpsc.Sender.closed()');
+    if (signal?.aborted) throw new AbortedError('mpsc.Sender.closed()', signal.reason);
     const p = this.#p;
     if (this.#dead) return;
     ref(p.i32, p.b);
@@ -772,7 +805,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         const seq = Atomics.load(p.i32, p.b + H_CLOSE_SEQ);
         if (p.closed()) return;
         const s = sleepAsync(p.i32, p.b + H_CLOSE_SEQ, seq, POLL_MS);
-        if (s !== undefined) await s;
+        if (s !== undefined && (await raceAbort(s, signal)) === ABORTED) throw new AbortedError('mpsc.Sender.closed()', signal!.reason);
       }
     } finally {
       unref(p.heap, p.b);
@@ -799,7 +832,7 @@ export class Sender<T> implements SharedHandle, Disposable {
   /** The shared-handle protocol: the sender moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    return { kind: 'mpsc.Sender', heap: this.#p.heap, offset: this.#e, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'mpsc.Sender', heap: this.#p.heap, offset: this.#e, generation: this.#p.heap.generation(this.#e), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -865,6 +898,8 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
   readonly #dead: boolean;
   #state = H_LIVE;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
   #deaths: number;
   #producer: Producer | null = null;
   /** Word index of the hot area. */
@@ -1028,6 +1063,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
       return await recvWait(this, signal, 'mpsc.Receiver.recv()', ref);
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
   }
 
@@ -1150,7 +1186,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     this.#state = H_DROPPED_LOCAL;
     if (this.#dead) return;
     this.#close();
-    // Free the out-of-line values still queued (handles inside them are not dropped: see docs).
+    // Free the values still queued, dropping the handles moved into them (a request's reply end).
     for (;;) {
       const h = this.#head;
       if (h === Atomics.load(this.#i32, this.#hb + M_TAIL)) break;
@@ -1160,8 +1196,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
         idx = 0;
       }
       const slot = this.#slots + idx * SLOT_BYTES;
-      const len = this.#si[slot >> 2]!;
-      if (len < 0) this.#heap.free(this.#si[(slot >> 2) + 1]!);
+      dropSlotValue(this.#heap, this.#si, slot);
       this.#head = (h + 1) | 0;
       Atomics.store(this.#i32, this.#hb + M_HEAD, this.#head);
     }
@@ -1172,11 +1207,64 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
+  }
+
   /** The shared-handle protocol: the receiver moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
     if (this.#pending > 0) throw typeError('spindle: an mpsc.Receiver cannot be moved while a recv on it is waiting');
-    return { kind: 'mpsc.Receiver', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'mpsc.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
+  }
+}
+
+/**
+ * The receiver is gone: drop the values still queued (and the handles in them,
+ * such as requests' reply oneshots) now, not when the last sender drops. A
+ * receiver that drops drains the queue itself first, so this finds work only
+ * when the receiver's thread died with values queued.
+ */
+function dropQueued(heap: SharedHeap, i32: Int32Array, b: number): void {
+  const h = hotOf(i32, b);
+  // safety: RX_CLOSED is set and closeSenders passed the lock after it, so no push can land any
+  // more (pushes check it under the lock) and no receiver takes: TAIL and HEAD are final.
+  const tail = Atomics.load(i32, h + M_TAIL);
+  let pos = Atomics.load(i32, h + M_HEAD);
+  if (pos === tail) return;
+  const slots = Atomics.load(i32, b + M_SEG_SLOTS);
+  const bytes = segBytes(slots);
+  let seg = Atomics.load(i32, h + M_HEAD_SEG);
+  for (; pos !== tail; pos = (pos + 1) | 0) {
+    let si = heap.i32For(seg + bytes);
+    let idx = (pos - Atomics.load(si, (seg >> 2) + S_BASE)) | 0;
+    if (idx >= slots) {
+      seg = Atomics.load(si, (seg >> 2) + S_NEXT);
+      si = heap.i32For(seg + bytes);
+      idx = 0;
+    }
+    dropSlotValue(heap, si, Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES);
+  }
+  // HEAD == TAIL: release() finds nothing left to drop; the segments stay chained from HEAD_SEG for it to free.
+  Atomics.store(i32, h + M_HEAD, tail);
+}
+
+/** Drops the handles in a queued value nobody will receive, and frees its out-of-line block. */
+function dropSlotValue(heap: SharedHeap, si: Int32Array, slot: number): void {
+  const len = si[slot >> 2]!;
+  if (len < 0) {
+    const ptr = si[(slot >> 2) + 1]!;
+    dropOwnedAt(heap, ptr, ptr + (len & ~OOL));
+    heap.free(ptr);
+  } else {
+    dropOwnedAt(heap, slot + 8, slot + 8 + len);
   }
 }
 
@@ -1208,6 +1296,7 @@ registerChanKind(KIND.mpsc, {
   },
   receiversGone(heap, i32, b) {
     closeSenders(heap, i32, b);
+    dropQueued(heap, i32, b);
   },
   reaped(heap, i32, b, dead) {
     // Waiter nodes of dead senders: their waits and reservations go back.
@@ -1240,8 +1329,7 @@ registerChanKind(KIND.mpsc, {
         si = heap.i32For(seg + bytes);
         idx = 0;
       }
-      const slot = Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES;
-      if (si[slot >> 2]! < 0) heap.free(si[(slot >> 2) + 1]!);
+      dropSlotValue(heap, si, Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES);
     }
     for (let sg = Atomics.load(i32, h + M_HEAD_SEG); sg !== 0; ) {
       const next = Atomics.load(heap.i32For(sg + bytes), (sg >> 2) + S_NEXT);
@@ -1258,14 +1346,14 @@ registerChanKind(KIND.mpsc, {
   },
 });
 
-function reviveSender(heap: SharedHeap, e: number): Sender<unknown> {
-  checkKind(heap, e, KIND.mpscSender, 'mpsc.Sender');
+function reviveSender(heap: SharedHeap, e: number, gen?: number): Sender<unknown> {
+  checkKind(heap, e, KIND.mpscSender, 'mpsc.Sender', gen);
   const alive = claimOwner(heap.i32For(e + 32), (e >> 2) + 2, 'mpsc.Sender');
   return new Sender(heap, e, !alive);
 }
 
-function reviveReceiver(heap: SharedHeap, off: number): Receiver<unknown> {
-  checkKind(heap, off, KIND.mpsc, 'mpsc.Receiver');
+function reviveReceiver(heap: SharedHeap, off: number, gen?: number): Receiver<unknown> {
+  checkKind(heap, off, KIND.mpsc, 'mpsc.Receiver', gen);
   const b = off >> 2;
   const alive = claimOwner(heap.i32For(off + BYTES), b + H_EMBED, 'mpsc.Receiver');
   return new Receiver(heap, b, !alive);

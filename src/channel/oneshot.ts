@@ -15,7 +15,7 @@
  *   O_DATA  18..27  inline encoding (40 bytes)
  */
 import { ErrorCode } from '../errors.js';
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
   H_CLOSE_SEQ,
@@ -47,8 +47,8 @@ import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type
 import { selfTag } from './lock.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
-import { copyEncoded, decodeAt, encode } from './values.js';
-import { signalOf, sleepAsync } from './wait.js';
+import { copyEncoded, decodeAt, dropOwnedAt, encode } from './values.js';
+import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const O_STATE = 12;
 const O_RX = 13;
@@ -61,9 +61,16 @@ const VALUE_SET = 1;
 const RX_GONE = 2;
 const OOL = 1 << 31;
 
-/** Frees the unread value's out-of-line block, if any. */
+/** Drops the handles moved into the unread value (nobody will receive them), and frees its out-of-line block. */
 function freeValue(heap: SharedHeap, i32: Int32Array, b: number): void {
-  if (Atomics.load(i32, b + O_LEN) < 0) heap.free(Atomics.load(i32, b + O_PTR));
+  const len = Atomics.load(i32, b + O_LEN);
+  if (len < 0) {
+    const p = Atomics.load(i32, b + O_PTR);
+    dropOwnedAt(heap, p, p + (len & ~OOL));
+    heap.free(p);
+  } else {
+    dropOwnedAt(heap, (b + O_DATA) << 2, ((b + O_DATA) << 2) + len);
+  }
 }
 
 /** The sending half of a oneshot: `send(value)` once. */
@@ -94,14 +101,15 @@ export class Sender<T> implements SharedHandle, Disposable {
   }
 
   /**
-   * Sends the value (once; the sender is spent afterwards). Throws `SendError`
-   * with the value in `err.value` if the receiver is gone, or if this sender
+   * Sends the value (once; the sender is spent afterwards, whether the send
+   * succeeded or not). Throws `SendError` with the value in `err.value` if the
+   * receiver is gone, or if this sender
    * already sent (code ERR_SPINDLE_ALREADY_SET). A value that cannot be
    * encoded is a `TypeError`, and the sender stays usable.
    */
   send(value: T): void {
     if (this.#sent) {
-      throw new SendError('spindle: oneshot.Sender.send(): this oneshot already sent its value; a oneshot carries one value', value, ErrorCode.ALREADY_SET);
+      throw new SendError('spindle: oneshot.Sender.send(): this oneshot already sent its value (or had its send refused); a oneshot carries one value', value, ErrorCode.ALREADY_SET);
     }
     this.#use('send()');
     this.#reap();
@@ -109,6 +117,10 @@ export class Sender<T> implements SharedHandle, Disposable {
     const i32 = this.#i32;
     const b = this.#b;
     if (this.#dead || (Atomics.load(i32, b + O_STATE) & RX_GONE) !== 0) {
+      // A refused send spends the sender too (Tokio's send takes self): nothing is left to drop.
+      this.#sent = true;
+      this.#state = H_DROPPED_LOCAL;
+      if (!this.#dead) dropEmbedded(heap, b, 0, SENDER);
       throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
     }
     const n = encode(value, 'oneshot.Sender.send(value)');
@@ -141,9 +153,14 @@ export class Sender<T> implements SharedHandle, Disposable {
     return this.#dead || (Atomics.load(this.#i32, this.#b + H_FLAGS) & RX_CLOSED) !== 0;
   }
 
-  /** Resolves when the receiver is gone (Tokio's `Sender::closed`). */
-  async closed(): Promise<void> {
+  /**
+   * Resolves when the receiver is gone (Tokio's `Sender::closed`). With `{ signal }`: rejects with
+   * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   */
+  async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    const signal = signalOf(opts, 'oneshot.Sender.closed()');
+    if (signal?.aborted) throw new AbortedError('oneshot.Sender.closed()', signal.reason);
     if (this.#dead) return;
     const i32 = this.#i32;
     const b = this.#b;
@@ -154,7 +171,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         const seq = Atomics.load(i32, b + H_CLOSE_SEQ);
         if ((Atomics.load(i32, b + H_FLAGS) & RX_CLOSED) !== 0) return;
         const s = sleepAsync(i32, b + H_CLOSE_SEQ, seq, POLL_MS);
-        if (s !== undefined) await s;
+        if (s !== undefined && (await raceAbort(s, signal)) === ABORTED) throw new AbortedError('oneshot.Sender.closed()', signal!.reason);
       }
     } finally {
       unref(this.#heap, b);
@@ -173,11 +190,20 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     if (this.#sent) throw handleStateError(H_DROPPED_LOCAL, 'oneshot.Sender', 'send');
     this.#use('send');
-    return { kind: 'oneshot.Sender', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'oneshot.Sender', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -193,6 +219,11 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
   #state = H_LIVE;
   #taken = false;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
+  /** close() was called: then only a value sent before it (VALUE_SET in `#keptAtClose`) is ours to read. */
+  #closed = false;
+  #keptAtClose = false;
   #deaths: number;
   #promise: Promise<T> | null = null;
 
@@ -211,11 +242,16 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
 
   [POLL](): T | typeof EMPTY | typeof CLOSED {
     if (this.#taken || this.#dead) return CLOSED;
+    // safety: a value sent after our close() saw RX_GONE, so its sender frees it: never read it.
+    if (this.#closed && !this.#keptAtClose) return CLOSED;
     const i32 = this.#i32;
     const b = this.#b;
     const flags = Atomics.load(i32, b + H_FLAGS);
     if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) return (flags & TX_CLOSED) !== 0 ? CLOSED : EMPTY;
     this.#taken = true;
+    // safety: the value is being received: RX_GONE before our role drops below, so the close
+    // that drop triggers (closeRx) does not free it again nor drop the handles it carries.
+    Atomics.or(i32, b + O_STATE, RX_GONE);
     const heap = this.#heap;
     const len = Atomics.load(i32, b + O_LEN);
     try {
@@ -294,6 +330,7 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
       return r;
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
   }
 
@@ -330,7 +367,13 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
   /** Closes the receiver: the sender's `send` fails from now on (a value already sent stays readable). */
   close(): void {
     this.#use('close()');
-    if (!this.#dead && !this.#taken) closeRx(this.#heap, this.#i32, this.#b);
+    if (this.#dead || this.#taken || this.#closed) return;
+    this.#closed = true;
+    // safety: one or orders us against the sender's: a value set before it stays ours to read
+    // (and to free), one set after it is refused by the sender, which frees it.
+    const old = Atomics.or(this.#i32, this.#b + O_STATE, RX_GONE);
+    this.#keptAtClose = (old & VALUE_SET) !== 0;
+    setFlag(this.#i32, this.#b, RX_CLOSED);
   }
 
   /** Drops the receiver: a value not yet read is freed, and the sender sees it closed. */
@@ -339,7 +382,8 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     if (this.#pending > 0) throw new TypeError('spindle: oneshot.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
     this.#state = H_DROPPED_LOCAL;
     if (this.#dead || this.#taken) return;
-    closeRx(this.#heap, this.#i32, this.#b);
+    if (!this.#closed) closeRx(this.#heap, this.#i32, this.#b);
+    else if (this.#keptAtClose) freeValue(this.#heap, this.#i32, this.#b); // sent before our close(), never read
     dropEmbedded(this.#heap, this.#b, 1, RECEIVER);
   }
 
@@ -347,12 +391,24 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
+  }
+
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
     if (this.#taken) throw new TypeError('spindle: this oneshot.Receiver already received its value; there is nothing left to move');
     if (this.#pending > 0) throw new TypeError('spindle: a oneshot.Receiver cannot be moved while a recv on it is waiting');
-    return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, commit: () => { this.#state = H_MOVED; } };
+    if (this.#closed) throw new TypeError('spindle: a closed oneshot.Receiver cannot be moved; read its value (or drop it) here');
+    return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -373,13 +429,13 @@ registerChanKind(KIND.oneshot, {
   release() {},
 });
 
-registerSharedKind('oneshot.Sender', (heap, off) => {
-  checkKind(heap, off, KIND.oneshot, 'oneshot.Sender');
+registerSharedKind('oneshot.Sender', (heap, off, gen) => {
+  checkKind(heap, off, KIND.oneshot, 'oneshot.Sender', gen);
   const alive = claimOwner(heap.i32For(off + BYTES), (off >> 2) + H_EMBED, 'oneshot.Sender');
   return new Sender(heap, off >> 2, !alive);
 });
-registerSharedKind('oneshot.Receiver', (heap, off) => {
-  checkKind(heap, off, KIND.oneshot, 'oneshot.Receiver');
+registerSharedKind('oneshot.Receiver', (heap, off, gen) => {
+  checkKind(heap, off, KIND.oneshot, 'oneshot.Receiver', gen);
   const alive = claimOwner(heap.i32For(off + BYTES), (off >> 2) + H_EMBED + 1, 'oneshot.Receiver');
   return new Receiver(heap, off >> 2, !alive);
 });

@@ -6,7 +6,7 @@
  * memory (named through this thread's runtime registry).
  */
 import { Decoder, Encoder, type SabTable } from '../shared/codec.js';
-import { SHARED, isSharedHandle } from '../shared/handle.js';
+import { RELEASE, SHARED, isOwned, isSharedHandle } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
 import { threadSabs } from '../shared/sabs.js';
 import { ErrorCode, typeError } from '../errors.js';
@@ -233,4 +233,49 @@ export function readFast(u8: Uint8Array, at: number, len: number): unknown {
     if (tag === T_UNDEFINED) return undefined;
   }
   return NOT_FAST;
+}
+
+// ───────────────────────── values nobody will receive ─────────────────────────
+
+/**
+ * A queued value that will never be received (its receiver dropped it, or the
+ * channel was freed with it inside) still owns the handles moved into it — an
+ * Arc, or a channel end such as a request's reply oneshot. Revives them only
+ * to drop them, so that their peers see them gone instead of waiting forever.
+ * Call it before freeing the bytes at `[at, end)`.
+ */
+export function dropOwnedAt(heap: SharedHeap, at: number, end: number): void {
+  // Primitives own nothing: the common case skips the decode.
+  if (FAST) {
+    const tag = heap.u8For(end)[at];
+    if (tag === T_INT || tag === T_FLOAT || tag === T_STR8 || tag === T_TRUE || tag === T_FALSE || tag === T_NULL || tag === T_UNDEFINED) return;
+  }
+  let v: unknown;
+  try {
+    v = decodeAt(heap, at, end);
+  } catch {
+    return; // a handle that no longer revives (stale, or its kind unknown on this thread) owns nothing here
+  }
+  releaseOwnedIn(v, new Set());
+}
+
+function releaseOwnedIn(v: unknown, seen: Set<object>): void {
+  if (typeof v !== 'object' && typeof v !== 'function') return;
+  if (v === null || seen.has(v)) return;
+  seen.add(v);
+  if (isSharedHandle(v)) {
+    if (isOwned(v)) {
+      try {
+        v[RELEASE]();
+      } catch (e) {
+        process.stderr.write(`spindle: dropping a handle inside a value nobody received failed: ${(e as Error)?.message ?? String(e)}\n`);
+      }
+    }
+    return;
+  }
+  if (Array.isArray(v)) for (const x of v) releaseOwnedIn(x, seen);
+  else if (v instanceof Map) for (const [k, x] of v) (releaseOwnedIn(k, seen), releaseOwnedIn(x, seen));
+  else if (v instanceof Set) for (const x of v) releaseOwnedIn(x, seen);
+  else if (v instanceof Error) (releaseOwnedIn(v.cause, seen), Object.values(v).forEach((x) => releaseOwnedIn(x, seen)));
+  else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) for (const x of Object.values(v)) releaseOwnedIn(x, seen);
 }

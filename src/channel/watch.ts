@@ -16,7 +16,7 @@
  * A receiver's seen version lives in its handle, and in its end block (E_X)
  * when it moves.
  */
-import { SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
+import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
   E_X,
@@ -50,7 +50,7 @@ import { POLL_MS, lock, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type Pollable, type SleepWord } from './protocol.js';
 import { recvWait } from './recv-wait.js';
 import { assertNothingOwned, copyEncoded, decodeAt, decodeBytes, encode } from './values.js';
-import { signalOf, sleepAsync } from './wait.js';
+import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const W_LOCK = HEADER_WORDS;
 const W_VERSION = HEADER_WORDS + 1;
@@ -235,9 +235,14 @@ export class Sender<T> implements SharedHandle, Disposable {
     return this.receiverCount() === 0;
   }
 
-  /** Resolves when every receiver is gone. */
-  async closed(): Promise<void> {
+  /**
+   * Resolves when every receiver is gone. With `{ signal }`: rejects with
+   * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   */
+  async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    const signal = signalOf(opts, 'watch.Sender.closed()');
+    if (signal?.aborted) throw new AbortedError('watch.Sender.closed()', signal.reason);
     if (this.#dead) return;
     const { heap, i32, b } = this.#c;
     ref(i32, b);
@@ -247,7 +252,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         const seq = Atomics.load(i32, b + H_CLOSE_SEQ);
         if ((Atomics.load(i32, b + H_FLAGS) & RX_CLOSED) !== 0) return;
         const s = sleepAsync(i32, b + H_CLOSE_SEQ, seq, POLL_MS);
-        if (s !== undefined) await s;
+        if (s !== undefined && (await raceAbort(s, signal)) === ABORTED) throw new AbortedError('watch.Sender.closed()', signal!.reason);
       }
     } finally {
       unref(heap, b);
@@ -272,10 +277,19 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state === H_LIVE) this.drop();
+  }
+
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    return { kind: 'watch.Sender', heap: this.#c.heap, offset: this.#e, commit: () => { this.#state = H_MOVED; } };
+    return { kind: 'watch.Sender', heap: this.#c.heap, offset: this.#e, generation: this.#c.heap.generation(this.#e), commit: () => { this.#state = H_MOVED; } };
   }
 }
 
@@ -300,6 +314,8 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
   #armed = false;
   #deaths: number;
   #pending = 0;
+  /** Set by [RELEASE] while a call waits: that call drops the end when it settles. */
+  #dropWhenIdle = false;
 
   /** @internal */
   constructor(heap: SharedHeap, e: number, dead = false, seen?: number) {
@@ -414,6 +430,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
       r = await recvWait(this.#versionPoll(), signal, 'watch.Receiver.changed()');
     } finally {
       this.#pending--;
+      if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
     }
     if (r === CLOSED) throw closedRecv();
   }
@@ -468,6 +485,17 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
     if (this.#state === H_LIVE) this.drop();
   }
 
+  /**
+   * @internal The end of the task this end was moved into (codec.ts `ownedArgs`): drop it unless it
+   * was dropped or moved on, so its peers see it gone. A call still waiting on it keeps it (it is
+   * the call's now) and drops it when it settles.
+   */
+  [RELEASE](): void {
+    if (this.#state !== H_LIVE) return;
+    if (this.#pending === 0) this.drop();
+    else this.#dropWhenIdle = true;
+  }
+
   /** The shared-handle protocol: moves (with what it has seen) to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
@@ -476,6 +504,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
       kind: 'watch.Receiver',
       heap: this.#heap,
       offset: this.#e,
+      generation: this.#heap.generation(this.#e),
       commit: () => {
         if (!this.#dead) Atomics.store(this.#heap.i32For(this.#e + END_BYTES), (this.#e >> 2) + E_X, this.#seen);
         this.#state = H_MOVED;
@@ -499,12 +528,12 @@ registerChanKind(KIND.watch, {
   },
 });
 
-registerSharedKind('watch.Sender', (heap, e) => {
-  checkKind(heap, e, KIND.watchSender, 'watch.Sender');
+registerSharedKind('watch.Sender', (heap, e, gen) => {
+  checkKind(heap, e, KIND.watchSender, 'watch.Sender', gen);
   return new Sender(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'watch.Sender'));
 });
-registerSharedKind('watch.Receiver', (heap, e) => {
-  checkKind(heap, e, KIND.watchReceiver, 'watch.Receiver');
+registerSharedKind('watch.Receiver', (heap, e, gen) => {
+  checkKind(heap, e, KIND.watchReceiver, 'watch.Receiver', gen);
   return new Receiver(heap, e, !claimOwner(heap.i32For(e + END_BYTES), (e >> 2) + 2, 'watch.Receiver'));
 });
 

@@ -910,7 +910,8 @@ export interface TaskOwned {
 }
 
 /**
- * The Arcs (and Weaks) moved into a task through `args` (an array returned by
+ * The owned handles (Arcs, Weaks, channel ends, comlink endpoints and actor
+ * remotes: whatever implements `[RELEASE]`) moved into a task through `args` (an array returned by
  * {@link Decoder.decodeArgs}), or undefined when there are none. A task owns
  * what it was given, as in Rust: call `release(result)` once the task has
  * ended and its outcome has been routed (encoded, or handed over).
@@ -936,7 +937,7 @@ function releaseAll(owned: Owned[], result: unknown): void {
       h[RELEASE]();
     } catch (e) {
       // Nobody can catch this at a task's end: report it like a detached panic.
-      process.stderr.write(`spindle: dropping an Arc at the end of its task failed: ${(e as Error)?.message ?? String(e)}\n`);
+      process.stderr.write(`spindle: dropping a handle moved into a task (an Arc, a channel end) at the task's end failed: ${(e as Error)?.message ?? String(e)}\n`);
     }
   }
 }

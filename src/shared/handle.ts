@@ -48,8 +48,10 @@ export type Dropper = (heap: SharedHeap, offset: number, generation?: number) =>
 
 /**
  * Implemented by a handle that the receiver of a spawn owns (an `Arc`, a
- * `Weak`: they were moved in): releases it unless it was already dropped or
- * moved on. The runtime calls it for a task's arguments at the task's end.
+ * `Weak`, a channel end, a comlink endpoint or actor remote: they were moved
+ * in): releases it unless it was already dropped or moved on. The runtime
+ * calls it for a task's arguments at the task's end, so a channel end a task
+ * left behind closes its side instead of leaving its peers waiting forever.
  */
 export const RELEASE: unique symbol = Symbol.for('spindle.release') as never;
 export interface Owned {

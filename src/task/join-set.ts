@@ -9,6 +9,8 @@
  * parent should get to spawn its whole batch first.
  */
 import { workerHost } from '../context.js';
+import { AbortedError } from '../channel/errors.js';
+import { signalOf } from '../channel/wait.js';
 import { JoinError, typeError } from '../errors.js';
 import type { AbortHandle, JoinHandle } from '../join.js';
 import type { Runtime } from '../runtime.js';
@@ -136,31 +138,44 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
    * The value of the next task to finish, in finishing order; `undefined`
    * when the set is empty. Rejects with that task's `JoinError` if it panicked
    * or was aborted (the set goes on: call it again for the next).
+   *
+   * Cancel-safe through `{ signal }`: aborted, it rejects with `AbortedError`
+   * and took nothing (the next join gets that task). Racing a bare
+   * `joinNext()` promise against something else loses the result it takes.
    */
-  async joinNext(): Promise<T | undefined> {
-    const d = await this.#next();
+  async joinNext(opts?: { signal?: AbortSignal }): Promise<T | undefined> {
+    const d = await this.#next(signalOf(opts, 'JoinSet.joinNext()'), 'JoinSet.joinNext()');
     if (d === undefined) return undefined;
     if (!d.ok) throw d.v;
     return d.v as T;
   }
 
   /** Like {@link joinNext}, with the task's id: `{ id, value }`, or undefined when empty. */
-  async joinNextWithId(): Promise<JoinedWithId<T> | undefined> {
-    const d = await this.#next();
+  async joinNextWithId(opts?: { signal?: AbortSignal }): Promise<JoinedWithId<T> | undefined> {
+    const d = await this.#next(signalOf(opts, 'JoinSet.joinNextWithId()'), 'JoinSet.joinNextWithId()');
     if (d === undefined) return undefined;
     if (!d.ok) throw d.v;
     return { id: d.id, value: d.v as T };
   }
 
-  async #next(): Promise<Done<T> | undefined> {
+  async #next(signal?: AbortSignal, what = 'JoinSet'): Promise<Done<T> | undefined> {
     if (this.#unwatched.length > 0) this.#watchAll();
     for (;;) {
+      // Checked before every take: an aborted join never takes a result (it stays for the next join).
+      if (signal?.aborted) throw new AbortedError(what, signal.reason);
       const d = this.#take();
       if (d !== undefined) return d;
       if (this.#live.size === 0) return undefined;
       await new Promise<void>((resolve) => {
+        // An aborted waiter left in the wake chain only resolves a settled promise later.
+        const onAbort = (): void => resolve();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const woken = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
         const prev = this.#wake;
-        this.#wake = prev === null ? resolve : () => (prev(), resolve());
+        this.#wake = prev === null ? woken : () => (prev(), woken());
       });
     }
   }

@@ -3,7 +3,8 @@ import { Runtime, globalHeap } from '../../src/index.js';
 import { endpointPair, releaseProxy, spawnActor, wrap } from '../../src/comlink.js';
 import { kTerminateWorker } from '../../src/runtime.js';
 import * as a from '../fixtures/actor-tasks.js';
-import { until, within } from '../helpers.js';
+import { SHARED } from '../../src/shared/handle.js';
+import { exited, firstMessage, startWorker, until, within } from '../helpers.js';
 
 let rt: Runtime;
 beforeAll(() => {
@@ -69,6 +70,20 @@ describe('spindle/comlink', () => {
     expect(() => here.postMessage({})).toThrow(/closed/);
   });
 
+  it('serve() on a plain worker keeps it serving until released (as a MessagePort listener would)', async () => {
+    const [here, there] = endpointPair();
+    const ref = there[SHARED]();
+    ref.commit?.();
+    const w = startWorker('serve-worker', { buffer: globalHeap().buffer, handle: { kind: ref.kind, offset: ref.offset, generation: ref.generation } });
+    expect(await firstMessage(w)).toBe('ready');
+    const done = new Promise<unknown>((resolve) => w.on('message', resolve));
+    const c = wrap<a.Counter>(here);
+    for (let i = 1; i <= 20; i++) expect(await within(c.add(1), 5000, `call ${i} on the serving worker`)).toBe(i);
+    c[releaseProxy]();
+    expect(await within(done, 5000, 'serve() to resolve on release')).toEqual({ served: 20 });
+    expect(await exited(w)).toBe(0);
+  });
+
   it('a call to an actor whose worker dies fails instead of hanging', async () => {
     const rt1 = new Runtime({ workers: 1 });
     try {
@@ -85,12 +100,11 @@ describe('spindle/comlink', () => {
   });
 
   it('leaves nothing behind in the shared heap', async () => {
-    await new Promise((r) => setTimeout(r, 100));
     const before = globalHeap().stats().blocks;
     const c = spawnActor(a.makeCounter, 0);
     for (let i = 0; i < 50; i++) await c.add(1);
     c[releaseProxy]();
-    await new Promise((r) => setTimeout(r, 200));
-    expect(globalHeap().stats().blocks).toBeLessThanOrEqual(before);
+    // The actor frees its channels once it has seen the release: wait for that, bounded, instead of sleeping.
+    await until(() => globalHeap().stats().blocks <= before, 5000, 'the actor and its client to free every block they used');
   });
 });

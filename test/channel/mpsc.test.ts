@@ -47,10 +47,15 @@ describe('mpsc', () => {
     const [tx, rx] = mpsc.channel<number>(256);
     const per = n / 2;
     const consumer = rt.spawn(t.consume, rx, 2, per);
-    const hs = [rt.spawn(t.produceSync, tx.clone(), 0, per), rt.spawn(t.produce, tx, per, per)];
+    // Async sends: a sendSync could land on the consumer's own worker, where it is refused (below).
+    const hs = [rt.spawn(t.produce, tx.clone(), 0, per), rt.spawn(t.produce, tx, per, per)];
     await Promise.all(hs);
     expect(await within(consumer, 60_000, 'the consumer task')).toEqual([n, (n * (n - 1)) / 2]);
   }, STRESS ? 300_000 : 60_000);
+
+  it('sendSync on a full channel whose receiver lives on the same thread throws DeadlockError instead of hanging', async () => {
+    expect(await within(rt.spawn(t.sendSyncToSelf), 10_000, 'the task')).toBe('DeadlockError ERR_SPINDLE_DEADLOCK');
+  });
 
   it('backpressure blocks the producer: its completed sends never exceed received + capacity', async () => {
     const cap = 8;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtomicI32, JoinError, JoinSet, Runtime, scope } from '../../src/index.js';
 import * as t from '../fixtures/channel-tasks.js';
-import { rejectionOf, until } from '../helpers.js';
+import { rejectionOf, until, within } from '../helpers.js';
 
 let rt: Runtime;
 beforeAll(() => {
@@ -12,13 +12,20 @@ afterAll(() => rt.shutdown());
 describe('JoinSet', () => {
   it('joins in completion order, then undefined when empty', async () => {
     const set = new JoinSet<number>({ runtime: rt });
-    set.spawn(t.after, 120, 1);
-    set.spawn(t.after, 60, 2);
-    set.spawn(t.after, 5, 3);
+    // They finish in the order the test opens their turns: the reverse of the spawn order.
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    set.spawn(t.onTurn, gate, 3, 1);
+    set.spawn(t.onTurn, gate, 2, 2);
+    set.spawn(t.onTurn, gate, 1, 3);
     expect(set.len).toBe(3);
     const order = [];
-    for (let v = await set.joinNext(); v !== undefined; v = await set.joinNext()) order.push(v);
+    for (let turn = 1; turn <= 3; turn++) {
+      Atomics.store(gate, 0, turn);
+      Atomics.notify(gate, 0);
+      order.push(await within(set.joinNext(), 5000, `the task of turn ${turn}`));
+    }
     expect(order).toEqual([3, 2, 1]);
+    expect(await set.joinNext()).toBeUndefined();
     expect(set.len).toBe(0);
     expect(await set.joinNext()).toBeUndefined();
     expect(set.tryJoinNext()).toBeUndefined();
