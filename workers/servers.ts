@@ -41,6 +41,7 @@ interface Listening {
 
 const noop = (): void => {};
 
+/** This worker's listeners and their connections. */
 export class WorkerServers {
   readonly #listeners = new Map<number, Listening>();
   #seen = -1;

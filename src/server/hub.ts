@@ -41,6 +41,7 @@ export interface ConnectionCounts {
   open: number;
 }
 
+/** The main thread's listeners of one runtime (the engine owns one). */
 export class ServerHub {
   readonly words: SharedArrayBuffer;
   readonly #w: Int32Array;

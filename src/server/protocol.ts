@@ -7,19 +7,26 @@
  * shared words, read by `metrics()` without asking anyone.
  */
 
-/** Words of the servers buffer (Int32, all accessed with `Atomics`). */
-export const SRV_OPEN_ALL = 0; // connections open on every worker together (the maxConnections check)
+// Words of the servers buffer (Int32, every access through `Atomics`).
+/** Connections open on every worker together (the maxConnections check). */
+export const SRV_OPEN_ALL = 0;
+/** Words before the first worker's. */
 export const SRV_HEADER = 4;
+/** Words per worker. */
 export const SRV_STRIDE = 4;
-export const SRV_SEQ = 0; // per worker: bumped by main after each command posted (worker: drain when it moved)
-export const SRV_ACCEPTED = 1; // per worker: connections accepted, ever
-export const SRV_OPEN = 2; // per worker: connections open now
+/** Per worker: bumped by main after each command posted (worker: drain when it moved). */
+export const SRV_SEQ = 0;
+/** Per worker: connections accepted, ever. */
+export const SRV_ACCEPTED = 1;
+/** Per worker: connections open now. */
+export const SRV_OPEN = 2;
 
 /** Int32 words for `workers` workers. */
 export const serverWords = (workers: number): number => SRV_HEADER + workers * SRV_STRIDE;
+/** Index of `field` of worker w. */
 export const workerWord = (w: number, field: number): number => SRV_HEADER + w * SRV_STRIDE + field;
 
-/** main → worker */
+/** A command from the main thread to a worker. */
 export type ServerCommand =
   | {
       t: 'listen';
@@ -33,7 +40,7 @@ export type ServerCommand =
     }
   | { t: 'close'; id: number; timeout: number };
 
-/** worker → main */
+/** A worker's answer to the main thread. */
 export type ServerReport =
   | { t: 'listening'; id: number }
   | { t: 'failed'; id: number; message: string }
