@@ -17,6 +17,11 @@ export type Message = [string, string];
 
 const INFO = bulk('# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nspindle_mini_redis:1\r\n\r\n# Persistence\r\nloading:0\r\n');
 
+/** Replies are written in pieces of about this many bytes within one batch of pipelined commands. */
+const FLUSH_AT = 64 << 10;
+/** Unsent reply bytes one connection may hold before it is closed. */
+const MAX_OUTPUT = 64 << 20;
+
 /** Deletes every expired key (the background half of expiry; reads drop expired keys too). */
 export const sweep = task(import.meta.url, function sweep(store: Store): number {
   return sweepExpired(store);
@@ -143,6 +148,15 @@ export const serve = task(import.meta.url, async function serve(
       for (const cmd of parser.push(chunk)) {
         out += exec(cmd);
         if (quit) break;
+        if (out.length > FLUSH_AT) {
+          write(out);
+          out = '';
+          // A client that pipelines faster than it reads would make us buffer without bound (Redis: client-output-buffer-limit).
+          if (socket.writableLength > MAX_OUTPUT) {
+            socket.destroy();
+            return;
+          }
+        }
       }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;

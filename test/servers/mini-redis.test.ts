@@ -192,6 +192,27 @@ describe('examples/mini-redis', () => {
     expect(await r.ping()).toBe('PONG');
   });
 
+  it('survives clients that leave mid-reply, or pipeline more than they read', async () => {
+    const r = client();
+    await r.set('big', 'x'.repeat(1 << 20));
+    const cmd = '*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n';
+    // Leaves after the first bytes of a reply of 8 MiB.
+    const early = connect(ex.port, '127.0.0.1');
+    early.once('data', () => early.destroy());
+    early.write(cmd.repeat(8));
+    await within(closed(early), 10_000, 'the early leaver to close');
+    // Asks for 200 MiB and reads nothing: its connection stops being read (backpressure), nobody else waits.
+    const greedy = connect(ex.port, '127.0.0.1');
+    greedy.on('error', () => {});
+    greedy.pause();
+    greedy.write(cmd.repeat(200));
+    expect(await r.ping()).toBe('PONG');
+    greedy.destroy();
+    await closed(greedy);
+    expect(await r.ping()).toBe('PONG');
+    expect((await r.get('big'))!.length).toBe(1 << 20);
+  });
+
   it('holds many connections open at once', async () => {
     const n = STRESS ? 5000 : 1000;
     const socks = await within(
