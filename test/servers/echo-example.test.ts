@@ -2,16 +2,16 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { STRESS, within } from '../helpers.js';
-import { socatRoundTrip } from './clients.js';
+import { digestOf, socatRoundTrip } from './clients.js';
 import { startExample } from './example.js';
 
 describe('examples/echo', () => {
   it('prints listening on, echoes concurrent socat clients exactly on both workers, exits 0 on SIGINT', async () => {
     const ex = await startExample('echo', ['--port', '0', '--workers', '2']);
     const n = STRESS ? 500 : 100;
-    const inputs = Array.from({ length: n }, () => randomBytes(STRESS ? 4 << 20 : 256 << 10));
+    const inputs = Array.from({ length: n }, () => randomBytes(STRESS ? 1 << 20 : 256 << 10));
     const outputs = await within(Promise.all(inputs.map((b) => socatRoundTrip(ex.port, b))), 120_000, `${n} echo round trips`);
-    for (let i = 0; i < n; i++) expect(outputs[i]!.equals(inputs[i]!), `connection ${i}`).toBe(true);
+    for (let i = 0; i < n; i++) expect(outputs[i], `connection ${i}`).toBe(digestOf(inputs[i]!));
     expect(await ex.stop('SIGINT')).toBe(0);
     const m = /connections per worker: (\d+) (\d+)/.exec(ex.stdout());
     expect(m, ex.stdout()).not.toBeNull();
