@@ -69,15 +69,26 @@ export class RespParser {
   /** An integer header line at `at` (after the type byte): its value and where the next line starts. */
   #int(at: number): { value: number; next: number } | null {
     const buf = this.#buf;
-    const cr = buf.indexOf(0x0d, at);
-    if (cr === -1 || cr + 1 >= buf.length) {
-      if (buf.length - at > 32) throw new ProtocolError('length line too long');
-      return null;
+    // Digits by hand, no string: this runs twice per argument.
+    let i = at;
+    let neg = false;
+    if (buf[i] === 0x2d /* '-' */) {
+      neg = true;
+      i++;
     }
-    if (buf[cr + 1] !== 0x0a) throw new ProtocolError('expected CRLF');
-    const text = buf.toString('latin1', at, cr);
-    if (!/^-?\d{1,18}$/.test(text)) throw new ProtocolError(`invalid length '${text.slice(0, 32)}'`);
-    return { value: Number(text), next: cr + 2 };
+    let value = 0;
+    const first = i;
+    for (; i < buf.length; i++) {
+      const c = buf[i]!;
+      if (c < 0x30 || c > 0x39) break;
+      value = value * 10 + (c - 0x30);
+      if (i - first >= 18) throw new ProtocolError('invalid length (too many digits)');
+    }
+    if (i + 1 >= buf.length) return null; // the line has not all arrived
+    if (i === first || buf[i] !== 0x0d || buf[i + 1] !== 0x0a) {
+      throw new ProtocolError(`invalid length '${buf.toString('latin1', at, Math.min(buf.length, at + 32)).split('\r')[0]}'`);
+    }
+    return { value: neg ? -value : value, next: i + 2 };
   }
 
   /** An inline command: words on one line (what telnet or `PING` by hand sends). */
