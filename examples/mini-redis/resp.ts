@@ -23,18 +23,41 @@ export class ProtocolError extends Error {}
 export class RespParser {
   #buf: Buffer = Buffer.alloc(0);
   #pos = 0;
+  /**
+   * Bytes the incomplete command at #pos needs in all, once a bulk header said
+   * so: chunks are only collected until then, not copied together at each
+   * arrival (a large value in small chunks would cost quadratic copying).
+   */
+  #need = 0;
+  #parts: Buffer[] = [];
+  #partsLen = 0;
 
   constructor(private readonly limits: RespLimits = DEFAULT_LIMITS) {}
 
   /** Adds a chunk and returns every complete command in what has arrived. Throws ProtocolError. */
   push(chunk: Buffer): string[][] {
-    this.#buf = this.#pos < this.#buf.length ? Buffer.concat([this.#buf.subarray(this.#pos), chunk]) : chunk;
+    if (this.#need > 0) {
+      this.#parts.push(chunk);
+      this.#partsLen += chunk.length;
+      if (this.#partsLen < this.#need) return [];
+      this.#buf = Buffer.concat(this.#parts, this.#partsLen);
+      this.#parts = [];
+      this.#partsLen = 0;
+    } else {
+      this.#buf = this.#pos < this.#buf.length ? Buffer.concat([this.#buf.subarray(this.#pos), chunk]) : chunk;
+    }
     this.#pos = 0;
+    this.#need = 0;
     const out: string[][] = [];
     for (;;) {
       const cmd = this.#one();
       if (cmd === null) break;
       if (cmd.length > 0) out.push(cmd);
+    }
+    if (this.#need > 0) {
+      const rest = this.#buf.subarray(this.#pos);
+      this.#parts = [rest];
+      this.#partsLen = rest.length;
     }
     return out;
   }
@@ -57,7 +80,11 @@ export class RespParser {
       if (len === null) return null;
       if (len.value < 0 || len.value > this.limits.maxBulk) throw new ProtocolError('invalid bulk length');
       const end = len.next + len.value;
-      if (end + 2 > buf.length) return null; // waits for the bytes; never allocates len.value up front
+      if (end + 2 > buf.length) {
+        // Waits for the bytes; never allocates len.value up front.
+        this.#need = end + 2 - start;
+        return null;
+      }
       if (buf[end] !== 0x0d || buf[end + 1] !== 0x0a) throw new ProtocolError('bulk string not terminated by CRLF');
       args.push(buf.toString('latin1', len.next, end));
       at = end + 2;
