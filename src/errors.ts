@@ -79,6 +79,8 @@ export const ErrorCode = {
   LAGGED: 'ERR_SPINDLE_LAGGED',
   /** spindle was loaded in a way it cannot run from (a CommonJS bundle, `require` on an old Node, a bundle that runs its main code in workers). */
   UNSUPPORTED_SETUP: 'ERR_SPINDLE_UNSUPPORTED_SETUP',
+  /** `Runtime.listen()` could not listen: the address is in use or not allowed, the connection task could not be loaded, or this platform cannot share a listening socket between worker threads. */
+  LISTEN_FAILED: 'ERR_SPINDLE_LISTEN_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -15,3 +15,5 @@ export * from './sync/index.js';
 export * from './channel/index.js';
 export { JoinSet, type JoinSetOptions, type JoinedWithId } from './task/join-set.js';
 export { scope, Scope } from './task/scope.js';
+export { Listener, type CloseOptions } from './server/listener.js';
+export type { ListenOptions } from './server/options.js';

@@ -3,12 +3,15 @@
  * work is done by the engine (engine/engine.ts: spawning, completions,
  * deaths, shutdown), as piscina splits `Piscina` from its pool.
  */
-import { ERR_OPTION, ERR_RUNTIME_IN_WORKER, ERR_SPAWN_AFTER_SHUTDOWN, ErrorCode, SpindleError, rangeError } from './errors.js';
+import { ERR_OPTION, ERR_RUNTIME_IN_WORKER, ERR_SPAWN_AFTER_SHUTDOWN, ErrorCode, SpindleError, rangeError, typeError } from './errors.js';
 import { inRuntimeWorker } from './context.js';
 import { checkWorkerSetup } from './worker-spawn.js';
 import { Engine, type InternalOptions, type RuntimeMetrics, type WorkerMetrics } from './engine/engine.js';
 import { withOptions, type JoinHandle } from './join.js';
 import { checkSpawnOptions, resolveOptions, type RuntimeOptions, type ShutdownOptions, type SpawnOptions } from './options.js';
+import type { Socket } from 'node:net';
+import type { Listener } from './server/listener.js';
+import { resolveListenOptions, type ListenOptions } from './server/options.js';
 
 export type { RuntimeMetrics, WorkerMetrics };
 
@@ -78,6 +81,42 @@ export class Runtime implements AsyncDisposable {
   }
 
   /**
+   * Accepts TCP connections on every worker: each worker listens on its own
+   * descriptor of one socket bound to `host:port` (the kernel spreads the
+   * connections), and each connection runs `connectionTask(socket, ...args)`
+   * on the worker that accepted it — a connection task, pinned to that worker
+   * because its `net.Socket` belongs to that thread's event loop. Tasks it
+   * spawns are stealable as usual. When the task's promise settles the socket
+   * is ended (flushed) if the task left it open. `args` cross as stored values:
+   * shared handles (a `SharedMap`, a `broadcast` sender) by reference — keep
+   * them alive until the listener is closed.
+   *
+   * Bad options throw at once (`TypeError` / `RangeError` naming the option).
+   * Resolves once every worker listens; rejects with `ERR_SPINDLE_LISTEN_FAILED`
+   * (the address in use, the task's module not loadable, a platform that
+   * cannot share the socket: Windows). Binds `127.0.0.1` unless `host` is given.
+   * A worker that dies drops only its own connections; its replacement listens
+   * again. `shutdown()` closes every listener first.
+   *
+   * ```ts
+   * export const echo = task(import.meta.url, async function echo(socket: Socket) {
+   *   await pipeline(socket, socket);
+   * });
+   * const server = await rt.listen({ port: 7000 }, echo);
+   * ```
+   */
+  listen<A extends unknown[]>(options: ListenOptions, connectionTask: (socket: Socket, ...args: A) => unknown, ...args: A): Promise<Listener> {
+    if (this.#state !== 'running' || this.#engine.broken !== null) {
+      throw this.#engine.broken ?? new SpindleError(ErrorCode.SHUT_DOWN, 'spindle: listen() after shutdown(): create a new Runtime, or listen before shutting down.');
+    }
+    const opts = resolveListenOptions(options);
+    if (typeof connectionTask !== 'function') {
+      throw typeError(`spindle: listen(): connectionTask must be a task (task(import.meta.url, fn)) or a function that captures nothing, got ${typeof connectionTask}`);
+    }
+    return this.#engine.servers.listen(opts, connectionTask, args);
+  }
+
+  /**
    * Runs `main` and resolves with its value once `main` *and every task on
    * the runtime* (detached ones, nested ones) have finished.
    */
@@ -101,7 +140,7 @@ export class Runtime implements AsyncDisposable {
     this.#closing();
     this.#closed = (async () => {
       let timer: NodeJS.Timeout | undefined;
-      const graceful = this.#engine.stopWhenQuiet();
+      const graceful = this.#engine.servers.closeAll().then(() => this.#engine.stopWhenQuiet());
       const timedOut = await Promise.race([
         graceful.then(() => false),
         new Promise<boolean>((resolve) => {

@@ -33,6 +33,7 @@ import { Live } from './live.js';
 import { Modules } from './modules.js';
 import { PrivateDeque } from './private-deque.js';
 import { Spawner } from './spawner.js';
+import type { WorkerServers } from './servers.js';
 
 /** Tasks run per event-loop turn before yielding to it. */
 const BUDGET = 128;
@@ -70,6 +71,7 @@ export class WorkerLoop {
     private readonly core: Core,
     private readonly panics: PanicWatch,
     private readonly onExit: () => void,
+    private readonly servers: WorkerServers,
   ) {
     this.ctl = core.ctl;
     this.wbase = core.lay.worker(index);
@@ -117,6 +119,7 @@ export class WorkerLoop {
     this.scheduled = false;
     this.running = true;
     this.contexts.checkAborts();
+    if (this.servers.pending()) this.servers.poll();
     let worked: boolean;
     try {
       worked = this.batch();
@@ -266,7 +269,7 @@ export class WorkerLoop {
       this.schedule();
       return;
     }
-    if (Atomics.load(this.ctl, H_SHUTDOWN) === 1 && this.harness.inflight === 0) {
+    if (Atomics.load(this.ctl, H_SHUTDOWN) === 1 && this.harness.inflight === 0 && !this.servers.holdsLoop) {
       idle.unparked(this.index);
       this.exit();
       return;
@@ -274,7 +277,8 @@ export class WorkerLoop {
     this.counters.parks++;
     this.flushMetrics();
     const word = idle.parkWord(this.index);
-    if (this.harness.inflight === 0) {
+    // Sockets, like async tasks, live on the event loop: a listening worker must not block it.
+    if (this.harness.inflight === 0 && !this.servers.holdsLoop) {
       Atomics.wait(this.ctl, word, PARKED);
       idle.unparked(this.index);
       this.schedule();
@@ -294,6 +298,7 @@ export class WorkerLoop {
   private anyWork(): boolean {
     const core = this.core;
     if (this.priv.size > 0 || this.harness.pendingReady) return true;
+    if (this.servers.pending()) return true;
     if (core.inboxes[this.index]!.len() > 0) return true;
     // An abort of one of our running tasks is work too: its signal must fire.
     if (this.contexts.abortsPending()) return true;

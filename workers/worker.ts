@@ -18,6 +18,8 @@ import { H_READY } from '../src/shared/layout.js';
 import { SabRegistry } from '../src/shared/sabs.js';
 import { setLoaderHints, type LoaderHints } from '../src/worker-loaders.js';
 import { WorkerLoop } from './loop.js';
+import { Modules } from './modules.js';
+import { WorkerServers } from './servers.js';
 
 export interface WorkerData {
   buffer: SharedArrayBuffer;
@@ -30,6 +32,8 @@ export interface WorkerData {
   fault?: FaultSpec | null;
   /** What the main thread knows about module loaders (tsx) for task modules. */
   loaders: LoaderHints;
+  /** Listener commands from the main thread, and the connection counters (src/server/protocol.ts). */
+  servers: { port: MessagePort; words: SharedArrayBuffer };
 }
 
 /** A message from a worker to the main thread: a panic nobody observed (panics.ts), for the runtime's onPanic hook. */
@@ -79,7 +83,11 @@ export function bootWorker(data: WorkerData): void {
     parentPort!.postMessage(report);
   });
 
-  const loop = new WorkerLoop(data.index, core, panics, () => sabs.close());
+  const servers = new WorkerServers(data.index, core, data.servers.port, new Int32Array(data.servers.words), new Modules(core.codes));
+  const loop = new WorkerLoop(data.index, core, panics, () => {
+    sabs.close();
+    data.servers.port.close();
+  }, servers);
   setWorkerHost(loop);
   loop.start();
 }

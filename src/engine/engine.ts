@@ -39,6 +39,7 @@ import { COMPLETE, MAIN, PANICKED, runnerOf } from '../shared/slot.js';
 import { codeKeyOf } from '../task.js';
 import type { PanicReport } from '../../workers/worker.js';
 import { WorkerPool } from './pool.js';
+import { ServerHub } from '../server/hub.js';
 import { recoverWorker } from './recovery.js';
 
 /** A task waiting on the main thread for a free slot; its payload is in the overflow arena. */
@@ -65,6 +66,10 @@ export interface WorkerMetrics {
   injected: number;
   /** Nested tasks it ran at their join, never published. */
   inlineJoins: number;
+  /** Connections this worker accepted (`Runtime.listen`), ever; a replacement worker continues the count. */
+  connectionsAccepted: number;
+  /** Connections open on this worker now. */
+  connectionsOpen: number;
 }
 
 /** What {@link Runtime.metrics} reports: a snapshot of the counters. */
@@ -104,6 +109,8 @@ export class Engine implements HandleHost {
   readonly #sabs: SabRegistry;
   readonly #pool: WorkerPool;
   readonly #panics: PanicWatch;
+  /** Listeners: their sockets, commands to the workers, connection counts (src/server/hub.ts). */
+  readonly servers: ServerHub;
   /** The handle of each main-owned task, by slot. */
   readonly #handles: (JoinHandle<unknown> | undefined)[];
   #overflow: Pending[] = [];
@@ -155,9 +162,11 @@ export class Engine implements HandleHost {
         for (const p of liveWatches) p.flush();
       });
     }
+    this.servers = new ServerHub(this.core, opts.workers);
     this.#pool = new WorkerPool(this.core, this.#sabs, opts.resourceLimits, internal.fault ?? null, {
       died: (w, reason, started, ours, err) => this.#died(w, reason, started, ours, err),
       panic: (r) => this.#workerPanic(r),
+      serverChannel: (w) => this.servers.channel(w),
     });
     for (let w = 0; w < opts.workers; w++) this.#pool.start(w, mesh[w + 1]!);
   }
@@ -367,6 +376,7 @@ export class Engine implements HandleHost {
 
   #died(w: number, reason: string, started: boolean, ours: boolean, err: Error | undefined): void {
     recoverWorker(this.core, w, reason);
+    this.servers.died(w);
     // A worker we terminated ourselves says nothing about whether workers can start.
     this.#startFailures = started || ours ? 0 : this.#startFailures + 1;
     if (this.#startFailures >= MAX_START_FAILURES) {
@@ -423,6 +433,7 @@ export class Engine implements HandleHost {
       this.#keepAlive.ref();
       this.#pool.stopping = true;
       this.#workersGone = true;
+      this.servers.abandon();
       this.#failPending((h) => new JoinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
       Atomics.store(this.core.ctl, H_SHUTDOWN, 1);
       this.#pool.terminateAll();
@@ -457,6 +468,8 @@ export class Engine implements HandleHost {
         localDepth: core.stealers[w]!.len() + Atomics.load(ctl, b + W_PRIVATE),
         injected: Atomics.load(ctl, b + W_INJECTED),
         inlineJoins: Atomics.load(ctl, b + W_LOCAL_HITS),
+        connectionsAccepted: this.servers.counts(w).accepted,
+        connectionsOpen: this.servers.counts(w).open,
       });
     }
     return {

@@ -18,6 +18,8 @@ export interface PoolEvents {
   died(w: number, reason: string, started: boolean, ours: boolean, error: Error | undefined): void;
   /** A worker reports a panic nobody observed. */
   panic(report: PanicReport): void;
+  /** Worker w is starting: its end of the listener channel (src/server/hub.ts), and the shared counters. */
+  serverChannel(w: number): { port: MessagePort; words: SharedArrayBuffer };
 }
 
 export class WorkerPool {
@@ -46,10 +48,11 @@ export class WorkerPool {
     // Nothing in hand until the worker says otherwise (a fresh buffer holds 0, a valid index).
     Atomics.store(core.ctl, core.wword(w, W_HAND), -1);
     Atomics.store(core.ctl, core.wword(w, W_PENDING), -1);
+    const servers = this.events.serverChannel(w);
     // No entry file, filtered execArgv, loader hints: worker-spawn.ts.
     const worker = startRuntimeWorker({
-      workerData: { buffer: core.buffer, heap: core.heap.buffer, config: core.config, index: w, peers, fault },
-      transferList: peers,
+      workerData: { buffer: core.buffer, heap: core.heap.buffer, config: core.config, index: w, peers, fault, servers },
+      transferList: [...peers, servers.port],
       resourceLimits: this.resourceLimits,
     });
     // Locks a dying worker holds become poisoned instead of blocking the others forever.
