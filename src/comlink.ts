@@ -59,7 +59,10 @@ function failing(e: unknown): object {
   );
 }
 
-/** The task that hosts an actor on a worker: builds the object, then serves its inbox until every remote is gone. */
+/**
+ * @internal The task that hosts an actor on a worker: builds the object, then serves its inbox until
+ * every remote is gone. `spawnActor` spawns it; it is not for direct use.
+ */
 export const actorHost = task(import.meta.url, async function actorHost(key: string, args: unknown[], inbox: mpsc.Receiver<Envelope>): Promise<void> {
   try {
     let obj: unknown;
@@ -123,3 +126,4 @@ export function serve(obj: object, endpoint: Endpoint): Promise<void> {
 }
 
 export { Endpoint, endpointPair, releaseProxy, wrap, expose };
+export type { EndpointListener } from './channel/endpoint.js';

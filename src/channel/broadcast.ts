@@ -50,7 +50,7 @@ import {
 } from './chan.js';
 import { AbortedError, LaggedError, SendError, TryRecvError } from './errors.js';
 import { lock, unlock } from './lock.js';
-import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type Pollable, type SleepWord } from './protocol.js';
+import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type SleepWord } from './protocol.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { assertNothingOwned, copyEncoded, decodeBytes, encode } from './values.js';
 import { signalOf } from './wait.js';
@@ -180,6 +180,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (!this.#dead) dropListedEnd(this.#heap, this.#e);
   }
 
+  /** `drop()` at the end of a `using` block (nothing if already dropped or moved). */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }
@@ -207,12 +208,14 @@ function newReceiverAtTail<T>(heap: SharedHeap, b: number): Receiver<T> {
   return new Receiver<T>(heap, e, false, pos);
 }
 
+// Speaks the poll protocol (protocol.ts) that recv and select drive, without naming the internal
+// Pollable in `implements` (the API docs would show it): test/channel/protocol.test.ts checks it.
 /**
  * A receiving half of a broadcast channel. `recv()` gives the next value, or
  * `undefined` once every sender is gone and this receiver has read what is
  * kept; it throws `LaggedError` once after falling behind.
  */
-export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, Pollable<T> {
+export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
   readonly #heap: SharedHeap;
   readonly #e: number;
   readonly #b: number;
@@ -247,6 +250,10 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     if (this.#state !== H_LIVE) throw handleStateError(this.#state, 'broadcast.Receiver', op);
   }
 
+  /**
+   * @internal The poll protocol (protocol.ts) that `recv` and `select` drive: takes a value if one is
+   * ready (the only place one is consumed), or returns EMPTY, or CLOSED at the end.
+   */
   [POLL](): T | typeof EMPTY | typeof CLOSED {
     if (this.#dead) return CLOSED;
     const heap = this.#heap;
@@ -292,6 +299,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     }
   }
 
+  /** @internal The poll protocol: prepares to sleep (counts this receiver waiting) and returns the word to sleep on. */
   [ARM](): SleepWord {
     const i32 = this.#i32;
     if (!this.#armed) {
@@ -301,6 +309,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     return { i32, idx: this.#b + B_SEQ, value: Atomics.load(i32, this.#b + B_SEQ) };
   }
 
+  /** @internal The poll protocol: undoes ARM. */
   [DISARM](): void {
     if (this.#armed) {
       this.#armed = false;
@@ -308,6 +317,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     }
   }
 
+  /** @internal The poll protocol: a sleep ran out; looks for dead threads holding ends. */
   [ON_TIMEOUT](): void {
     if (!this.#dead && this.#heap.deathCount() !== this.#deaths) this.#deaths = reap(this.#heap, this.#b, this.#deaths);
   }
@@ -408,6 +418,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     if (!this.#dead) dropListedEnd(this.#heap, this.#e);
   }
 
+  /** `drop()` at the end of a `using` block (nothing if already dropped or moved). */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }

@@ -24,7 +24,14 @@ import { AbortedError } from './errors.js';
 import * as mpsc from './mpsc.js';
 import { hold, release } from './wait.js';
 
-type Listener = ((ev: { data: unknown }) => void) | { handleEvent(ev: { data: unknown }): void };
+/**
+ * A `'message'` listener, as `addEventListener` takes on a `MessagePort`: a
+ * function, or an object with `handleEvent`; it gets `{ data }`, the message.
+ */
+export type EndpointListener = ((ev: { data: unknown }) => void) | {
+      /** Called with each message, as `{ data }`. */
+      handleEvent(ev: { data: unknown }): void;
+    };
 
 const REQUEST_TYPES = new Set(['GET', 'SET', 'APPLY', 'CONSTRUCT', 'ENDPOINT']);
 
@@ -44,7 +51,7 @@ function goneReply(id: string, what: string): unknown {
  * keep-alive rule.
  */
 abstract class Listening {
-  readonly #listeners = new Set<Listener>();
+  readonly #listeners = new Set<EndpointListener>();
   #running = false;
   #stop: AbortController | null = null;
   readonly #pending = new Set<string>();
@@ -91,7 +98,7 @@ abstract class Listening {
   protected afterRelease(): void {}
 
   /** Adds a `'message'` listener; the first one starts receiving. */
-  addEventListener(type: string, listener: Listener): void {
+  addEventListener(type: string, listener: EndpointListener): void {
     if (type !== 'message') return;
     if (typeof listener !== 'function' && typeof (listener as { handleEvent?: unknown })?.handleEvent !== 'function') {
       throw typeError(`spindle: ${this.what}.addEventListener(type, listener): listener must be a function or have handleEvent`);
@@ -101,7 +108,7 @@ abstract class Listening {
   }
 
   /** Removes a listener; with none left, receiving stops (no message is lost). */
-  removeEventListener(type: string, listener: Listener): void {
+  removeEventListener(type: string, listener: EndpointListener): void {
     if (type !== 'message') return;
     this.#listeners.delete(listener);
     if (this.#listeners.size > 0) return;
@@ -135,6 +142,7 @@ abstract class Listening {
     this.close();
   }
 
+  /** True once this endpoint has closed (released, `close()`d, or its other side is gone): what `closed()` waits for. */
   get isClosed(): boolean {
     return this.#closed;
   }

@@ -17,31 +17,47 @@ export { SendError, TrySendError, TryRecvError, RecvError, LaggedError, AbortedE
 export function oneshot<T>(): [oneshot.Sender<T>, oneshot.Receiver<T>] {
   return oneshotNs.channel<T>();
 }
-export declare namespace oneshot {
-  export type Sender<T> = oneshotNs.Sender<T>;
-  export type Receiver<T> = oneshotNs.Receiver<T>;
+/**
+ * The ends of a {@link oneshot} channel, as types and classes: name what you
+ * receive, or test it with `instanceof`.
+ *
+ * ```ts
+ * export const double = task(import.meta.url, function double(reply: oneshot.Sender<number>, n: number): void {
+ *   reply.send(n * 2);
+ * });
+ *
+ * const [tx, rx] = oneshot<number>();
+ * rt.spawn(double, tx, 21); // the sender moves into the task
+ * console.log(await rx); // 42
+ * ```
+ */
+export namespace oneshot {
+  export import Sender = oneshotNs.Sender;
+  export import Receiver = oneshotNs.Receiver;
 }
-oneshot.Sender = oneshotNs.Sender;
-oneshot.Receiver = oneshotNs.Receiver;
 
 /** A broadcast channel keeping the last `capacity` values: `[sender, receiver]`. */
 export function broadcast<T>(capacity: number): [broadcast.Sender<T>, broadcast.Receiver<T>] {
   return broadcastNs.channel<T>(capacity);
 }
-export declare namespace broadcast {
-  export type Sender<T> = broadcastNs.Sender<T>;
-  export type Receiver<T> = broadcastNs.Receiver<T>;
+/**
+ * The ends of a {@link broadcast} channel, as types and classes: name what you
+ * receive (`broadcast.Receiver<T>`), or test it with `instanceof`.
+ */
+export namespace broadcast {
+  export import Sender = broadcastNs.Sender;
+  export import Receiver = broadcastNs.Receiver;
 }
-broadcast.Sender = broadcastNs.Sender;
-broadcast.Receiver = broadcastNs.Receiver;
 
 /** A watch channel holding `initial`: `[sender, receiver]`. */
 export function watch<T>(initial: T): [watch.Sender<T>, watch.Receiver<T>] {
   return watchNs.channel<T>(initial);
 }
-export declare namespace watch {
-  export type Sender<T> = watchNs.Sender<T>;
-  export type Receiver<T> = watchNs.Receiver<T>;
+/**
+ * The ends of a {@link watch} channel, as types and classes: name what you
+ * receive (`watch.Receiver<T>`), or test it with `instanceof`.
+ */
+export namespace watch {
+  export import Sender = watchNs.Sender;
+  export import Receiver = watchNs.Receiver;
 }
-watch.Sender = watchNs.Sender;
-watch.Receiver = watchNs.Receiver;

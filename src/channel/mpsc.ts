@@ -83,7 +83,7 @@ import {
 } from './chan.js';
 import { AbortedError, SendError, TryRecvError, TrySendError } from './errors.js';
 import { POLL_MS, lock, selfTag, unlock } from './lock.js';
-import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type SleepWord } from './protocol.js';
+import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } from './protocol.js';
 import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
 import { NOT_FAST, copyEncoded, decodeAt, dropOwnedAt, enc, encode, readFast, writeFast } from './values.js';
@@ -877,17 +877,30 @@ export class Permit<T> implements Disposable {
     unref(this.#p.heap, this.#p.b);
   }
 
+  /**
+   * `release()` at the end of a `using` block: a permit not used gives its slot back.
+   *
+   * ```ts
+   * {
+   *   using permit = await tx.reserve();
+   *   const job = await prepare(); // if this throws, the slot goes back
+   *   permit.send(job);
+   * }
+   * ```
+   */
   [Symbol.dispose](): void {
     this.release();
   }
 }
 
+// Speaks the poll protocol (protocol.ts) that recv and select drive, without naming the internal
+// Pollable in `implements` (the API docs would show it): test/channel/protocol.test.ts checks it.
 /**
  * The receiving half of an mpsc channel (one per channel). `await recv()`
  * gives the next value, or `undefined` once every sender is dropped and the
  * queue is drained. Cancel-safe: an aborted `recv({ signal })` takes nothing.
  */
-export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, Pollable<T> {
+export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
   readonly #heap: SharedHeap;
   readonly #b: number;
   readonly #i32: Int32Array;
@@ -943,7 +956,10 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     if (this.#state !== H_LIVE) throw handleStateError(this.#state, 'mpsc.Receiver', op);
   }
 
-  /** Takes the next value: the value, EMPTY, or CLOSED. The only place a value is consumed. */
+  /**
+   * @internal The poll protocol (protocol.ts) that `recv` and `select` drive. Takes the next value: the
+   * value, EMPTY, or CLOSED. The only place a value is consumed.
+   */
   [POLL](): T | typeof EMPTY | typeof CLOSED {
     const head = this.#head;
     if (head === this.#t) {
@@ -1014,6 +1030,10 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     if (prev !== 0) heap.free(prev);
   }
 
+  /**
+   * @internal The poll protocol: prepares to sleep (asks the senders to wake the select word `hub`, or
+   * returns a word of its own to sleep on).
+   */
   [ARM](hub: number): SleepWord | undefined {
     const i32 = this.#i32;
     const w = this.#hb + M_RX;
@@ -1024,15 +1044,21 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     return hub !== 0 ? undefined : { i32, idx: w + RX_SEQ, value: Atomics.load(i32, w + RX_SEQ) };
   }
 
+  /** @internal The poll protocol: undoes ARM. */
   [DISARM](): void {
     Atomics.store(this.#i32, this.#hb + M_RX + RX_WAITING, 0);
     Atomics.store(this.#i32, this.#hb + M_RX + RX_HUB, 0);
   }
 
+  /** @internal The poll protocol: a sleep ran out; looks for dead threads holding ends. */
   [ON_TIMEOUT](): void {
     if (!this.#dead && this.#heap.deathCount() !== this.#deaths) this.#deaths = reap(this.#heap, this.#b, this.#deaths);
   }
 
+  /**
+   * @internal The poll protocol: whether a short busy-wait before sleeping is worth it (the value would
+   * come from another thread).
+   */
   [SPIN](): boolean {
     const tag = this.#dead ? selfTag : Atomics.load(this.#i32, this.#hb + M_LAST_TAG);
     return tag !== 0 && tag !== selfTag;
@@ -1203,6 +1229,16 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T>, 
     dropEmbedded(this.#heap, this.#b, 0, RECEIVER);
   }
 
+  /**
+   * `drop()` at the end of a `using` block (nothing if already dropped or moved).
+   *
+   * ```ts
+   * {
+   *   using inbox = rx;
+   *   for await (const job of inbox) if (job === 'stop') break;
+   * } // dropped here: the senders' `send` fails from now on
+   * ```
+   */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }

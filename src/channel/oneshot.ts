@@ -43,7 +43,7 @@ import {
 } from './chan.js';
 import { AbortedError, RecvError, SendError } from './errors.js';
 import { POLL_MS } from './lock.js';
-import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type Pollable, type SleepWord } from './protocol.js';
+import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } from './protocol.js';
 import { selfTag } from './lock.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
@@ -186,6 +186,17 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (!this.#dead) dropEmbedded(this.#heap, this.#b, 0, SENDER);
   }
 
+  /**
+   * `drop()` at the end of a `using` block: nothing if the value was sent (or the sender
+   * dropped or moved); otherwise the receiver sees the sender gone.
+   *
+   * ```ts
+   * async function reply(tx: oneshot.Sender<number>): Promise<void> {
+   *   using sender = tx;
+   *   sender.send(await compute()); // if compute() throws, the receiver rejects with RecvError
+   * }
+   * ```
+   */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }
@@ -207,11 +218,13 @@ export class Sender<T> implements SharedHandle, Disposable {
   }
 }
 
+// Speaks the poll protocol (protocol.ts) that recv and select drive, without naming the internal
+// Pollable in `implements` (the API docs would show it): test/channel/protocol.test.ts checks it.
 /**
  * The receiving half of a oneshot: `await receiver` or `await receiver.recv()`
  * gives the value; rejects with `RecvError` if the sender was dropped unsent.
  */
-export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Pollable<T> {
+export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
   readonly #heap: SharedHeap;
   readonly #b: number;
   readonly #i32: Int32Array;
@@ -240,6 +253,10 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     if (this.#state !== H_LIVE) throw handleStateError(this.#state, 'oneshot.Receiver', op);
   }
 
+  /**
+   * @internal The poll protocol (protocol.ts) that `recv` and `select` drive: takes a value if one is
+   * ready (the only place one is consumed), or returns EMPTY, or CLOSED at the end.
+   */
   [POLL](): T | typeof EMPTY | typeof CLOSED {
     if (this.#taken || this.#dead) return CLOSED;
     // safety: a value sent after our close() saw RX_GONE, so its sender frees it: never read it.
@@ -272,6 +289,10 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     }
   }
 
+  /**
+   * @internal The poll protocol: prepares to sleep (asks the senders to wake the select word `hub`, or
+   * returns a word of its own to sleep on).
+   */
   [ARM](hub: number): SleepWord | undefined {
     const i32 = this.#i32;
     const w = this.#b + O_RX;
@@ -280,15 +301,21 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     return hub !== 0 ? undefined : { i32, idx: w + RX_SEQ, value: Atomics.load(i32, w + RX_SEQ) };
   }
 
+  /** @internal The poll protocol: undoes ARM. */
   [DISARM](): void {
     Atomics.store(this.#i32, this.#b + O_RX + RX_WAITING, 0);
     Atomics.store(this.#i32, this.#b + O_RX + RX_HUB, 0);
   }
 
+  /** @internal The poll protocol: a sleep ran out; looks for dead threads holding ends. */
   [ON_TIMEOUT](): void {
     if (!this.#dead && !this.#taken && this.#heap.deathCount() !== this.#deaths) this.#deaths = reap(this.#heap, this.#b, this.#deaths);
   }
 
+  /**
+   * @internal The poll protocol: whether a short busy-wait before sleeping is worth it (the value would
+   * come from another thread).
+   */
   [SPIN](): boolean {
     if (this.#dead || this.#taken) return false;
     const o = Atomics.load(this.#i32, this.#b + H_EMBED);
@@ -387,6 +414,7 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T>, Po
     dropEmbedded(this.#heap, this.#b, 1, RECEIVER);
   }
 
+  /** `drop()` at the end of a `using` block (nothing if already dropped, moved, or the value was received). */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }

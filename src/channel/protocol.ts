@@ -1,26 +1,37 @@
 /**
  * The protocol a receiving end implements so that `select` (and its own
  * `recv`) can wait on it without consuming anything it does not return.
+ *
+ * Nothing here is public API: every declaration is `@internal`, as are the
+ * ends' methods keyed by these symbols, and the receivers do not name
+ * `Pollable` in `implements` (test/channel/protocol.test.ts checks that they
+ * conform).
  */
 
-/** What a poll returns when nothing is ready. */
+/** @internal What a poll returns when nothing is ready. */
 export const EMPTY: unique symbol = Symbol('spindle.channel.empty');
-/** What a poll returns when the channel has ended (every sender gone, nothing left). */
+/** @internal What a poll returns when the channel has ended (every sender gone, nothing left). */
 export const CLOSED: unique symbol = Symbol('spindle.channel.closed');
 
+/** @internal Key of {@link Pollable}'s poll method. */
 export const POLL: unique symbol = Symbol('spindle.channel.poll');
+/** @internal Key of {@link Pollable}'s arm method. */
 export const ARM: unique symbol = Symbol('spindle.channel.arm');
+/** @internal Key of {@link Pollable}'s disarm method. */
 export const DISARM: unique symbol = Symbol('spindle.channel.disarm');
+/** @internal Key of {@link Pollable}'s timed-out method. */
 export const ON_TIMEOUT: unique symbol = Symbol('spindle.channel.onTimeout');
+/** @internal Key of {@link Pollable}'s spin method. */
 export const SPIN: unique symbol = Symbol('spindle.channel.spin');
 
-/** A futex word to sleep on: `i32[idx]` while it equals `value`. */
+/** @internal A futex word to sleep on: `i32[idx]` while it equals `value`. */
 export interface SleepWord {
   i32: Int32Array;
   idx: number;
   value: number;
 }
 
+/** @internal What `select` and `recv` wait on: a receiving end. */
 export interface Pollable<T> {
   /**
    * Takes one value if ready — the only place a value is consumed — or
@@ -43,6 +54,7 @@ export interface Pollable<T> {
   [SPIN]?(): boolean;
 }
 
+/** @internal Whether `x` speaks the poll protocol (how `select` tells a receiver from a promise). */
 export function isPollable(x: unknown): x is Pollable<unknown> {
   return typeof x === 'object' && x !== null && typeof (x as Partial<Pollable<unknown>>)[POLL] === 'function';
 }

@@ -53,7 +53,16 @@ export type SelectValue<B> =
  * that branch is a receiver whose channel has ended (then `value` is undefined):
  * select returns such a branch at once every time, so drop it from the next call.
  */
-export type Selected<B> = { [K in keyof B]: { key: K; value: SelectValue<B[K]>; done: boolean } }[keyof B];
+export type Selected<B> = {
+  [K in keyof B]: {
+    /** The key of the branch that fired, as in the object passed to `select`. */
+    key: K;
+    /** What it gave: a receiver's value (`undefined` when `done`), a signal's `reason`, a promise's value. */
+    value: SelectValue<B[K]>;
+    /** True when the branch is a receiver whose channel has ended (leave it out of the next `select`). */
+    done: boolean;
+  };
+}[keyof B];
 
 const B_POLL = 0;
 const B_SIGNAL = 1;

@@ -273,6 +273,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (!this.#dead) dropListedEnd(this.#c.heap, this.#e);
   }
 
+  /** `drop()` at the end of a `using` block (nothing if already dropped or moved). */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }
@@ -299,12 +300,14 @@ function newReceiver<T>(heap: SharedHeap, b: number): Receiver<T> {
   return new Receiver<T>(heap, e, false, Atomics.load(c.i32, b + W_VERSION));
 }
 
+// Speaks the poll protocol (protocol.ts) that select drives, without naming the internal
+// Pollable in `implements` (the API docs would show it): test/channel/protocol.test.ts checks it.
 /**
  * A receiving half of a watch channel: `borrow()` the latest value, `await
  * changed()` for the next change (rejects with `RecvError` once the sender is
  * gone and nothing new is unseen).
  */
-export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
+export class Receiver<T> implements SharedHandle, Disposable {
   readonly #c: Cell | null;
   readonly #heap: SharedHeap;
   readonly #e: number;
@@ -373,7 +376,10 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
     this.#seen = Atomics.load(c.i32, c.b + W_VERSION);
   }
 
-  /** For select: the new value when it changed (marked seen), CLOSED when the sender is gone. */
+  /**
+   * @internal The poll protocol (protocol.ts) that `select` drives: the new value when it changed
+   * (marked seen), CLOSED when the sender is gone.
+   */
   [POLL](): T | typeof EMPTY | typeof CLOSED {
     const c = this.#c;
     if (c === null) return CLOSED;
@@ -386,6 +392,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
     return r.value as T;
   }
 
+  /** @internal The poll protocol: prepares to sleep (counts this receiver waiting) and returns the word to sleep on. */
   [ARM](): SleepWord {
     const c = this.#c!;
     if (!this.#armed) {
@@ -395,6 +402,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
     return { i32: c.i32, idx: c.b + W_SEQ, value: Atomics.load(c.i32, c.b + W_SEQ) };
   }
 
+  /** @internal The poll protocol: undoes ARM. */
   [DISARM](): void {
     if (this.#armed) {
       this.#armed = false;
@@ -402,6 +410,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
     }
   }
 
+  /** @internal The poll protocol: a sleep ran out; looks for dead threads holding ends. */
   [ON_TIMEOUT](): void {
     const c = this.#c;
     if (c !== null && this.#heap.deathCount() !== this.#deaths) this.#deaths = reap(this.#heap, c.b, this.#deaths);
@@ -481,6 +490,7 @@ export class Receiver<T> implements SharedHandle, Disposable, Pollable<T> {
     if (!this.#dead) dropListedEnd(this.#heap, this.#e);
   }
 
+  /** `drop()` at the end of a `using` block (nothing if already dropped or moved). */
   [Symbol.dispose](): void {
     if (this.#state === H_LIVE) this.drop();
   }
