@@ -98,13 +98,13 @@ export class Harness {
     this.hand.clearPending();
     if (claim === Claim.Stale) return;
     if (claim === Claim.Cancelled) {
-      this.dropArgs(i);
+      this.core.dropArgs(i);
       this.deliver(i, CANCELLED, undefined, false);
       return;
     }
     if (err !== undefined) {
       this.counters.tasksRun++;
-      this.dropArgs(i);
+      this.core.dropArgs(i);
       this.core.slots.releasePayload(i);
       this.finishSlot(i, PANICKED, err);
       return;
@@ -119,25 +119,12 @@ export class Harness {
       return;
     }
     if (claim === Claim.Cancelled) {
-      this.dropArgs(i);
+      this.core.dropArgs(i);
       this.deliver(i, CANCELLED, undefined, false);
       return;
     }
     this.hand.letGo(); // safety: RUNNING names us as its runner from the claim on
     this.run(i);
-  }
-
-  /**
-   * A task that will never run still owns the Arcs moved into it (codec.ts
-   * `ownedArgs`): revive its arguments only to drop them. Its payload is ours
-   * (claimed, or cancelled by our claim).
-   */
-  private dropArgs(i: number): void {
-    try {
-      releaseArgs(this.core.decodeArgs(i));
-    } catch {
-      // Arguments that fail to decode revived no handle to drop.
-    }
   }
 
   /** Runs claimed slot task i (RUNNING by us). */

@@ -30,7 +30,7 @@ import { Contexts } from './contexts.js';
 import { Hand } from './handoff.js';
 import { Harness, type Counters } from './harness.js';
 import { Live } from './live.js';
-import { Modules } from './modules.js';
+import type { Modules } from './modules.js';
 import { PrivateDeque } from './private-deque.js';
 import { Spawner } from './spawner.js';
 import type { WorkerServers } from './servers.js';
@@ -70,6 +70,7 @@ export class WorkerLoop {
     readonly index: number,
     private readonly core: Core,
     private readonly panics: PanicWatch,
+    modules: Modules,
     private readonly onExit: () => void,
     private readonly servers: WorkerServers,
   ) {
@@ -80,7 +81,7 @@ export class WorkerLoop {
     const live = new Live(this.ctl, this.wbase);
     this.contexts = new Contexts(this.ctl, core.slots, this.wbase);
     const kick = (): void => this.kick();
-    this.harness = new Harness(core, index, this.hand, live, this.contexts, new Modules(core.codes), this.counters, kick, () =>
+    this.harness = new Harness(core, index, this.hand, live, this.contexts, modules, this.counters, kick, () =>
       Atomics.store(this.ctl, this.wbase + W_TASKS_RUN, this.counters.tasksRun),
     );
     this.spawner = new Spawner(core, index, this.dq, this.priv, this.hand, live, this.harness, this.contexts, panics, this.counters, kick);

@@ -55,36 +55,32 @@ export function bootWorker(data: WorkerData): void {
   const core = new Core(data.buffer, heap, data.config, sabs, false);
   Atomics.add(core.ctl, H_READY, 1);
 
-  // Unobserved panics of tasks spawned here go to the main thread's onPanic hook.
-  const panics = new PanicWatch((e: JoinError) => {
+  /** Sends a panic to the main thread's onPanic hook: the value encoded by the codec, or its message only. */
+  const report = (id: number, value: unknown, message: string): void => {
     let bytes: Uint8Array | null = null;
     try {
-      core.enc.encodeValue(e.intoPanic(), 'the panic');
+      core.enc.encodeValue(value, 'the panic');
       bytes = core.enc.buf.slice(0, core.enc.pos);
     } catch {
       // Reported with its message only.
     }
-    const report: PanicReport = { spindle: 'panic', id: e.id, bytes, message: e.message };
-    parentPort!.postMessage(report);
-  });
+    const r: PanicReport = { spindle: 'panic', id, bytes, message };
+    parentPort!.postMessage(r);
+  };
+
+  // Unobserved panics of tasks spawned here go to the main thread's onPanic hook.
+  const panics = new PanicWatch((e: JoinError) => report(e.id, e.intoPanic(), e.message));
 
   // A promise a task left rejected with no handler is that task's bug, not its neighbours': Node would
   // end the thread and fail every task running on it. It is reported like a panic nobody observed instead.
-  process.on('unhandledRejection', (reason) => {
-    let bytes: Uint8Array | null = null;
-    try {
-      core.enc.encodeValue(reason, 'the rejection');
-      bytes = core.enc.buf.slice(0, core.enc.pos);
-    } catch {
-      // Reported with its message only.
-    }
-    const message = `spindle: a promise rejected with no handler on worker ${data.index}: ${describeReason(reason)}`;
-    const report: PanicReport = { spindle: 'panic', id: 0, bytes, message };
-    parentPort!.postMessage(report);
-  });
+  process.on('unhandledRejection', (reason) =>
+    report(0, reason, `spindle: a promise rejected with no handler on worker ${data.index}: ${describeReason(reason)}`),
+  );
 
-  const servers = new WorkerServers(data.index, core, data.servers.port, new Int32Array(data.servers.words), new Modules(core.codes));
-  const loop = new WorkerLoop(data.index, core, panics, () => {
+  // One code cache for the tasks and the connection tasks: a module is imported and looked up once.
+  const modules = new Modules(core.codes);
+  const servers = new WorkerServers(data.index, core, data.servers.port, new Int32Array(data.servers.words), modules);
+  const loop = new WorkerLoop(data.index, core, panics, modules, () => {
     sabs.close();
     data.servers.port.close();
   }, servers);

@@ -460,6 +460,7 @@ export class Engine implements HandleHost {
     const workers: WorkerMetrics[] = [];
     for (let w = 0; w < this.opts.workers; w++) {
       const b = core.lay.worker(w);
+      const conns = this.servers.counts(w);
       workers.push({
         tasksRun: Atomics.load(ctl, b + W_TASKS_RUN),
         steals: Atomics.load(ctl, b + W_STEALS),
@@ -468,8 +469,8 @@ export class Engine implements HandleHost {
         localDepth: core.stealers[w]!.len() + Atomics.load(ctl, b + W_PRIVATE),
         injected: Atomics.load(ctl, b + W_INJECTED),
         inlineJoins: Atomics.load(ctl, b + W_LOCAL_HITS),
-        connectionsAccepted: this.servers.counts(w).accepted,
-        connectionsOpen: this.servers.counts(w).open,
+        connectionsAccepted: conns.accepted,
+        connectionsOpen: conns.open,
       });
     }
     return {

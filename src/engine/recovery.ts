@@ -19,7 +19,6 @@
  * reached a queue makes a duplicate; the slot transitions drop it (slot.ts).
  */
 import { ErrorCode, ERR_TASK_KILLS_WORKER, ERR_WORKER_DIED } from '../errors.js';
-import { releaseArgs } from '../shared/codec.js';
 import type { Core } from '../shared/core.js';
 import { STEAL_EMPTY, STEAL_RETRY } from '../shared/deque.js';
 import { H_LIVE, W_HAND, W_LOCAL_LIVE, W_PENDING } from '../shared/layout.js';
@@ -50,7 +49,7 @@ export function recoverWorker(core: Core, w: number, reason: string): void {
       const out = slots.failQueued(p);
       if (out === PANICKED) {
         const e = Object.assign(new Error(ERR_TASK_KILLS_WORKER(deaths, reason)), { code: ErrorCode.TASK_KILLS_WORKER, worker: w });
-        dropArgs(core, p);
+        core.dropArgs(p);
         slots.releasePayload(p);
         core.enc.encodeValue(e, 'the error');
         core.writeEncoded(p);
@@ -95,13 +94,4 @@ export function recoverWorker(core: Core, w: number, reason: string): void {
   if (Atomics.exchange(ctl, core.wword(w, W_LOCAL_LIVE), 0) > 0) Atomics.sub(ctl, H_LIVE, 1);
   core.idle.forget(w);
   core.idle.newWork();
-}
-
-/** A task that will never run drops the Arcs moved into it (codec.ts `ownedArgs`). */
-function dropArgs(core: Core, i: number): void {
-  try {
-    releaseArgs(core.decodeArgs(i));
-  } catch {
-    // Arguments that fail to decode revived no handle to drop.
-  }
 }

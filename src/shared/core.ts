@@ -5,7 +5,7 @@
  * set of typed views both sides build from the same buffer.
  */
 import { CodeTable } from './code.js';
-import { Decoder, Encoder, type SabTable } from './codec.js';
+import { Decoder, Encoder, releaseArgs, type SabTable } from './codec.js';
 import { DequeOwner, DequeStealer } from './deque.js';
 import type { SharedHeap } from './heap.js';
 import { Idle } from './idle.js';
@@ -81,6 +81,18 @@ export class Core {
 
   decodeArgs(i: number): unknown[] {
     return this.slots.readPayload(i, (u8, dv, at) => this.dec.decodeArgs(u8, dv, at));
+  }
+
+  /**
+   * A task that will never run still owns the Arcs moved into it (codec.ts
+   * `ownedArgs`): revives its arguments only to drop them. The caller holds the payload.
+   */
+  dropArgs(i: number): void {
+    try {
+      releaseArgs(this.decodeArgs(i));
+    } catch {
+      // Arguments that fail to decode revived no handle to drop.
+    }
   }
 
   decodeValue(i: number): unknown {
