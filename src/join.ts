@@ -32,10 +32,60 @@ const OK = 1;
 const ERR = 2;
 
 /**
+ * A `then` registered before the handle settled: the callbacks, and the
+ * resolving functions of the promise `then` returned.
+ */
+interface Waiter {
+  onOk: unknown;
+  onErr: unknown;
+  resolve: (v: unknown) => void;
+}
+
+// One executor for every promise `then` makes: it hands the resolve function
+// out through this variable instead of a closure per call. Only `resolve` is
+// kept (a failure resolves with a rejected promise), so that the reject
+// function dies young instead of living as long as the task.
+let capturedResolve: (v: unknown) => void = () => {};
+const capture = (resolve: (v: unknown) => void): void => {
+  capturedResolve = resolve;
+};
+
+/**
+ * Handles settled with waiters, whose callbacks run in the next microtask (as
+ * a promise's would, never inside the settling code). One microtask per batch.
+ */
+let toFire: JoinHandle<unknown>[] = [];
+const fireAll = (): void => {
+  const batch = toFire;
+  toFire = [];
+  for (let i = 0; i < batch.length; i++) batch[i]!._fire();
+};
+
+/** Calls one waiter's callback for a settled outcome, as `Promise.prototype.then` would. */
+function fire(onOk: unknown, onErr: unknown, resolve: (v: unknown) => void, ok: boolean, value: unknown): void {
+  const cb = ok ? onOk : onErr;
+  if (typeof cb !== 'function') {
+    resolve(ok ? value : Promise.reject(value));
+    return;
+  }
+  try {
+    resolve(cb(value));
+  } catch (e) {
+    resolve(Promise.reject(e));
+  }
+}
+
+/**
  * An owned permission to join a task: await it (or `.then`) for the task's
  * value, `abort()` it to cancel. Dropping a handle detaches the task: it still
  * runs to completion, and a panic of a task nobody awaits goes to the
  * runtime's `onPanic` hook instead of becoming an unhandled rejection.
+ *
+ * A handle is a thenable rather than a `Promise`, because it must know whether
+ * its outcome is ever observed (a native promise's `await` bypasses `then`).
+ * To keep the per-task cost low (`await` and `Promise.all` over 100,000 of
+ * them), `then` makes one promise and keeps the callbacks in the handle,
+ * instead of an inner promise plus a derived one.
  */
 export class JoinHandle<T> implements PromiseLike<T> {
   /** The task's id, unique within the process. */
@@ -46,9 +96,12 @@ export class JoinHandle<T> implements PromiseLike<T> {
   /** @internal */ _local: unknown = null;
   /** @internal Runs once when the handle settles (spawnWith's signal and timer). */
   _cleanup: (() => void) | null = null;
-  #promise: Promise<T> | null = null;
-  #resolve: ((v: T) => void) | null = null;
-  #reject: ((e: unknown) => void) | null = null;
+  // The first waiter, inline (nearly every handle has exactly one: an await, or Promise.all).
+  #onOk: unknown = undefined;
+  #onErr: unknown = undefined;
+  #resolve: ((v: unknown) => void) | null = null;
+  /** Waiters after the first. */
+  #more: Waiter[] | null = null;
   #host: HandleHost;
 
   /** @internal */
@@ -85,17 +138,31 @@ export class JoinHandle<T> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    return this.#observe().then(onfulfilled, onrejected);
+    if (this._state === OK) return Promise.resolve(this._value as T).then(onfulfilled, onrejected);
+    if (this._state === ERR) {
+      this.#host.observed(this);
+      return Promise.reject(this._value).then(onfulfilled, onrejected);
+    }
+    const p = new Promise<A | B>(capture as never);
+    if (this.#resolve === null) {
+      this.#onOk = onfulfilled;
+      this.#onErr = onrejected;
+      this.#resolve = capturedResolve;
+      this.#host.join(this);
+    } else {
+      (this.#more ??= []).push({ onOk: onfulfilled, onErr: onrejected, resolve: capturedResolve });
+    }
+    return p;
   }
 
   /** As `Promise.prototype.catch`: observes the outcome (a handle observed this way never reports its panic to `onPanic`). */
   catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
-    return this.#observe().catch(onrejected);
+    return this.then(undefined, onrejected);
   }
 
   /** As `Promise.prototype.finally`. */
   finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#observe().finally(onfinally);
+    return this.then().finally(onfinally);
   }
 
   /** `'JoinHandle'`. */
@@ -109,43 +176,42 @@ export class JoinHandle<T> implements PromiseLike<T> {
       this._cleanup = null;
       c();
     }
+    if (this.#resolve !== null) {
+      if (toFire.length === 0) queueMicrotask(fireAll);
+      toFire.push(this);
+    }
   }
 
-  #observe(): Promise<T> {
-    if (this.#promise === null) {
-      if (this._state === OK) {
-        this.#promise = Promise.resolve(this._value as T);
-      } else if (this._state === ERR) {
-        this.#host.observed(this);
-        this.#promise = Promise.reject(this._value);
-      } else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-        this.#host.join(this);
-      }
+  /** @internal Runs the waiters' callbacks (from the microtask {@link fireAll}). */
+  _fire(): void {
+    const ok = this._state === OK;
+    const v = this._value;
+    fire(this.#onOk, this.#onErr, this.#resolve!, ok, v);
+    this.#onOk = this.#onErr = undefined;
+    this.#resolve = null;
+    const more = this.#more;
+    if (more !== null) {
+      this.#more = null;
+      for (const w of more) fire(w.onOk, w.onErr, w.resolve, ok, v);
     }
-    return this.#promise;
   }
 
   /** @internal */
   _ok(value: unknown): void {
     if (this._state !== PENDING) return;
-    this.#settled();
     this._state = OK;
     this._value = value;
-    if (this.#resolve !== null) this.#resolve(value as T);
+    this.#settled();
   }
 
   /** @internal */
   _err(e: JoinError): void {
     if (this._state !== PENDING) return;
-    this.#settled();
     this._state = ERR;
     this._value = e;
-    if (this.#reject !== null) this.#reject(e);
-    else if (e.isPanic()) this.#host.unobserved(this, e);
+    const waited = this.#resolve !== null;
+    this.#settled();
+    if (!waited && e.isPanic()) this.#host.unobserved(this, e);
   }
 }
 

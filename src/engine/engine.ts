@@ -41,14 +41,7 @@ import type { PanicReport } from '../../workers/worker.js';
 import { WorkerPool } from './pool.js';
 import { ServerHub } from '../server/hub.js';
 import { recoverWorker } from './recovery.js';
-
-/** A task waiting on the main thread for a free slot; its payload is in the overflow arena. */
-interface Pending {
-  code: number;
-  at: number;
-  len: number;
-  h: JoinHandle<unknown>;
-}
+import { Overflow } from './overflow.js';
 
 /** One worker's counters, in {@link RuntimeMetrics}. */
 export interface WorkerMetrics {
@@ -113,11 +106,8 @@ export class Engine implements HandleHost {
   readonly servers: ServerHub;
   /** The handle of each main-owned task, by slot. */
   readonly #handles: (JoinHandle<unknown> | undefined)[];
-  #overflow: Pending[] = [];
-  #overflowHead = 0;
-  /** Encoded payloads of the overflow, back to back (one buffer, not one per task: GC). */
-  #arena = new Uint8Array(1 << 16);
-  #arenaUsed = 0;
+  /** Tasks waiting for a free slot (overflow.ts). */
+  readonly #overflow = new Overflow();
   /** Main-owned tasks not yet settled by a completion (overflow included). */
   #outstanding = 0;
   #pumping = false;
@@ -180,8 +170,8 @@ export class Engine implements HandleHost {
     const h = new JoinHandle<unknown>(nextTaskId(), this);
     this.#outstanding++;
     this.#spawned++;
-    const slot = this.#overflowHead === this.#overflow.length ? this.#reserve() : -1;
-    if (slot === -1) this.#defer(code, h);
+    const slot = this.#overflow.size === 0 ? this.#reserve() : -1;
+    if (slot === -1) this.#overflow.push(code, core.enc.buf, core.enc.pos, h);
     else this.#publish(slot, code, core.enc.buf, 0, core.enc.pos, h);
     if (!this.#pumping) this.#pump();
     return h;
@@ -194,21 +184,6 @@ export class Engine implements HandleHost {
       const i = free.pop();
       if (i === -1 || slots.reserve(i)) return i;
     }
-  }
-
-  #defer(code: number, h: JoinHandle<unknown>): void {
-    const enc = this.core.enc;
-    let arena = this.#arena;
-    if (this.#arenaUsed + enc.pos > arena.length) {
-      let size = arena.length * 2;
-      while (size < this.#arenaUsed + enc.pos) size *= 2;
-      arena = new Uint8Array(size);
-      arena.set(this.#arena.subarray(0, this.#arenaUsed));
-      this.#arena = arena;
-    }
-    arena.set(enc.buf.subarray(0, enc.pos), this.#arenaUsed);
-    this.#overflow.push({ code, at: this.#arenaUsed, len: enc.pos, h });
-    this.#arenaUsed += enc.pos;
   }
 
   #publish(slot: number, code: number, src: Uint8Array, at: number, len: number, h: JoinHandle<unknown>): void {
@@ -249,7 +224,7 @@ export class Engine implements HandleHost {
       }
       // While tasks wait here for slots, look again now and then: slots freed
       // by workers' own tasks do not wake the main thread.
-      const r = Atomics.waitAsync(ctl, H_MAIN_WAIT, 1, this.#overflowHead < this.#overflow.length ? 1 : Infinity);
+      const r = Atomics.waitAsync(ctl, H_MAIN_WAIT, 1, this.#overflow.size > 0 ? 1 : Infinity);
       if (r.async) await r.value;
     }
     this.#pumping = false;
@@ -264,24 +239,19 @@ export class Engine implements HandleHost {
     for (let i = core.mainRing.pop(); i !== -1; i = core.mainRing.pop()) this.#complete(i);
     // Publish waiting tasks into the slots that freed up.
     const ov = this.#overflow;
-    while (this.#overflowHead < ov.length) {
-      const p = ov[this.#overflowHead]!;
-      if (p.h.isFinished()) {
+    while (ov.size > 0) {
+      const h = ov.headHandle();
+      if (h.isFinished()) {
         // Aborted while waiting: it never runs.
-        ov[this.#overflowHead++] = undefined as never;
+        ov.shift();
         this.#outstanding--;
         this.#completed++;
         continue;
       }
       const slot = this.#reserve();
       if (slot === -1) break;
-      ov[this.#overflowHead++] = undefined as never;
-      this.#publish(slot, p.code, this.#arena, p.at, p.len, p.h);
-    }
-    if (this.#overflowHead === ov.length && ov.length > 0) {
-      this.#overflow = [];
-      this.#overflowHead = 0;
-      this.#arenaUsed = 0;
+      this.#publish(slot, ov.headCode(), ov.arena, ov.headAt(), ov.headLen(), h);
+      ov.shift();
     }
   }
 
@@ -406,9 +376,8 @@ export class Engine implements HandleHost {
       fail(this.#handles[i]);
       this.#handles[i] = undefined;
     }
-    for (let k = this.#overflowHead; k < this.#overflow.length; k++) fail(this.#overflow[k]!.h);
-    this.#overflow = [];
-    this.#overflowHead = 0;
+    for (const h of this.#overflow.handles()) fail(h);
+    this.#overflow.clear();
     this.#outstanding = 0;
   }
 
@@ -476,7 +445,7 @@ export class Engine implements HandleHost {
     return {
       workers,
       injectorDepth: core.injector.len(),
-      overflowDepth: this.#overflow.length - this.#overflowHead,
+      overflowDepth: this.#overflow.size,
       spawned: this.#spawned,
       completed: this.#completed,
       live: Atomics.load(ctl, H_LIVE),
