@@ -123,7 +123,7 @@ const setup = [
   `tiny: ${opts.tiny.tinyTasks.toLocaleString('en')} tasks at once, ${rounds(opts.tiny.tinyRounds)}; round trip: ${opts.tiny.latencyCalls.toLocaleString('en')} sequential calls × ${opts.tiny.latencyRounds} rounds`,
   `CPU-bound: ${opts.cpuJobs.toLocaleString('en')} tasks of spin(${spinPerMs.toLocaleString('en')}) ≈ 1 ms (calibrated on the main thread); skewed: ${Math.max(1, Math.round(opts.cpuJobs / 100))} of them 50×, at seeded positions`,
   `fork-join: fib(${opts.fibN}) with sequential leaves at n ≤ ${opts.fibCutoff}: ${forkJoinTasks(opts.fibN, opts.fibCutoff).toLocaleString('en')} tasks; the sequential reference is the plain recursive fib(${opts.fibN}) on the main thread`,
-  `each of the ${opts.rounds} round(s) per row times, in this order: sequential (CPU, skewed, fib), spindle, piscina, ceiling; every ratio is taken against that round's sequential time`,
+  `each of the ${opts.rounds} round${opts.rounds > 1 ? 's' : ''} per row times, in this order: sequential (CPU, skewed, fib), spindle, piscina, ceiling; every ratio is taken against that round's sequential time`,
 ];
 const report = renderScale({ opts, rows, machine, setup, notes });
 process.stdout.write(`${report}\n`);
