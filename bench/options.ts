@@ -4,6 +4,7 @@
  * cannot pass argv through npm.
  */
 import { PEERS, type AdapterId } from './adapters/index.js';
+import { flag } from './argv.js';
 
 export const SCENARIOS = ['tiny', 'latency', 'cpu', 'skewed', 'fib', 'rss'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
@@ -16,13 +17,6 @@ export interface Options {
   quick: boolean;
   /** The command that reproduces this run, printed with the results. */
   command: string;
-}
-
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  const a = argv[i]!;
-  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : (argv[i + 1] ?? '');
 }
 
 function list<T extends string>(raw: string | undefined, allowed: readonly T[], what: string): T[] | undefined {

@@ -5,19 +5,24 @@
  */
 import type { AdapterId } from './adapters/index.js';
 import type { Options } from './options.js';
-import { METRICS, type Metric, type Results } from './results.js';
+import { METRICS, type Cell, type Metric, type Results } from './results.js';
 
-function table(head: string[], rows: string[][]): string {
+/** Shared with bench:scale's report, so both print tables and cells the same way. */
+export function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
 function cellText(r: Results, m: Metric, id: AdapterId | 'ceiling'): string {
-  const cell = id === 'ceiling' ? r.ceiling.get(m.id) : r.cells.get(m.id)?.get(id);
+  return formatCell(id === 'ceiling' ? r.ceiling.get(m.id) : r.cells.get(m.id)?.get(id), m.format);
+}
+
+/** A single round has no spread to show, and saying so keeps "(x–x)" from passing for agreement between rounds. */
+export function formatCell(cell: Cell | undefined, format: (v: number) => string): string {
   if (cell === undefined) return '';
   if ('missing' in cell) return cell.missing;
-  if (cell.rounds === 1) return `${m.format(cell.median)} (1 round)`;
-  return `${m.format(cell.median)} (${m.format(cell.lo)}–${m.format(cell.hi)})`;
+  if (cell.rounds === 1) return `${format(cell.median)} (1 round)`;
+  return `${format(cell.median)} (${format(cell.lo)}–${format(cell.hi)})`;
 }
 
 function ratio(r: Results, m: Metric, id: AdapterId, base: AdapterId): string {
