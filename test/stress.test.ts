@@ -47,3 +47,46 @@ describe('tiny capacities: nothing lost at any edge', () => {
     }, 300_000);
   }
 });
+
+describe('tasks waiting for a slot (the overflow) and slots handed straight to them', () => {
+  it('aborting waiting tasks at random: they never run, the rest run once, nothing is left over', async () => {
+    const rt = new Runtime({ workers: 2, [kInternal]: { slots: 4, dequeCapacity: 4 } } as never);
+    try {
+      const n = STRESS ? 50_000 : 5000;
+      const ran = (m: ReturnType<typeof rt.metrics>) => m.workers.reduce((s, w) => s + w.tasksRun, 0);
+      const before = rt.metrics();
+      const hs = Array.from({ length: n }, (_, i) => rt.spawn(t.inc, i));
+      // Every third task, and a run of consecutive ones, aborted while most still wait in the overflow.
+      const aborted = new Set<number>();
+      for (let i = 0; i < n; i += 3) aborted.add(i);
+      for (let i = 1000; i < 1100; i++) aborted.add(i);
+      for (const i of aborted) hs[i]!.abort();
+      const out = await within(Promise.allSettled(hs), 60_000, 'settle');
+      let cancelled = 0;
+      out.forEach((r, i) => {
+        if (r.status === 'fulfilled') {
+          expect(aborted.has(i), `task ${i} was aborted but fulfilled`).toBe(false);
+          expect(r.value).toBe(i + 1);
+        } else {
+          expect(aborted.has(i), `task ${i} rejected without being aborted`).toBe(true);
+          expect((r.reason as { isCancelled(): boolean }).isCancelled()).toBe(true);
+          cancelled++;
+        }
+      });
+      expect(cancelled).toBe(aborted.size);
+      await within(rt.run(() => {}), 10_000, 'quiet');
+      const after = rt.metrics();
+      // Only the few already in a slot when aborted (4 slots) may have been claimed by a worker first.
+      const delta = ran(after) - ran(before);
+      expect(delta).toBeGreaterThanOrEqual(n - aborted.size);
+      expect(delta).toBeLessThanOrEqual(n - aborted.size + 4);
+      expect(after.overflowDepth).toBe(0);
+      expect(after.spawned - before.spawned).toBe(n);
+      expect(after.completed - before.completed).toBe(n);
+      expect(after.live).toBe(0);
+    } finally {
+      await within(rt.shutdown(), 10_000, 'shutdown');
+    }
+  }, 120_000);
+});
+

@@ -237,22 +237,42 @@ export class Engine implements HandleHost {
   #drain(): void {
     const core = this.core;
     for (let i = core.mainRing.pop(); i !== -1; i = core.mainRing.pop()) this.#complete(i);
-    // Publish waiting tasks into the slots that freed up.
+    // Publish waiting tasks into slots other threads freed.
+    while (this.#overflow.size > 0) {
+      const slot = this.#reserve();
+      if (slot === -1) break;
+      if (!this.#publishWaiting(slot)) {
+        this.#freeSlot(slot);
+        break;
+      }
+    }
+  }
+
+  /**
+   * Publishes the oldest waiting task into `slot` (RESERVED, ours). False if
+   * none waits; tasks aborted while waiting are dropped on the way (they never run).
+   */
+  #publishWaiting(slot: number): boolean {
     const ov = this.#overflow;
     while (ov.size > 0) {
       const h = ov.headHandle();
       if (h.isFinished()) {
-        // Aborted while waiting: it never runs.
         ov.shift();
         this.#outstanding--;
         this.#completed++;
         continue;
       }
-      const slot = this.#reserve();
-      if (slot === -1) break;
       this.#publish(slot, ov.headCode(), ov.arena, ov.headAt(), ov.headLen(), h);
       ov.shift();
+      return true;
     }
+    return false;
+  }
+
+  /** RESERVED or TAKEN slot back to everyone, through the free ring. */
+  #freeSlot(i: number): void {
+    this.core.slots.release(i);
+    this.core.free.push(i);
   }
 
   /** Takes the outcome in slot i (unless it is a stale duplicate), settles its handle, releases the slot. */
@@ -274,10 +294,14 @@ export class Engine implements HandleHost {
         }
       }
     }
-    core.slots.release(i);
-    core.free.push(i);
     this.#outstanding--;
     this.#completed++;
+    // A task waits for a slot: it gets this one directly (slot.ts, recycle).
+    if (this.#overflow.size > 0) {
+      core.slots.recycle(i);
+      if (this.#publishWaiting(i)) return;
+    }
+    this.#freeSlot(i);
   }
 
   /** Wakes the completion loop (it re-checks whether anything is live). */

@@ -9,6 +9,7 @@
  *    │   the free ring)           words, then  └──────────────▶ CANCELLED     └──────▶ PANICKED             │ take (owner)
  *    │                            state last)   failQueued (recovery) ──▶ PANICKED                          ▼
  *    └──────────────────────────────────────────── release (owner) ◀──────────────────────────────────── TAKEN
+ *                 RESERVED ◀───────────────────────────────────────────── recycle (owner, a task waits) ───┘
  * ```
  * `ABORT` (0x100) is a flag any state may carry; the owner sets it. While
  * RUNNING, bits 16+ hold the runner + 1, so that claiming a task and naming its
@@ -206,6 +207,20 @@ export class Slots {
     const s = st & STATE_MASK;
     if ((s !== TAKEN && s !== RESERVED) || Atomics.compareExchange(this.ctl, this.at(i), st, FREE) !== st) {
       throw new InvariantError(`slot ${i} released in state ${st}`);
+    }
+  }
+
+  /**
+   * TAKEN → RESERVED, freeing the payload's heap block: the owner that just
+   * took slot i's outcome keeps the slot for its next waiting task, instead
+   * of passing it through the free ring (a release, a push, a pop and a
+   * reserve: four read-modify-writes on words other threads also touch).
+   */
+  recycle(i: number): void {
+    this.releasePayload(i);
+    const st = Atomics.load(this.ctl, this.at(i));
+    if ((st & STATE_MASK) !== TAKEN || Atomics.compareExchange(this.ctl, this.at(i), st, RESERVED) !== st) {
+      throw new InvariantError(`slot ${i} recycled in state ${st}`);
     }
   }
 
