@@ -90,6 +90,9 @@ export interface InternalOptions {
   fault?: FaultSpec;
 }
 
+/** The drain wakes idle workers at least once per this many tasks it publishes. */
+const ANNOUNCE_EVERY = 64;
+
 /** Workers dying before they finish start-up, in a row, before the runtime gives up. */
 const MAX_START_FAILURES = 3;
 
@@ -111,6 +114,8 @@ export class Engine implements HandleHost {
   /** Main-owned tasks not yet settled by a completion (overflow included). */
   #outstanding = 0;
   #pumping = false;
+  /** Tasks the drain published since it last called newWork (see #announce). */
+  #unannounced = 0;
   readonly #keepAlive: NodeJS.Timeout;
   #quiet: (() => void)[] = [];
   #spawned = 0;
@@ -172,7 +177,10 @@ export class Engine implements HandleHost {
     this.#spawned++;
     const slot = this.#overflow.size === 0 ? this.#reserve() : -1;
     if (slot === -1) this.#overflow.push(code, core.enc.buf, core.enc.pos, h);
-    else this.#publish(slot, code, core.enc.buf, 0, core.enc.pos, h);
+    else {
+      this.#publish(slot, code, core.enc.buf, 0, core.enc.pos, h);
+      core.idle.newWork();
+    }
     if (!this.#pumping) this.#pump();
     return h;
   }
@@ -192,8 +200,8 @@ export class Engine implements HandleHost {
     core.slots.publish(slot, MAIN, code, h.id);
     this.#handles[slot] = h;
     h._slot = slot;
+    // safety: the caller calls idle.newWork() after this push (or after the last of a batch of them).
     core.injector.push(slot);
-    core.idle.newWork();
   }
 
   // ───────────── completions ─────────────
@@ -246,6 +254,18 @@ export class Engine implements HandleHost {
         break;
       }
     }
+    if (this.#unannounced > 0) this.#announce();
+  }
+
+  /**
+   * Tells idle workers about the tasks the drain published (idle.ts newWork).
+   * Once per {@link ANNOUNCE_EVERY} publishes and at the end of a drain, not
+   * per task: while a woken worker is on its way, every newWork would read
+   * each worker's park word again (the worker still counts as sleeping).
+   */
+  #announce(): void {
+    this.#unannounced = 0;
+    this.core.idle.newWork();
   }
 
   /**
@@ -264,6 +284,7 @@ export class Engine implements HandleHost {
       }
       this.#publish(slot, ov.headCode(), ov.arena, ov.headAt(), ov.headLen(), h);
       ov.shift();
+      if (++this.#unannounced === ANNOUNCE_EVERY) this.#announce();
       return true;
     }
     return false;
