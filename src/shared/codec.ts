@@ -178,7 +178,12 @@ export class Encoder {
   private nextId = 0;
   private path: (string | number)[] = [];
   /** What the value being encoded is called in errors: "argument 2", "the result", "SharedMap.set(key, value)". */
-  private what = '';
+  /** What is being encoded, for errors: a label, or the 1-based argument number (its label is built only on failure). */
+  private what: string | number = '';
+
+  private get label(): string {
+    return typeof this.what === 'number' ? `argument ${this.what}` : this.what;
+  }
   /** Where shared handles must live: null = the process-wide heap (a spawn), else the heap of the container. */
   private target: SharedHeap | null = null;
   /** True while encoding a value to store: handles are references, nothing moves. */
@@ -198,7 +203,7 @@ export class Encoder {
     this.reset(null, false);
     try {
       this.u16(args.length);
-      for (let i = 0; i < args.length; i++) this.top(args[i], `argument ${i + 1}`);
+      for (let i = 0; i < args.length; i++) this.top(args[i], i + 1);
       if (commits) this.runCommits();
     } finally {
       this.busy = false;
@@ -263,13 +268,13 @@ export class Encoder {
     this.moved.length = 0;
   }
 
-  private top(v: unknown, what: string): void {
+  private top(v: unknown, what: string | number): void {
     this.what = what;
     this.value(v);
   }
 
   private fail(v: unknown, hint: string): never {
-    const where = this.path.length ? `${this.what} (at ${pathOf(this.path)})` : this.what;
+    const where = this.path.length ? `${this.label} (at ${pathOf(this.path)})` : this.label;
     throw typeError(`spindle: ${where} is ${describe(v)}, which cannot cross threads. ${hint}`, ErrorCode.NOT_SENDABLE);
   }
 
@@ -522,8 +527,8 @@ export class Encoder {
     if (ref.heap.id !== heap.id) {
       throw new HeapMismatchError(
         this.storing
-          ? `spindle: ${this.what}: this ${ref.kind} lives in another SharedHeap; a shared object can only refer to objects of its own heap (create both with the same { heap })`
-          : `spindle: ${this.what} is a ${ref.kind} that lives in a standalone SharedHeap; ` +
+          ? `spindle: ${this.label}: this ${ref.kind} lives in another SharedHeap; a shared object can only refer to objects of its own heap (create both with the same { heap })`
+          : `spindle: ${this.label} is a ${ref.kind} that lives in a standalone SharedHeap; ` +
             `only handles in the runtime's heap (the default, globalHeap()) can cross a spawn`,
       );
     }
@@ -533,7 +538,7 @@ export class Encoder {
     this.u32(ref.generation ?? heap.generation(ref.offset));
     if (ref.commit !== undefined && !this.storing) {
       if (this.moved.includes(h)) {
-        const where = this.path.length ? `${this.what} (at ${pathOf(this.path)})` : this.what;
+        const where = this.path.length ? `${this.label} (at ${pathOf(this.path)})` : this.label;
         throw typeError(
           `spindle: ${where} is a ${ref.kind} already passed once in this spawn: it can only move once. Pass .clone() for each further use.`,
           ErrorCode.NOT_SENDABLE,
