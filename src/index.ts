@@ -5,7 +5,7 @@
  */
 export { task, type Task, type TaskFn } from './task.js';
 export { spawn, spawnWith, yieldNow, currentTask } from './spawn.js';
-export { JoinHandle, AbortHandle, type AbortOptions } from './join.js';
+export { JoinHandle, AbortHandle, joinAll, type AbortOptions } from './join.js';
 export { TaskContext } from './task-context.js';
 export { registerError } from './shared/codec.js';
 export { JoinError, SpindleError, ErrorCode, type PanicResult } from './errors.js';

@@ -61,8 +61,18 @@ const fireAll = (): void => {
   for (let i = 0; i < batch.length; i++) batch[i]!._fire();
 };
 
+/**
+ * The `resolve` of a waiter that is an internal listener (joinAll): its
+ * `onOk` is called with the handle, and no promise is made for it.
+ */
+const LISTENER = (): void => {};
+
 /** Calls one waiter's callback for a settled outcome, as `Promise.prototype.then` would. */
-function fire(onOk: unknown, onErr: unknown, resolve: (v: unknown) => void, ok: boolean, value: unknown): void {
+function fire(h: JoinHandle<unknown>, onOk: unknown, onErr: unknown, resolve: (v: unknown) => void, ok: boolean, value: unknown): void {
+  if (resolve === LISTENER) {
+    (onOk as (h: JoinHandle<unknown>) => void)(h);
+    return;
+  }
   const cb = ok ? onOk : onErr;
   if (typeof cb !== 'function') {
     resolve(ok ? value : Promise.reject(value));
@@ -155,6 +165,26 @@ export class JoinHandle<T> implements PromiseLike<T> {
     return p;
   }
 
+  /**
+   * @internal Observes the outcome without a promise: `listener(this)` runs
+   * once, in a microtask after the handle settles (at once if it has). For
+   * {@link joinAll}, which must not pay a promise per handle.
+   */
+  _listen(listener: (h: JoinHandle<T>) => void): void {
+    if (this._state !== PENDING) {
+      if (this._state === ERR) this.#host.observed(this);
+      listener(this);
+      return;
+    }
+    if (this.#resolve === null) {
+      this.#onOk = listener;
+      this.#resolve = LISTENER;
+      this.#host.join(this);
+    } else {
+      (this.#more ??= []).push({ onOk: listener, onErr: undefined, resolve: LISTENER });
+    }
+  }
+
   /** As `Promise.prototype.catch`: observes the outcome (a handle observed this way never reports its panic to `onPanic`). */
   catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
     return this.then(undefined, onrejected);
@@ -186,13 +216,13 @@ export class JoinHandle<T> implements PromiseLike<T> {
   _fire(): void {
     const ok = this._state === OK;
     const v = this._value;
-    fire(this.#onOk, this.#onErr, this.#resolve!, ok, v);
+    fire(this, this.#onOk, this.#onErr, this.#resolve!, ok, v);
     this.#onOk = this.#onErr = undefined;
     this.#resolve = null;
     const more = this.#more;
     if (more !== null) {
       this.#more = null;
-      for (const w of more) fire(w.onOk, w.onErr, w.resolve, ok, v);
+      for (const w of more) fire(this, w.onOk, w.onErr, w.resolve, ok, v);
     }
   }
 
@@ -238,6 +268,42 @@ export class AbortHandle {
   isFinished(): boolean {
     return this.#h.isFinished();
   }
+}
+
+/**
+ * Waits for every handle: resolves with their values in order, or rejects
+ * with the first `JoinError` (as `Promise.all`, or `futures::try_join_all`).
+ * The same as `Promise.all(handles)`, at a fraction of the cost per handle:
+ * `Promise.all` over thenables makes two promises, three functions and two
+ * microtasks per handle; this makes one promise in all. Every handle counts as
+ * observed (a later panic of another one is not reported to `onPanic`).
+ *
+ * ```ts
+ * const sums = await joinAll(chunks.map((c) => rt.spawn(sum, c)));
+ * ```
+ */
+export function joinAll<const H extends readonly JoinHandle<unknown>[]>(handles: H): Promise<{ -readonly [K in keyof H]: Awaited<H[K]> }> {
+  if (!Array.isArray(handles)) throw new TypeError(`spindle: joinAll() takes an array of JoinHandles, got ${typeof handles}`);
+  for (let i = 0; i < handles.length; i++) {
+    if (!(handles[i] instanceof JoinHandle)) {
+      throw new TypeError(`spindle: joinAll() takes JoinHandles only; element ${i} is ${handles[i] === null ? 'null' : typeof handles[i]} (await other values with Promise.all)`);
+    }
+  }
+  return new Promise((resolve, reject) => {
+    let left = handles.length;
+    let failed = false;
+    const settled = (h: JoinHandle<unknown>): void => {
+      if (failed) return;
+      if (h._state === ERR) {
+        failed = true;
+        reject(h._value);
+      } else if (--left === 0) {
+        resolve(handles.map((x) => x._value) as never);
+      }
+    };
+    if (left === 0) resolve([] as never);
+    for (let i = 0; i < handles.length; i++) handles[i]!._listen(settled);
+  });
 }
 
 /** Ties a handle to an AbortSignal and a timeout; both are released when it settles. */
