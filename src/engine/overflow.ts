@@ -30,7 +30,14 @@ export class Overflow {
   push(code: number, src: Uint8Array, len: number, h: JoinHandle<unknown>): void {
     if (this.#tail === this.#code.length) this.#growColumns();
     if (this.#arenaUsed + len > this.#arena.length) this.#growArena(this.#arenaUsed + len);
-    this.#arena.set(src.subarray(0, len), this.#arenaUsed);
+    const arena = this.#arena;
+    const at = this.#arenaUsed;
+    if (len <= 64) {
+      // A loop beats creating a subarray view (an allocation) for the few bytes most tasks carry.
+      for (let k = 0; k < len; k++) arena[at + k] = src[k]!;
+    } else {
+      arena.set(src.subarray(0, len), at);
+    }
     const k = this.#tail++;
     this.#code[k] = code;
     this.#at[k] = this.#arenaUsed;

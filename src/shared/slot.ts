@@ -71,6 +71,11 @@ export const enum Claim {
   Stale,
 }
 
+/** Stores `v` at `ctl[at]` unless it already holds it (the holder of a reserved slot is its only writer). */
+function setWord(ctl: Int32Array, at: number, v: number): void {
+  if (Atomics.load(ctl, at) !== v) Atomics.store(ctl, at, v);
+}
+
 const runningBy = (w: number): number => RUNNING | ((w + 1) << 16);
 /** The worker a state word says runs the task, or -1. */
 export const runnerOf = (state: number): number => ((state & STATE_MASK) === RUNNING ? (state >>> 16) - 1 : -1);
@@ -118,11 +123,15 @@ export class Slots {
   publish(i: number, owner: number, code: number, id: number): void {
     const ctl = this.ctl;
     const base = this.lay.slot(i);
-    Atomics.store(ctl, base + SLOT_OWNER, owner);
-    Atomics.store(ctl, base + SLOT_CODE, code);
-    Atomics.store(ctl, base + SLOT_DEATHS, 0);
+    // A word that already holds the value (same owner and code as the slot's
+    // last task, no deaths, the main thread's ids) is not stored again: a
+    // sequentially consistent store is a full fence, a load is not. The claim
+    // that follows the CAS below sees the value either way.
+    setWord(ctl, base + SLOT_OWNER, owner);
+    setWord(ctl, base + SLOT_CODE, code);
+    setWord(ctl, base + SLOT_DEATHS, 0);
     Atomics.store(ctl, base + SLOT_ID_LO, id % 2 ** 32 | 0);
-    Atomics.store(ctl, base + SLOT_ID_HI, Math.floor(id / 2 ** 32));
+    setWord(ctl, base + SLOT_ID_HI, Math.floor(id / 2 ** 32));
     if (Atomics.compareExchange(ctl, base + SLOT_STATE, RESERVED, QUEUED) !== RESERVED) {
       throw new InvariantError(`slot ${i} was published while not reserved (state ${this.load(i)})`);
     }
