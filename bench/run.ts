@@ -24,6 +24,7 @@ import { roundTrip } from './scenarios/latency.js';
 import { peakRss } from './scenarios/rss.js';
 import { cpuBatchTimes, speedup } from './scenarios/speedup.js';
 import { tinyThroughput } from './scenarios/throughput.js';
+import { bulkThroughput, perItemThroughput } from './scenarios/bulk.js';
 import { sizesFor } from './sizes.js';
 import { warmUp } from './warmup.js';
 import { calibrateSpin, fibValue, forkJoinTasks, skewedJobs, uniformJobs } from './workload.js';
@@ -106,6 +107,12 @@ async function inProcess(id: AdapterId): Promise<void> {
     await scenario(id, 'cpu', () => timeCpu(id, a, 'cpu'));
     await scenario(id, 'skewed', () => timeCpu(id, a, 'skewed'));
     await scenario(id, 'fib', () => timeForkJoin(id, a));
+    await scenario(id, 'bulk', async () => {
+      results.set('bulk', id, await bulkThroughput(a, sizes.bulkItems, opts.workers, sizes.bulkRounds));
+      // One task per item: spindle's row only (the peers' per-task rate is the tiny row).
+      if (id === 'spindle') results.set('bulk-each', id, await perItemThroughput(a, sizes.bulkEachItems, sizes.bulkRounds));
+      else results.set('bulk-each', id, { missing: 'n/a' });
+    });
   } finally {
     await a.close();
     results.noise.set(id, foreignCpu());
@@ -151,6 +158,7 @@ const setup = [
   `tiny: ${sizes.tinyTasks.toLocaleString('en')} tasks at once, ${rounds(sizes.tinyRounds)}; round trip: ${sizes.latencyCalls.toLocaleString('en')} sequential calls × ${sizes.latencyRounds} rounds`,
   `CPU-bound: ${sizes.cpuTasks.toLocaleString('en')} tasks, ${rounds(sizes.cpuRounds)}, spin(${spinPerMs.toLocaleString('en')}) ≈ 1 ms (calibrated on the main thread); skewed: ${Math.round(sizes.cpuTasks / 100)} of them 50×, at seeded positions`,
   `fork-join: fib(${sizes.fibN}) with sequential leaves at n ≤ ${sizes.fibCutoff}: ${forkJoinTasks(sizes.fibN, sizes.fibCutoff).toLocaleString('en')} tasks, ${rounds(sizes.fibRounds)}`,
+  `bulk: ${sizes.bulkItems.toLocaleString('en')} items through spindle's map() (automatic chunks) and, for the others, the same items cut by hand into the chunks map() would make (one task per chunk); spindle one task per item: ${sizes.bulkEachItems.toLocaleString('en')} items; ${rounds(sizes.bulkRounds)} after one warm-up round`,
   `peak RSS: ${sizes.rssTasks.toLocaleString('en')} tiny tasks submitted without awaiting, ${sizes.rssRounds} fresh child process(es) per adapter`,
   `whole run: ${((performance.now() - started) / 1000).toFixed(0)} s`,
 ];
