@@ -74,7 +74,7 @@ export function chunkTaskOf(fn: Function): (items: ArrayLike<unknown>, start: nu
 /** Applies `fn` to each item; called synchronously at the task's start (`ctx` is the running task's). */
 function runChunk(fn: Function, items: ArrayLike<unknown>, start: number, ctx: TaskContext | undefined, explain: Explain): ChunkResult | Promise<ChunkResult> {
   const n = items.length;
-  const out: unknown[] = [];
+  const out = new Array<unknown>(n); // filled in order (push would grow it: a third slower per item)
   let thenables = 0;
   for (let i = 0; i < n; i++) {
     // Aborted (the map failed elsewhere, or was cancelled): what this returns is discarded.
@@ -87,7 +87,7 @@ function runChunk(fn: Function, items: ArrayLike<unknown>, start: number, ctx: T
       return { failed: start + i, error: explain(fn, e) };
     }
     if (isThenable(r)) thenables++;
-    out.push(r);
+    out[i] = r;
   }
   return thenables === 0 ? out : settleAll(fn, out, thenables, start, explain);
 }
