@@ -114,8 +114,31 @@ async function inProcess(id: AdapterId): Promise<void> {
       else results.set('bulk-each', id, { missing: 'n/a' });
     });
   } finally {
-    await a.close();
+    await closeAdapter(id, a);
     results.noise.set(id, foreignCpu());
+  }
+}
+
+/**
+ * `a.close()`, given at most 10 s, with a referenced timer meanwhile. After the
+ * bulk scenario poolifier's `destroy()` sometimes waited on handles that keep
+ * nothing alive: with nothing else referenced, Node ended the whole run in the
+ * middle of the suite (exit 13, a top-level await that never settled); with the
+ * timer it closes in milliseconds — and once in six runs it did not settle at
+ * all, which is now a footnote instead of a hang.
+ */
+async function closeAdapter(id: AdapterId, a: Adapter): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    a.close().then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 10_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!closed) {
+    results.footnotes.push(`${names.get(id)}: close() had not settled after 10 s; the run went on`);
+    log(`  ${names.get(id)}: close() had not settled after 10 s`);
   }
 }
 

@@ -29,10 +29,28 @@ async function byHand(a: Adapter, xs: number[], workers: number): Promise<number
   return ([] as number[]).concat(...(await Promise.all(parts)));
 }
 
+/** How long one round may take before it is reported as failed. */
+const ROUND_LIMIT_MS = 60_000;
+
+/**
+ * `p`, or a rejection after ROUND_LIMIT_MS: a pool that loses a task is
+ * reported as failed instead of hanging the suite (or, with nothing else
+ * referenced, ending it with exit code 13: see `closeAdapter` in run.ts).
+ */
+function limited<T>(p: PromiseLike<T>, who: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.resolve(p).finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${who}: no results after ${ROUND_LIMIT_MS / 1000} s`)), ROUND_LIMIT_MS);
+    }),
+  ]);
+}
+
 /** Items/s through the adapter's bulk path (`map`), or by hand-made chunks where it has none. */
 export async function bulkThroughput(a: Adapter, items: number, workers: number, rounds: Rounds): Promise<Figure> {
   const xs = bulkInputs(items);
-  const run = (): Promise<number[]> => (a.map ? Promise.resolve(a.map(xs)) : byHand(a, xs, workers));
+  const run = (): Promise<number[]> => limited(a.map ? a.map(xs) : byHand(a, xs, workers), a.name);
   check(await run(), items, a.name); // warm-up: the workers load the chunk task and the JIT compiles both sides
   const stats = await timeBatches(`${a.name} bulk`, rounds, async () => check(await run(), items, a.name));
   return figureFromTimes(stats, (ms) => (items * 1000) / ms);
@@ -43,7 +61,7 @@ export async function perItemThroughput(a: Adapter, items: number, rounds: Round
   const stats = await timeBatches(`${a.name} bulk, one task per item`, rounds, async () => {
     const pending = new Array<PromiseLike<number>>(items);
     for (let i = 0; i < items; i++) pending[i] = a.run('tiny', i);
-    check(await Promise.all(pending), items, a.name);
+    check(await limited(Promise.all(pending), a.name), items, a.name);
   });
   return figureFromTimes(stats, (ms) => (items * 1000) / ms);
 }
