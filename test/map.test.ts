@@ -212,6 +212,24 @@ describe('map() failures and cancellation', () => {
     expect(() => rt.map(Math.max, [1])).toThrow(TypeError); // native: no source to ship
   });
 
+  it("an item that ends its worker fails the map with the worker's death, naming the chunk; the runtime goes on", async () => {
+    const rt2 = new Runtime({ workers: 2, onPanic: () => {} });
+    try {
+      const exitAt5 = (x: number): number => {
+        if (x === 5) process.exit(3);
+        return x;
+      };
+      const je = (await rejectionOf(rt2.map(exitAt5, range(10), { chunk: 4 }))) as JoinError;
+      expect(je.isPanic()).toBe(true);
+      expect(je.message).toMatch(/map\(\) items 4–7/);
+      expect((je.intoPanic() as { code?: string }).code).toBe('ERR_SPINDLE_WORKER_DIED');
+      await expectQuiet(rt2);
+      expectDoubled(await rt2.map(m.double, range(1_000)), 1_000); // a replacement worker took over
+    } finally {
+      await rt2.shutdown();
+    }
+  });
+
   it('map() after shutdown() throws', async () => {
     const rt2 = new Runtime({ workers: 1 });
     await rt2.shutdown();
