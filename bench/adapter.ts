@@ -10,6 +10,10 @@ export interface Adapter {
   start(workers: number): Promise<void>;
   /** Runs `tasks[task](arg)` on the pool. PromiseLike so spindle's JoinHandle is returned unwrapped. */
   run(task: TaskName, arg: number): PromiseLike<number>;
+  /** Runs `tinyChunk(xs)` on the pool as one task: the bulk scenario's manual chunking. */
+  runChunk(xs: number[]): PromiseLike<number[]>;
+  /** The pool's own bulk path over `tiny` (spindle's `map`); pools without one are chunked by hand. */
+  map?(xs: number[]): PromiseLike<number[]>;
   /** Parallel fib(n) by nested spawns down to `cutoff`; only pools whose tasks can spawn tasks have it. */
   forkJoin?(n: number, cutoff: number): PromiseLike<number>;
   close(): Promise<void>;

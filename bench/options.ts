@@ -6,7 +6,7 @@
 import { PEERS, type AdapterId } from './adapters/index.js';
 import { flag } from './argv.js';
 
-export const SCENARIOS = ['tiny', 'latency', 'cpu', 'skewed', 'fib', 'rss'] as const;
+export const SCENARIOS = ['tiny', 'latency', 'cpu', 'skewed', 'fib', 'bulk', 'rss'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface Options {

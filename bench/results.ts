@@ -3,7 +3,7 @@ import type { AdapterId } from './adapters/index.js';
 import type { Figure } from './measure.js';
 import type { ScenarioId } from './options.js';
 
-export type MetricId = 'tiny' | 'p50' | 'p99' | 'cpu' | 'skewed' | 'fib' | 'rss';
+export type MetricId = 'tiny' | 'p50' | 'p99' | 'cpu' | 'skewed' | 'fib' | 'bulk' | 'bulk-each' | 'rss';
 
 /** A measured figure, or why there is none ('n/a', 'skipped', 'failed'). */
 export type Cell = Figure | { missing: string };
@@ -36,6 +36,10 @@ export const METRICS: readonly Metric[] = [
     meetsTarget: (s) => s >= 1.9, format: fixed(2), vsOneThread: false },
   { id: 'fib', scenario: 'fib', label: 'fork-join fib efficiency ↑', target: '≥ 0.85',
     meetsTarget: (s) => s >= 0.85, format: fixed(2), vsOneThread: false },
+  { id: 'bulk', scenario: 'bulk', label: 'bulk: 1M tiny items/s, map or hand-made chunks ↑', target: '≥ 5M',
+    meetsTarget: (s) => s >= 5e6, format: rate, vsOneThread: true },
+  { id: 'bulk-each', scenario: 'bulk', label: 'bulk: items/s, one task per item ↑', target: '—',
+    meetsTarget: () => undefined, format: rate, vsOneThread: false },
   { id: 'rss', scenario: 'rss', label: 'peak RSS, all outstanding, MiB ↓', target: '≤ 200',
     meetsTarget: (s) => s <= 200, format: fixed(0), vsOneThread: true },
 ];

@@ -20,6 +20,11 @@ export interface Sizes {
   fibRounds: Rounds;
   rssTasks: number;
   rssRounds: number;
+  /** Items through the bulk path (`map`, or hand-made chunks). */
+  bulkItems: number;
+  bulkRounds: Rounds;
+  /** Items in the bulk scenario's one-task-per-item row (spindle only). */
+  bulkEachItems: number;
 }
 
 export function sizesFor(quick: boolean): Sizes {
@@ -30,6 +35,7 @@ export function sizesFor(quick: boolean): Sizes {
         cpuTasks: 500, cpuRounds: { max: 2, budgetMs: 2_000 },
         fibN: 37, fibCutoff: 14, fibRounds: { max: 2, budgetMs: 2_000 },
         rssTasks: 20_000, rssRounds: 1,
+        bulkItems: 1_000_000, bulkRounds: { max: 5, budgetMs: 2_000 }, bulkEachItems: 100_000,
       }
     : {
         tinyTasks: 100_000, tinyRounds: { max: 5, budgetMs: 6_000 },
@@ -37,5 +43,6 @@ export function sizesFor(quick: boolean): Sizes {
         cpuTasks: 2_000, cpuRounds: { max: 3, budgetMs: 8_000 },
         fibN: 40, fibCutoff: 16, fibRounds: { max: 3, budgetMs: 8_000 },
         rssTasks: 100_000, rssRounds: 1,
+        bulkItems: 1_000_000, bulkRounds: { max: 10, budgetMs: 6_000 }, bulkEachItems: 200_000,
       };
 }

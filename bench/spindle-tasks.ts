@@ -10,6 +10,7 @@ import * as body from './tasks.js';
 export const tiny = task(import.meta.url, body.tiny);
 export const spin = task(import.meta.url, body.spin);
 export const fib = task(import.meta.url, body.fib);
+export const tinyChunk = task(import.meta.url, body.tinyChunk);
 
 /**
  * Fork-join fib: spawn fib(n-1) onto this worker's deque (where the other

@@ -35,5 +35,12 @@ export function fib(n: number): number {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 
+/** The bulk scenario's chunk for pools without a bulk path: one task maps a whole array of items with `tiny`. */
+export function tinyChunk(xs: number[]): number[] {
+  const out = new Array<number>(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = tiny(xs[i]!);
+  return out;
+}
+
 export const tasks = { tiny, spin, fib };
 export type TaskName = keyof typeof tasks;

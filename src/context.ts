@@ -12,6 +12,8 @@ export interface WorkerHost {
   readonly index: number;
   /** The task whose synchronous part is running now. */
   current(): TaskContext | undefined;
+  /** Worker threads in this runtime (`map()` sizes its chunks by it). */
+  readonly workers: number;
 }
 
 const KEY = Symbol.for('spindle.workerHost');

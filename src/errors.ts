@@ -214,11 +214,17 @@ export class JoinError extends SpindleError {
   override readonly name = 'JoinError';
   /** The id of the task, as on its `JoinHandle`. */
   readonly id: number;
+  /**
+   * From `map()`: the index in the input of the item whose task threw (its
+   * message says it too). Undefined for other errors, and for a map that
+   * was cancelled.
+   */
+  declare readonly index?: number;
   readonly #kind: JoinErrorKind;
   readonly #panic: unknown;
 
   /** @internal */
-  constructor(id: number, kind: JoinErrorKind, panic?: unknown, message?: string) {
+  constructor(id: number, kind: JoinErrorKind, panic?: unknown, message?: string, index?: number) {
     super(
       kind === 'panic' ? ErrorCode.TASK_PANICKED : ErrorCode.TASK_CANCELLED,
       message ??
@@ -228,6 +234,7 @@ export class JoinError extends SpindleError {
       kind === 'panic' ? { cause: panic } : undefined,
     );
     this.id = id;
+    if (index !== undefined) this.index = index; // an own field only where there is one (the codec carries own fields)
     this.#kind = kind;
     this.#panic = panic;
   }
@@ -257,7 +264,8 @@ export class JoinError extends SpindleError {
   }
 }
 
-function panicMessage(p: unknown): string {
+/** @internal How a panic value reads in a `JoinError`'s message. */
+export function panicMessage(p: unknown): string {
   if (p instanceof Error) return `${p.name}: ${p.message}`;
   try {
     return typeof p === 'string' ? p : JSON.stringify(p) ?? String(p);

@@ -116,3 +116,45 @@ export function checkSpawnOptions(o: SpawnOptions): void {
     throw new RangeError(ERR_OPTION('timeout', 'a positive, finite number of milliseconds', o.timeout));
   }
 }
+
+/**
+ * Options for `map(task, inputs, options)` and `Runtime.map`.
+ *
+ * @example
+ * ```ts
+ * const out = await rt.map(resize, images, { chunk: 1, signal: request.signal });
+ * ```
+ */
+export interface MapOptions {
+  /**
+   * Items per task (chunk): a positive integer. Default: chosen from the
+   * input's length and the number of workers (see `Runtime.map`). Pass `1`
+   * when each item is heavy work (milliseconds), so that every item can be
+   * stolen on its own.
+   */
+  chunk?: number;
+  /** Aborting this signal cancels every chunk not yet finished; the map rejects with a cancelled `JoinError`. */
+  signal?: AbortSignal;
+}
+
+/** The validated form of {@link MapOptions}: `chunk` is 0 when it is to be chosen automatically. */
+export interface ResolvedMapOptions {
+  chunk: number;
+  signal: AbortSignal | undefined;
+}
+
+/** Validates `map()`'s options: TypeError / RangeError naming the option and what is allowed. */
+export function checkMapOptions(o: MapOptions | undefined): ResolvedMapOptions {
+  if (o === undefined) return { chunk: 0, signal: undefined };
+  if (typeof o !== 'object' || o === null) throw new TypeError(ERR_OPTION('map() options', 'an object { chunk?, signal? }', o));
+  for (const k of Object.keys(o)) {
+    if (k !== 'chunk' && k !== 'signal') throw new TypeError(`spindle: unknown map() option '${k}' (expected chunk, signal)`);
+  }
+  const { chunk, signal } = o;
+  if (chunk !== undefined) {
+    if (typeof chunk !== 'number') throw new TypeError(ERR_OPTION('chunk', 'a positive integer (items per task)', chunk));
+    if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(ERR_OPTION('chunk', 'a positive integer (items per task)', chunk));
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(ERR_OPTION('signal', 'an AbortSignal', signal));
+  return { chunk: chunk ?? 0, signal };
+}

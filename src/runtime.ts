@@ -8,7 +8,8 @@ import { inRuntimeWorker } from './context.js';
 import { checkWorkerSetup } from './worker-spawn.js';
 import { Engine, type InternalOptions, type RuntimeMetrics, type WorkerMetrics } from './engine/engine.js';
 import { withOptions, type JoinHandle } from './join.js';
-import { checkSpawnOptions, resolveOptions, type RuntimeOptions, type ShutdownOptions, type SpawnOptions } from './options.js';
+import { checkSpawnOptions, resolveOptions, type MapOptions, type RuntimeOptions, type ShutdownOptions, type SpawnOptions } from './options.js';
+import { runMap } from './task/map.js';
 import type { Socket } from 'node:net';
 import type { Listener } from './server/listener.js';
 import { resolveListenOptions, type ListenOptions } from './server/options.js';
@@ -78,6 +79,48 @@ export class Runtime implements AsyncDisposable {
   spawnWith<A extends unknown[], R>(options: SpawnOptions, task: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>> {
     checkSpawnOptions(options);
     return withOptions(this.spawn(task, ...args), options);
+  }
+
+  /**
+   * Applies `task` to every item of `inputs` on the workers and resolves with
+   * the results in input order: the bulk path (rayon's `par_iter().map()`).
+   * One task runs a *chunk* of items, not one item, so the per-task cost (a
+   * few µs) is paid once per chunk; chunks are ordinary tasks that idle
+   * workers steal.
+   *
+   * ```ts
+   * const lengths = await rt.map(measure, urls);            // measure: (url: string) => Promise<number>
+   * const out = await rt.map((x: number) => x + 1, new Float64Array(1_000_000), { chunk: 10_000 });
+   * ```
+   *
+   * - `task` is called with one item (not its index); its parameter type
+   *   checks the items' type and the result type is inferred. A module task or
+   *   an inline function that captures nothing, as for `spawn`. A chunk awaits
+   *   only if some of its results are promises (or thenables).
+   * - `inputs`: an array, a typed array (cut into views; a `SharedArrayBuffer`
+   *   one is read in place), an array-like or an iterable (copied into an
+   *   array first). Empty: resolves with `[]` and spawns nothing.
+   * - Chunk size, when `chunk` is not given: `ceil(n / (8 × workers))`, so that
+   *   each worker has about 8 chunks to run or to have stolen; at least 256
+   *   items (a chunk must amortize its task), unless that leaves a worker
+   *   without a chunk (a short input is cut into one chunk per worker); at
+   *   most 8192 items (the first results come back while later chunks run).
+   *   For heavy items (milliseconds each) pass a small `chunk`, even `1`.
+   * - An item the task throws on (or whose promise rejects) rejects the map
+   *   with a panic `JoinError` whose message names the item's index, and
+   *   whose `index` field holds it; `intoPanic()` gives what the task threw.
+   *   The chunks not yet finished are aborted (a running chunk stops within
+   *   64 items).
+   * - Aborting `signal` aborts every chunk not yet finished and rejects with
+   *   a cancelled `JoinError` (`isCancelled()`).
+   * - Throws at the call (nothing left running): `TypeError` / `RangeError`
+   *   for a bad task, input or option, and `TypeError` for an item that
+   *   cannot cross threads, naming its index (`map() item 7 (at .cb) is a function`).
+   *   Items cross as `spawn` arguments do: shared handles by reference (an
+   *   `Arc` moves).
+   */
+  map<T, R>(task: (item: T) => R, inputs: ArrayLike<T> | Iterable<T>, options?: MapOptions): Promise<Awaited<R>[]> {
+    return runMap((stub, items, start) => this.spawn(stub as (items: ArrayLike<unknown>, start: number) => unknown, items, start), this.#workers, task, inputs, options) as Promise<Awaited<R>[]>;
   }
 
   /**

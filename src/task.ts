@@ -257,6 +257,22 @@ export function codeKeyOf(fn: unknown): string {
   return k;
 }
 
+/**
+ * The code key of `map(fn)`'s chunk tasks: `M` and `fn`'s own code key. A
+ * worker resolves it (workers/modules.ts) to a function of `(items, start)`
+ * that applies `fn` to each item — through the same cache, and the same
+ * wait for `fn`'s module, as any task. Throws TypeError as `codeKeyOf`.
+ */
+export function mapKeyOf(fn: unknown): string {
+  return `M${codeKeyOf(fn)}`;
+}
+
+/** Gives `stub` the code key `key`: `codeKeyOf(stub)` returns it, and spawning `stub` runs the code `key` names. */
+export function withCodeKey<F extends Function>(stub: F, key: string): F {
+  (stub as Keyed)[KEY] = key;
+  return stub;
+}
+
 /** Splits a module key into its URL and task name. */
 export function parseModuleKey(key: string): { url: string; name: string } {
   const nl = key.indexOf('\n');

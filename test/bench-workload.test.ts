@@ -32,7 +32,7 @@ describe('bench options', () => {
   it('defaults to every scenario and peer on 2 workers, and prints the command back', () => {
     const o = parseOptions([], {});
     expect(o.workers).toBe(2);
-    expect(o.scenarios).toEqual(['tiny', 'latency', 'cpu', 'skewed', 'fib', 'rss']);
+    expect(o.scenarios).toEqual(['tiny', 'latency', 'cpu', 'skewed', 'fib', 'bulk', 'rss']);
     expect(o.adapters[0]).toBe('spindle');
     expect(o.adapters.at(-1)).toBe('one-thread');
     expect(o.command).toBe('npm run bench -- --workers 2');

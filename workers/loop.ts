@@ -102,6 +102,10 @@ export class WorkerLoop {
     return this.contexts.current();
   }
 
+  get workers(): number {
+    return this.core.config.workers;
+  }
+
   // ───────────── the loop ─────────────
 
   /** Something became runnable on this worker (a local spawn, a loaded module, an abort of ours). */

@@ -1,11 +1,14 @@
 /**
  * Code resolution: from a code id (code.ts) to the function to call —
  * compiling an inline task's source once per worker, or importing a task's
- * module on first use and finding the task in its registry.
+ * module on first use and finding the task in its registry; for `map()`'s
+ * chunk tasks (key `M` + a task's key), a function that runs that task on
+ * each item of a chunk (src/task/map-chunk.ts).
  */
 import { ERR_CAPTURE, ERR_IMPORT, ERR_NO_SUCH_TASK } from '../src/errors.js';
 import { compileInline, lookupTask, parseModuleKey } from '../src/task.js';
 import type { CodeTable } from '../src/shared/code.js';
+import { chunkRunner } from '../src/task/map-chunk.js';
 import { importTaskModule } from '../src/worker-loaders.js';
 
 export class Modules {
@@ -21,31 +24,43 @@ export class Modules {
   }
 
   private resolve(code: number): Function | Promise<Function> {
-    const key = this.codes.keyOf(code);
-    if (key[0] === 's') {
-      const fn = compileInline(key.slice(1));
-      this.inline.add(fn);
-      return (this.fns[code] = fn);
-    }
-    const known = lookupTask(key);
-    if (known !== undefined) return (this.fns[code] = known);
-    const { url, name } = parseModuleKey(key);
-    // A TypeScript loader (tsx) is registered first where needed: worker-loaders.ts.
-    const p = importTaskModule(url).then(
-      () => {
-        const fn = lookupTask(key);
-        if (fn === undefined) throw new Error(ERR_NO_SUCH_TASK(url, name));
-        return (this.fns[code] = fn);
-      },
-      (e: Error) => {
-        throw new Error(ERR_IMPORT(url, name, e?.message ?? String(e)), { cause: e });
-      },
-    );
+    const found = this.fromKey(this.codes.keyOf(code));
+    if (typeof found === 'function') return (this.fns[code] = found);
+    const p = found.then((fn) => (this.fns[code] = fn));
     // A failed import is retried by the next task that needs it.
     p.catch(() => {
       this.fns[code] = undefined;
     });
     return (this.fns[code] = p);
+  }
+
+  /** The function a code key names (task.ts): compiled, found in the registry, or a promise while its module loads. */
+  private fromKey(key: string): Function | Promise<Function> {
+    if (key[0] === 'M') {
+      // map()'s chunk task over the task `key.slice(1)` (task.ts mapKeyOf): held, like any task, until that task's module loads.
+      const inner = this.fromKey(key.slice(1));
+      const explain = (fn: Function, e: unknown): unknown => this.explain(fn, e);
+      return typeof inner === 'function' ? chunkRunner(inner, explain) : inner.then((fn) => chunkRunner(fn, explain));
+    }
+    if (key[0] === 's') {
+      const fn = compileInline(key.slice(1));
+      this.inline.add(fn);
+      return fn;
+    }
+    const known = lookupTask(key);
+    if (known !== undefined) return known;
+    const { url, name } = parseModuleKey(key);
+    // A TypeScript loader (tsx) is registered first where needed: worker-loaders.ts.
+    return importTaskModule(url).then(
+      () => {
+        const fn = lookupTask(key);
+        if (fn === undefined) throw new Error(ERR_NO_SUCH_TASK(url, name));
+        return fn;
+      },
+      (e: Error) => {
+        throw new Error(ERR_IMPORT(url, name, e?.message ?? String(e)), { cause: e });
+      },
+    );
   }
 
   /** An inline task that reads a variable of its spawner fails with a ReferenceError: say why ('static bound). */

@@ -1,5 +1,5 @@
 import type { Adapter } from '../adapter.js';
-import { fib, tasks, type TaskName } from '../tasks.js';
+import { fib, tasks, tinyChunk, type TaskName } from '../tasks.js';
 
 /**
  * The baseline: the task runs inline on the main thread. Speedups divide its
@@ -13,6 +13,10 @@ export class OneThreadAdapter implements Adapter {
 
   run(task: TaskName, arg: number): Promise<number> {
     return Promise.resolve(tasks[task](arg));
+  }
+
+  runChunk(xs: number[]): Promise<number[]> {
+    return Promise.resolve(tinyChunk(xs));
   }
 
   forkJoin(n: number): Promise<number> {

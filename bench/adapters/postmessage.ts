@@ -14,6 +14,10 @@ export class PostMessageAdapter implements Adapter {
     return this.#pool!.run(task, arg);
   }
 
+  runChunk(xs: number[]): Promise<number[]> {
+    return this.#pool!.runChunk(xs);
+  }
+
   async close(): Promise<void> {
     await this.#pool?.close();
   }

@@ -23,6 +23,15 @@ export class SpindleAdapter implements Adapter {
     return this.#rt!.spawn(this.#tasks![task], arg);
   }
 
+  runChunk(xs: number[]): PromiseLike<number[]> {
+    return this.#rt!.spawn(this.#tasks!.tinyChunk, xs);
+  }
+
+  /** The bulk path: `rt.map(tiny, xs)`, chunks sized automatically. */
+  map(xs: number[]): PromiseLike<number[]> {
+    return this.#rt!.map(this.#tasks!.tiny, xs);
+  }
+
   forkJoin(n: number, cutoff: number): PromiseLike<number> {
     return this.#rt!.spawn(this.#tasks!.fibPar, n, cutoff);
   }

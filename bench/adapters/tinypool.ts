@@ -16,6 +16,10 @@ export class TinypoolAdapter implements Adapter {
     return this.#pool!.run(arg, { name: task });
   }
 
+  runChunk(xs: number[]): Promise<number[]> {
+    return this.#pool!.run(xs, { name: 'tinyChunk' });
+  }
+
   async close(): Promise<void> {
     await this.#pool?.destroy();
   }

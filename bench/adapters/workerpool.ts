@@ -17,6 +17,10 @@ export class WorkerpoolAdapter implements Adapter {
     return this.#pool!.exec(task, [arg]);
   }
 
+  runChunk(xs: number[]): Promise<number[]> {
+    return this.#pool!.exec('tinyChunk', [xs]);
+  }
+
   async close(): Promise<void> {
     await this.#pool?.terminate();
   }

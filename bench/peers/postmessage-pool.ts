@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TaskName } from '../tasks.js';
 
-type Settle = { resolve: (v: number) => void; reject: (e: unknown) => void };
+type Settle = { resolve: (v: never) => void; reject: (e: unknown) => void };
 
 export class PostMessagePool {
   readonly #workers: Worker[];
@@ -17,10 +17,10 @@ export class PostMessagePool {
   constructor(workers: number) {
     this.#workers = Array.from({ length: workers }, () => {
       const w = new Worker(new URL('./postmessage-worker.js', import.meta.url));
-      w.on('message', ([id, ok, value]: [number, boolean, number]) => {
+      w.on('message', ([id, ok, value]: [number, boolean, unknown]) => {
         const settle = this.#pending.get(id)!;
         this.#pending.delete(id);
-        if (ok) settle.resolve(value);
+        if (ok) settle.resolve(value as never);
         else settle.reject(value);
       });
       w.on('error', (e) => {
@@ -32,11 +32,20 @@ export class PostMessagePool {
   }
 
   run(task: TaskName, arg: number): Promise<number> {
+    return this.#post(task, arg);
+  }
+
+  /** `tinyChunk(xs)` as one task (the bulk scenario). */
+  runChunk(xs: number[]): Promise<number[]> {
+    return this.#post('tinyChunk', xs);
+  }
+
+  #post<T>(task: TaskName | 'tinyChunk', arg: number | number[]): Promise<T> {
     const id = this.#ids++;
     const worker = this.#workers[this.#next]!;
     this.#next = (this.#next + 1) % this.#workers.length;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: never) => void, reject });
       worker.postMessage([id, task, arg]);
     });
   }

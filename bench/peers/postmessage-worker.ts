@@ -1,9 +1,10 @@
 import { parentPort } from 'node:worker_threads';
-import { tasks, type TaskName } from '../tasks.js';
+import { tasks, tinyChunk, type TaskName } from '../tasks.js';
 
-parentPort!.on('message', ([id, task, arg]: [number, TaskName, number]) => {
+parentPort!.on('message', ([id, task, arg]: [number, TaskName | 'tinyChunk', number | number[]]) => {
   try {
-    parentPort!.postMessage([id, true, tasks[task](arg)]);
+    const value = task === 'tinyChunk' ? tinyChunk(arg as number[]) : tasks[task](arg as number);
+    parentPort!.postMessage([id, true, value]);
   } catch (e) {
     parentPort!.postMessage([id, false, e]);
   }

@@ -1,5 +1,5 @@
 // workerpool needs its own worker entry point that registers the methods.
 import workerpool from 'workerpool';
-import { tasks } from '../tasks.js';
+import { tasks, tinyChunk } from '../tasks.js';
 
-workerpool.worker(tasks);
+workerpool.worker({ ...tasks, tinyChunk });

@@ -33,3 +33,9 @@ export const sum = task(import.meta.url, async function sum(xs: number[]): Promi
   const right = spawn(sum, xs.slice(mid));
   return (await left) + (await right);
 });
+
+export const isPrime = task(import.meta.url, function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+});

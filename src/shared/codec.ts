@@ -422,8 +422,15 @@ export class Encoder {
       this.u8(T_ARRAY);
       this.u32(v.length);
       for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        const t = typeof x;
+        // A primitive cannot fail: no path entry for it (half the cost of a number array: map()).
+        if (t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined') {
+          this.value(x);
+          continue;
+        }
         this.path.push(i);
-        this.value(v[i]);
+        this.value(x);
         this.path.pop();
       }
       this.close();
@@ -728,7 +735,18 @@ export class Decoder {
         const n = this.u32();
         const a = new Array<unknown>(n);
         this.objs.push(a);
-        for (let i = 0; i < n; i++) a[i] = this.value();
+        const u8 = this.u8;
+        for (let i = 0; i < n; i++) {
+          // Numbers read in place, without a call (half the cost of a number array: map()).
+          const t = u8[this.pos];
+          if (t === T_INT) {
+            a[i] = this.dv.getInt32(this.pos + 1, true);
+            this.pos += 5;
+          } else if (t === T_FLOAT) {
+            a[i] = this.dv.getFloat64(this.pos + 1, true);
+            this.pos += 9;
+          } else a[i] = this.value();
+        }
         return a;
       }
       case T_OBJECT: {
