@@ -14,6 +14,8 @@ export interface Adapter {
   runChunk(xs: number[]): PromiseLike<number[]>;
   /** The pool's own bulk path over `tiny` (spindle's `map`); pools without one are chunked by hand. */
   map?(xs: number[]): PromiseLike<number[]>;
+  /** The pool's own way to await many results at once (spindle's `joinAll`); others have `Promise.all` only. */
+  joinAll?(pending: PromiseLike<number>[]): PromiseLike<number[]>;
   /** Parallel fib(n) by nested spawns down to `cutoff`; only pools whose tasks can spawn tasks have it. */
   forkJoin?(n: number, cutoff: number): PromiseLike<number>;
   close(): Promise<void>;

@@ -5,12 +5,13 @@
  * is submitted: all of them are outstanding at once. RSS is sampled inside
  * that loop and by a timer while the results drain.
  *
- * argv: <adapter id> <workers> <tasks>; replies with one IPC message.
+ * argv: <adapter id> <workers> <tasks> [Promise.all | joinAll]; replies with one IPC message.
  */
 import { adapters, type AdapterId } from './adapters/index.js';
+import type { Adapter } from './adapter.js';
 import type { ChildReport } from './scenarios/rss.js';
 
-const [id, workers, tasks] = process.argv.slice(2) as [AdapterId, string, string];
+const [id, workers, tasks, join] = process.argv.slice(2) as [AdapterId, string, string, string | undefined];
 const count = Number(tasks);
 const adapter = adapters[id]();
 const reply = (r: ChildReport): Promise<void> =>
@@ -35,7 +36,7 @@ for (let i = 0; i < count; i++) {
   if ((i & 1023) === 0) sample();
 }
 sample();
-await Promise.all(pending);
+await (join === 'joinAll' ? (adapter as Adapter).joinAll!(pending) : Promise.all(pending));
 sample();
 clearInterval(timer);
 await reply({ peakMiB: peak / 2 ** 20 });

@@ -103,7 +103,11 @@ async function inProcess(id: AdapterId): Promise<void> {
       results.set('p50', id, p50);
       results.set('p99', id, p99);
     });
-    await scenario(id, 'tiny', async () => results.set('tiny', id, await tinyThroughput(a, sizes.tinyTasks, sizes.tinyRounds)));
+    await scenario(id, 'tiny', async () => {
+      results.set('tiny', id, await tinyThroughput(a, sizes.tinyTasks, sizes.tinyRounds));
+      if ((a as Adapter).joinAll) results.set('tiny-join', id, await tinyThroughput(a, sizes.tinyTasks, sizes.tinyRounds, 'joinAll'));
+      else results.set('tiny-join', id, { missing: 'n/a' });
+    });
     await scenario(id, 'cpu', () => timeCpu(id, a, 'cpu'));
     await scenario(id, 'skewed', () => timeCpu(id, a, 'skewed'));
     await scenario(id, 'fib', () => timeForkJoin(id, a));
@@ -165,10 +169,21 @@ if (opts.scenarios.some((s) => s !== 'rss')) {
 if (has('rss')) {
   for (const id of opts.adapters) {
     bar.step(`${names.get(id)}: peak RSS (a child process)`);
-    const r = await peakRss(id, opts.workers, sizes.rssTasks, sizes.rssRounds).catch((e: unknown) => ({ failed: String(e) }));
-    if ('median' in r) results.set('rss', id, r);
-    else if ('skipped' in r) missing(id, ['rss'], 'skipped', r.skipped);
-    else missing(id, ['rss'], 'failed', r.failed);
+    for (const join of ['Promise.all', 'joinAll'] as const) {
+      const metric = join === 'joinAll' ? 'rss-join' : 'rss';
+      if (join === 'joinAll' && id !== 'spindle') {
+        results.set(metric, id, { missing: 'n/a' });
+        continue;
+      }
+      const r = await peakRss(id, opts.workers, sizes.rssTasks, sizes.rssRounds, join).catch((e: unknown) => ({ failed: String(e) }));
+      if ('median' in r) {
+        results.set(metric, id, r);
+      } else {
+        const what = 'skipped' in r ? 'skipped' : 'failed';
+        results.set(metric, id, { missing: what });
+        results.footnotes.push(`${names.get(id)}: ${what} (${metric}): ${'skipped' in r ? r.skipped : r.failed}`);
+      }
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Runtime } from '../../src/index.js';
+import type { JoinHandle, Runtime, joinAll as JoinAll } from '../../src/index.js';
 import type { Adapter } from '../adapter.js';
 import type * as SpindleTasks from '../spindle-tasks.js';
 import type { TaskName } from '../tasks.js';
@@ -12,10 +12,12 @@ export class SpindleAdapter implements Adapter {
   readonly name = 'spindle';
   #rt: Runtime | undefined;
   #tasks: typeof SpindleTasks | undefined;
+  #joinAll: typeof JoinAll | undefined;
 
   async start(workers: number): Promise<void> {
     this.#tasks = await import('../spindle-tasks.js');
-    const { Runtime } = await import('../../src/index.js');
+    const { Runtime, joinAll } = await import('../../src/index.js');
+    this.#joinAll = joinAll;
     this.#rt = new Runtime({ workers });
   }
 
@@ -30,6 +32,11 @@ export class SpindleAdapter implements Adapter {
   /** The bulk path: `rt.map(tiny, xs)`, chunks sized automatically. */
   map(xs: number[]): PromiseLike<number[]> {
     return this.#rt!.map(this.#tasks!.tiny, xs);
+  }
+
+  /** `joinAll(handles)`: one promise for them all instead of `Promise.all`'s two per handle. */
+  joinAll(pending: PromiseLike<number>[]): PromiseLike<number[]> {
+    return this.#joinAll!(pending as JoinHandle<number>[]);
   }
 
   forkJoin(n: number, cutoff: number): PromiseLike<number> {

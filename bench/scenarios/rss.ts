@@ -12,9 +12,9 @@ export type ChildReport = { peakMiB: number } | { skipped: string };
 /** A child that has not reported by then has lost a task; the slowest peer needs ~15 s for 100,000. */
 const CHILD_TIMEOUT_MS = 60_000;
 
-function runChild(id: AdapterId, workers: number, tasks: number): Promise<ChildReport> {
+function runChild(id: AdapterId, workers: number, tasks: number, join: string): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(new URL('../rss-child.js', import.meta.url), [id, String(workers), String(tasks)], {
+    const child = fork(new URL('../rss-child.js', import.meta.url), [id, String(workers), String(tasks), join], {
       timeout: CHILD_TIMEOUT_MS,
     });
     let report: ChildReport | undefined;
@@ -26,10 +26,16 @@ function runChild(id: AdapterId, workers: number, tasks: number): Promise<ChildR
   });
 }
 
-export async function peakRss(id: AdapterId, workers: number, tasks: number, rounds: number): Promise<Figure | { skipped: string }> {
+export async function peakRss(
+  id: AdapterId,
+  workers: number,
+  tasks: number,
+  rounds: number,
+  join: 'Promise.all' | 'joinAll' = 'Promise.all',
+): Promise<Figure | { skipped: string }> {
   const peaks: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const report = await runChild(id, workers, tasks);
+    const report = await runChild(id, workers, tasks, join);
     if ('skipped' in report) return report;
     peaks.push(report.peakMiB);
   }
