@@ -11,6 +11,7 @@ export const tiny = task(import.meta.url, body.tiny);
 export const spin = task(import.meta.url, body.spin);
 export const fib = task(import.meta.url, body.fib);
 export const tinyChunk = task(import.meta.url, body.tinyChunk);
+export const churn = task(import.meta.url, body.churn);
 
 /**
  * Fork-join fib: spawn fib(n-1) onto this worker's deque (where the other

@@ -44,3 +44,18 @@ export function tinyChunk(xs: number[]): number[] {
 
 export const tasks = { tiny, spin, fib };
 export type TaskName = keyof typeof tasks;
+
+/**
+ * Allocation-heavy work: `n` small objects, one in 64 kept until the end (the
+ * rest die young). What a worker's young-generation size matters for.
+ */
+export function churn(n: number): number {
+  let s = 0;
+  const keep: { a: number; b: number[]; c: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = { a: i, b: [i, i + 1], c: `x${i}` };
+    s += o.b[1]!;
+    if ((i & 63) === 0) keep.push(o);
+  }
+  return s + keep.length;
+}

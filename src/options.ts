@@ -25,7 +25,13 @@ export interface RuntimeOptions {
   dequeCapacity?: number;
   /** Called with the `JoinError` of a task that panicked and whose handle nobody awaited. Default: one line on stderr. */
   onPanic?: (error: JoinError) => void;
-  /** Passed to each `Worker` (e.g. `maxOldGenerationSizeMb`). */
+  /**
+   * Passed to each `Worker` (e.g. `maxOldGenerationSizeMb`). Default
+   * `{ maxYoungGenerationSizeMb: 12 }` (V8's own default is 48): a worker's
+   * young generation then grows to 8 MB instead of 32, which keeps the RSS of
+   * a worker whose tasks allocate a lot a third lower at the same speed
+   * (measured in docs/benchmarks.md). Given keys replace the default's.
+   */
   resourceLimits?: ResourceLimits;
 }
 
@@ -34,8 +40,11 @@ export interface ResolvedOptions {
   queueCapacity: number;
   dequeCapacity: number;
   onPanic: (error: JoinError) => void;
-  resourceLimits: ResourceLimits | undefined;
+  resourceLimits: ResourceLimits;
 }
+
+/** Worker heap limits unless the user gives their own (see {@link RuntimeOptions.resourceLimits}). */
+export const DEFAULT_RESOURCE_LIMITS: Readonly<ResourceLimits> = { maxYoungGenerationSizeMb: 12 };
 
 const KNOWN = new Set(['workers', 'queueCapacity', 'dequeCapacity', 'onPanic', 'resourceLimits']);
 
@@ -63,7 +72,7 @@ export function resolveOptions(opts: RuntimeOptions = {}): ResolvedOptions {
   }
   const onPanic = opts.onPanic ?? defaultPanicHook;
   if (typeof onPanic !== 'function') throw new TypeError(ERR_OPTION('onPanic', 'a function', onPanic));
-  return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: checkResourceLimits(opts.resourceLimits) };
+  return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: { ...DEFAULT_RESOURCE_LIMITS, ...checkResourceLimits(opts.resourceLimits) } };
 }
 
 const LIMITS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;

@@ -167,6 +167,21 @@ describe('defect 5: task ids are unique within the process', () => {
   });
 });
 
+describe('worker heap limits', () => {
+  it('a worker\'s young generation is capped at 12 MB by default; given limits replace that', async () => {
+    const dflt = new Runtime({ workers: 1 });
+    const mine = new Runtime({ workers: 1, resourceLimits: { maxYoungGenerationSizeMb: 24, maxOldGenerationSizeMb: 512 } });
+    try {
+      expect((await dflt.spawn(t.heapLimits)).maxYoungGenerationSizeMb).toBe(12);
+      const m = await mine.spawn(t.heapLimits);
+      expect(m.maxYoungGenerationSizeMb).toBe(24);
+      expect(m.maxOldGenerationSizeMb).toBe(512);
+    } finally {
+      await Promise.all([dflt.shutdown(), mine.shutdown()]);
+    }
+  });
+});
+
 describe('defect 12: resourceLimits is validated', () => {
   it('a resourceLimits of the wrong shape is a clear error', () => {
     expect(() => new Runtime({ workers: 1, resourceLimits: 16 as never })).toThrow(/resourceLimits must be an object/);
