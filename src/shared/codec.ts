@@ -436,15 +436,30 @@ export class Encoder {
       this.close();
     } else if (proto === Object.prototype || proto === null) {
       if (!this.open(v)) return;
-      const keys = Object.keys(v);
       this.u8(T_OBJECT);
-      this.u32(keys.length);
-      for (const k of keys) {
+      const countAt = this.pos;
+      this.u32(0); // the count, written after the keys (for-in has no length)
+      let count = 0;
+      // for-in over a plain object walks V8's enum cache and loads each value by
+      // its cached field index: far cheaper than Object.keys plus a keyed load.
+      // It also lists inherited enumerable keys (a polluted Object.prototype):
+      // those are skipped, as Object.keys would.
+      for (const k in v) {
+        if (!hasOwn(v, k)) continue;
+        count++;
         this.str(k);
+        const x = (v as Record<string, unknown>)[k];
+        const t = typeof x;
+        // A primitive cannot fail: no path entry for it (as for arrays).
+        if (t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined') {
+          this.value(x);
+          continue;
+        }
         this.path.push(k);
-        this.value((v as Record<string, unknown>)[k]);
+        this.value(x);
         this.path.pop();
       }
+      this.dv.setUint32(countAt, count, true);
       this.close();
     } else if (ArrayBuffer.isView(v)) {
       this.view(v);
@@ -678,6 +693,45 @@ export class Decoder {
     return this.strBody(tag!, n);
   }
 
+  /**
+   * A short Latin-1 string through {@link keyCache}: when the same string was
+   * decoded before, the same string object comes back (for a key, already
+   * internalized by its first use as a property name), so that neither a new
+   * string nor a string-table lookup is paid (a third of an object's decode).
+   * Keys are cached at once; values only when their signature was seen before,
+   * so that strings that never repeat cost one typed-array store, not a cache
+   * entry each.
+   */
+  private key(isKey: boolean): string {
+    const u8 = this.u8;
+    const at = this.pos;
+    const n = this.dv.getUint32(at + 1, true);
+    if (u8[at] !== T_STR8 || n === 0 || n > KEY_MAX) return this.str();
+    const p = at + 5;
+    const sig = ((n << 24) ^ (u8[p]! << 16) ^ (u8[p + (n >> 1)]! << 8) ^ u8[p + n - 1]!) | 0;
+    const slot = Math.imul(sig, 0x9e3779b1) >>> (32 - KEY_BITS);
+    const cached = keyCache[slot];
+    if (cached !== undefined && keySig[slot] === sig) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (cached.charCodeAt(i) !== u8[p + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.pos = p + n;
+        return cached;
+      }
+    }
+    const k = this.str();
+    if (isKey || keySeen[slot] === sig) {
+      keyCache[slot] = k;
+      keySig[slot] = sig;
+    } else keySeen[slot] = sig;
+    return k;
+  }
+
   private strBody(tag: number, n: number): string {
     let s = '';
     if (tag === T_STR8) {
@@ -721,6 +775,8 @@ export class Decoder {
       case T_FLOAT:
         return this.f64();
       case T_STR8:
+        this.pos--;
+        return this.key(false); // short strings repeat (names, enums): the cache serves values too
       case T_STR16:
         return this.strBody(tag, this.u32());
       case T_UNDEFINED:
@@ -754,7 +810,7 @@ export class Decoder {
         const o: Record<string, unknown> = {};
         this.objs.push(o);
         for (let i = 0; i < n; i++) {
-          const k = this.str();
+          const k = this.key(true);
           o[k] = this.value();
         }
         return o;
@@ -860,6 +916,16 @@ export class Decoder {
 
 /** Scratch for decoding short Latin-1 strings (see strBody). */
 const shortCodes: number[] = [];
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Object keys decoded lately (Decoder.key): direct-mapped by length and a few bytes; per thread, shared by its decoders. */
+const KEY_BITS = 8;
+const KEY_MAX = 32;
+const keyCache: (string | undefined)[] = new Array(1 << KEY_BITS).fill(undefined);
+/** The signature last seen per slot, for values (cached on their second sighting). */
+const keySeen = new Int32Array(1 << KEY_BITS);
+/** The signature of each cached string (a different one is a miss without comparing characters). */
+const keySig = new Int32Array(1 << KEY_BITS);
 
 function corrupt(tag: number | undefined, at: number): Error {
   return Object.assign(new Error(`spindle: corrupt encoded value (tag ${tag} at byte ${at})`), { code: ErrorCode.INVARIANT });

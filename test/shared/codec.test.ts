@@ -1,0 +1,65 @@
+// The codec's decoder hands back cached strings for short keys and repeated
+// short values (Decoder.key), and its encoder lists an object's own keys with
+// for-in. These tests aim at what a cache or a for-in could get wrong:
+// strings that share length and sampled bytes, keys that repeat across many
+// objects, long and non-Latin-1 keys, and inherited enumerable keys.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Decoder, Encoder } from '../../src/shared/codec.js';
+
+const enc = new Encoder(null);
+const dec = new Decoder(null);
+const roundTrip = <T>(v: T): T => {
+  enc.encodeValue(v, 'the value');
+  const bytes = enc.buf.slice(0, enc.pos);
+  return dec.decodeValue(bytes, new DataView(bytes.buffer), 0) as T;
+};
+
+describe('codec: cached short strings', () => {
+  it('tells apart strings with the same length and the same first, middle and last bytes', () => {
+    // Same signature (length, bytes 0, n/2 and n-1), different contents: each must come back as itself.
+    const keys = ['aXcZb', 'aYcWb', 'aQcQb', 'a0c1b'];
+    for (let round = 0; round < 3; round++) {
+      for (const k of keys) {
+        const o = roundTrip({ [k]: k, same: k });
+        expect(Object.keys(o)).toEqual([k, 'same']);
+        expect(o[k]).toBe(k);
+        expect(o.same).toBe(k);
+      }
+    }
+  });
+
+  it('decodes 10,000 objects of varied keys and values exactly', () => {
+    const rnd = (i: number): string => `k${(i * 2654435761) % 97}${'xyz'[i % 3]}`;
+    for (let i = 0; i < 10_000; i++) {
+      const v = { [rnd(i)]: rnd(i + 1), [rnd(i + 7)]: i, name: 'item', tags: ['a', rnd(i + 3)] };
+      expect(roundTrip(v)).toEqual(v);
+    }
+  });
+
+  it('keeps empty, long, and non-Latin-1 keys and values', () => {
+    const long = 'k'.repeat(40);
+    const v = { '': '', [long]: long, clé: 'é', 日本: '語', mixed: 'aé日' };
+    for (let i = 0; i < 3; i++) expect(roundTrip(v)).toEqual(v);
+  });
+});
+
+describe('codec: own keys only', () => {
+  afterEach(() => {
+    delete (Object.prototype as Record<string, unknown>)['polluted'];
+  });
+
+  it('an enumerable key on Object.prototype is not sent (as Object.keys would not list it)', () => {
+    Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true, writable: true });
+    const back = roundTrip({ a: 1, b: { c: 2 } });
+    delete (Object.prototype as Record<string, unknown>)['polluted'];
+    expect(Object.keys(back)).toEqual(['a', 'b']);
+    expect(Object.keys(back.b)).toEqual(['c']);
+  });
+
+  it('keeps key order, including integer-like keys, and a null-prototype object', () => {
+    const v = { z: 1, 2: 'two', a: 3, 1: 'one' };
+    expect(Object.keys(roundTrip(v))).toEqual(Object.keys(v));
+    const bare = Object.assign(Object.create(null) as Record<string, number>, { x: 1, y: 2 });
+    expect({ ...roundTrip(bare) }).toEqual({ x: 1, y: 2 });
+  });
+});
