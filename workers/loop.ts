@@ -248,7 +248,8 @@ export class WorkerLoop {
       const until = process.hrtime.bigint() + SEARCH_NS;
       do {
         if (this.refill() || this.steal()) {
-          idle.workFound(this.index);
+          // safety: the look at the queues comes after leaving the searchers (idle.ts, "Searching").
+          if (idle.workFound(this.index) && this.moreShared()) idle.newWork();
           this.running = true;
           try {
             this.runNext();
@@ -298,6 +299,14 @@ export class WorkerLoop {
     };
     if (r.async) void r.value.then(resume);
     else resume();
+  }
+
+  /** Work for another worker in the shared queues, beyond the one task this worker is about to run from its deque. */
+  private moreShared(): boolean {
+    const core = this.core;
+    if (core.injector.len() > 0 || this.dq.len() > 1) return true;
+    for (let v = 0; v < core.stealers.length; v++) if (v !== this.index && core.stealers[v]!.len() > 0) return true;
+    return false;
   }
 
   private anyWork(): boolean {

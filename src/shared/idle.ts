@@ -19,9 +19,14 @@
  *
  * ## Searching (`startSearch`, `workFound`)
  * At most half the active workers search at once (the rest would only fight
- * over the same queues). A searcher that finds work calls `workFound`: if it
- * was the last searcher, it wakes one more worker, since the work it found may
- * be the first of many.
+ * over the same queues). A searcher that finds work calls `workFound`, which
+ * takes it out of the searchers; if it was the last one, and work beyond what
+ * it took is still visible in the shared queues, it wakes one more worker
+ * (the work may be the first of many). Looking *after* leaving the searchers is
+ * what keeps this safe: a producer that skipped its wake-up because it saw
+ * this searcher pushed before that, so the look sees its work (Dekker, as
+ * below). A stream of single tasks thus wakes nobody: each is found by the
+ * one searcher, instead of costing a park and a futex wake-up per task.
  *
  * ## Falling asleep (`noWorkFound`, then the caller's rescan, then `sleep`)
  * A worker stores PARKED, moves itself from searching to sleeping in one RMW,
@@ -73,11 +78,15 @@ export class Idle {
     return true;
   }
 
-  /** Searching worker w found work. If it was the last searcher, another worker is woken to look for more. */
-  workFound(w: number): void {
+  /**
+   * Searching worker w found work: it leaves the searchers. Returns true if it
+   * was the last one: the caller must then look at the shared queues and call
+   * `newWork` if more work than what it took is there (see the header).
+   */
+  workFound(w: number): boolean {
     const last = (Atomics.sub(this.ctl, H_IDLE, SEARCHER) & 0xffff) === 1;
     Atomics.store(this.ctl, this.workerBase(w) + W_ROLE, ROLE_NONE); // safety: adjacent to its RMW
-    if (last) this.newWork();
+    return last;
   }
 
   /**
