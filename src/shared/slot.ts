@@ -291,6 +291,9 @@ export class Slots {
   /** Frees slot i's heap block, if it has one. */
   releasePayload(i: number): void {
     const at = this.lay.slot(i) + SLOT_HEAP;
+    // Most payloads are inline (no block): a load, not a read-modify-write, says so.
+    // The slot's holder is the only writer of SLOT_HEAP, so nothing changes it in between.
+    if (Atomics.load(this.ctl, at) === 0) return;
     const off = Atomics.exchange(this.ctl, at, 0);
     if (off !== 0) this.heap.free(off);
   }
