@@ -154,15 +154,20 @@ export class JoinHandle<T> implements PromiseLike<T> {
       return Promise.reject(this._value).then(onfulfilled, onrejected);
     }
     const p = new Promise<A | B>(capture as never);
+    this.#wait(onfulfilled, onrejected, capturedResolve);
+    return p;
+  }
+
+  /** Registers a waiter on a pending handle: the first one inline, the rest in `#more`. */
+  #wait(onOk: unknown, onErr: unknown, resolve: (v: unknown) => void): void {
     if (this.#resolve === null) {
-      this.#onOk = onfulfilled;
-      this.#onErr = onrejected;
-      this.#resolve = capturedResolve;
+      this.#onOk = onOk;
+      this.#onErr = onErr;
+      this.#resolve = resolve;
       this.#host.join(this);
     } else {
-      (this.#more ??= []).push({ onOk: onfulfilled, onErr: onrejected, resolve: capturedResolve });
+      (this.#more ??= []).push({ onOk, onErr, resolve });
     }
-    return p;
   }
 
   /**
@@ -176,13 +181,7 @@ export class JoinHandle<T> implements PromiseLike<T> {
       listener(this);
       return;
     }
-    if (this.#resolve === null) {
-      this.#onOk = listener;
-      this.#resolve = LISTENER;
-      this.#host.join(this);
-    } else {
-      (this.#more ??= []).push({ onOk: listener, onErr: undefined, resolve: LISTENER });
-    }
+    this.#wait(listener, undefined, LISTENER);
   }
 
   /** As `Promise.prototype.catch`: observes the outcome (a handle observed this way never reports its panic to `onPanic`). */

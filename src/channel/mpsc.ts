@@ -1272,9 +1272,20 @@ function dropQueued(heap: SharedHeap, i32: Int32Array, b: number): void {
   const h = hotOf(i32, b);
   // safety: RX_CLOSED is set and closeSenders passed the lock after it, so no push can land any
   // more (pushes check it under the lock) and no receiver takes: TAIL and HEAD are final.
+  const tail = dropValues(heap, i32, b);
+  // HEAD == TAIL: release() finds nothing left to drop; the segments stay chained from HEAD_SEG for it to free.
+  Atomics.store(i32, h + M_HEAD, tail);
+}
+
+/**
+ * Drops every value queued from HEAD to TAIL (neither may move meanwhile: the
+ * caller makes sure of it) and returns TAIL. The segments are left as they are.
+ */
+function dropValues(heap: SharedHeap, i32: Int32Array, b: number): number {
+  const h = hotOf(i32, b);
   const tail = Atomics.load(i32, h + M_TAIL);
   let pos = Atomics.load(i32, h + M_HEAD);
-  if (pos === tail) return;
+  if (pos === tail) return tail;
   const slots = Atomics.load(i32, b + M_SEG_SLOTS);
   const bytes = segBytes(slots);
   let seg = Atomics.load(i32, h + M_HEAD_SEG);
@@ -1288,8 +1299,7 @@ function dropQueued(heap: SharedHeap, i32: Int32Array, b: number): void {
     }
     dropSlotValue(heap, si, Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES);
   }
-  // HEAD == TAIL: release() finds nothing left to drop; the segments stay chained from HEAD_SEG for it to free.
-  Atomics.store(i32, h + M_HEAD, tail);
+  return tail;
 }
 
 /** Drops the handles in a queued value nobody will receive, and frees its out-of-line block. */
@@ -1353,20 +1363,8 @@ registerChanKind(KIND.mpsc, {
   },
   release(heap, i32, b) {
     const h = hotOf(i32, b);
-    const slots = Atomics.load(i32, b + M_SEG_SLOTS);
-    const bytes = segBytes(slots);
-    let seg = Atomics.load(i32, h + M_HEAD_SEG);
-    const tail = Atomics.load(i32, h + M_TAIL);
-    for (let pos = Atomics.load(i32, h + M_HEAD); pos !== tail; pos = (pos + 1) | 0) {
-      let si = heap.i32For(seg + bytes);
-      let idx = (pos - Atomics.load(si, (seg >> 2) + S_BASE)) | 0;
-      if (idx >= slots) {
-        seg = Atomics.load(si, (seg >> 2) + S_NEXT);
-        si = heap.i32For(seg + bytes);
-        idx = 0;
-      }
-      dropSlotValue(heap, si, Atomics.load(si, (seg >> 2) + S_SLOTS) + idx * SLOT_BYTES);
-    }
+    const bytes = segBytes(Atomics.load(i32, b + M_SEG_SLOTS));
+    dropValues(heap, i32, b);
     for (let sg = Atomics.load(i32, h + M_HEAD_SEG); sg !== 0; ) {
       const next = Atomics.load(heap.i32For(sg + bytes), (sg >> 2) + S_NEXT);
       heap.free(sg);

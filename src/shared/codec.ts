@@ -157,6 +157,12 @@ function describe(v: unknown): string {
   return name ? `an instance of ${name}` : 'an object with a custom prototype';
 }
 
+/** A value whose encoding cannot fail (so needs no path entry for errors). */
+function isLeaf(x: unknown): boolean {
+  const t = typeof x;
+  return t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined';
+}
+
 function pathOf(path: (string | number)[]): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : `.${p}`;
@@ -177,13 +183,12 @@ export class Encoder {
   private stackIds: number[] = [];
   private nextId = 0;
   private path: (string | number)[] = [];
-  /** What the value being encoded is called in errors: "argument 2", "the result", "SharedMap.set(key, value)". */
-  /** What is being encoded, for errors: a label, or the 1-based argument number (its label is built only on failure). */
+  /**
+   * What the value being encoded is called in errors ("the result",
+   * "SharedMap.set(key, value)"), or the 1-based argument number, whose label
+   * ("argument 2") is built only when encoding fails.
+   */
   private what: string | number = '';
-
-  private get label(): string {
-    return typeof this.what === 'number' ? `argument ${this.what}` : this.what;
-  }
   /** Where shared handles must live: null = the process-wide heap (a spawn), else the heap of the container. */
   private target: SharedHeap | null = null;
   /** True while encoding a value to store: handles are references, nothing moves. */
@@ -266,6 +271,10 @@ export class Encoder {
     for (const c of this.commits) c();
     this.commits.length = 0;
     this.moved.length = 0;
+  }
+
+  private get label(): string {
+    return typeof this.what === 'number' ? `argument ${this.what}` : this.what;
   }
 
   private top(v: unknown, what: string | number): void {
@@ -423,9 +432,8 @@ export class Encoder {
       this.u32(v.length);
       for (let i = 0; i < v.length; i++) {
         const x: unknown = v[i];
-        const t = typeof x;
         // A primitive cannot fail: no path entry for it (half the cost of a number array: map()).
-        if (t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined') {
+        if (isLeaf(x)) {
           this.value(x);
           continue;
         }
@@ -449,9 +457,7 @@ export class Encoder {
         count++;
         this.str(k);
         const x = (v as Record<string, unknown>)[k];
-        const t = typeof x;
-        // A primitive cannot fail: no path entry for it (as for arrays).
-        if (t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined') {
+        if (isLeaf(x)) {
           this.value(x);
           continue;
         }
@@ -694,7 +700,7 @@ export class Decoder {
   }
 
   /**
-   * A short Latin-1 string through {@link keyCache}: when the same string was
+   * A short Latin-1 string through {@link strCache}: when the same string was
    * decoded before, the same string object comes back (for a key, already
    * internalized by its first use as a property name), so that neither a new
    * string nor a string-table lookup is paid (a third of an object's decode).
@@ -702,16 +708,16 @@ export class Decoder {
    * so that strings that never repeat cost one typed-array store, not a cache
    * entry each.
    */
-  private key(isKey: boolean): string {
+  private cachedStr(isKey: boolean): string {
     const u8 = this.u8;
     const at = this.pos;
     const n = this.dv.getUint32(at + 1, true);
-    if (u8[at] !== T_STR8 || n === 0 || n > KEY_MAX) return this.str();
+    if (u8[at] !== T_STR8 || n === 0 || n > STR_MAX) return this.str();
     const p = at + 5;
     const sig = ((n << 24) ^ (u8[p]! << 16) ^ (u8[p + (n >> 1)]! << 8) ^ u8[p + n - 1]!) | 0;
-    const slot = Math.imul(sig, 0x9e3779b1) >>> (32 - KEY_BITS);
-    const cached = keyCache[slot];
-    if (cached !== undefined && keySig[slot] === sig) {
+    const slot = Math.imul(sig, 0x9e3779b1) >>> (32 - STR_BITS);
+    const cached = strCache[slot];
+    if (cached !== undefined && strSig[slot] === sig) {
       let same = true;
       for (let i = 0; i < n; i++) {
         if (cached.charCodeAt(i) !== u8[p + i]) {
@@ -725,10 +731,10 @@ export class Decoder {
       }
     }
     const k = this.str();
-    if (isKey || keySeen[slot] === sig) {
-      keyCache[slot] = k;
-      keySig[slot] = sig;
-    } else keySeen[slot] = sig;
+    if (isKey || strSeen[slot] === sig) {
+      strCache[slot] = k;
+      strSig[slot] = sig;
+    } else strSeen[slot] = sig;
     return k;
   }
 
@@ -776,7 +782,7 @@ export class Decoder {
         return this.f64();
       case T_STR8:
         this.pos--;
-        return this.key(false); // short strings repeat (names, enums): the cache serves values too
+        return this.cachedStr(false); // short strings repeat (names, enums): the cache serves values too
       case T_STR16:
         return this.strBody(tag, this.u32());
       case T_UNDEFINED:
@@ -810,7 +816,7 @@ export class Decoder {
         const o: Record<string, unknown> = {};
         this.objs.push(o);
         for (let i = 0; i < n; i++) {
-          const k = this.key(true);
+          const k = this.cachedStr(true);
           o[k] = this.value();
         }
         return o;
@@ -918,14 +924,18 @@ export class Decoder {
 const shortCodes: number[] = [];
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
-/** Object keys decoded lately (Decoder.key): direct-mapped by length and a few bytes; per thread, shared by its decoders. */
-const KEY_BITS = 8;
-const KEY_MAX = 32;
-const keyCache: (string | undefined)[] = new Array(1 << KEY_BITS).fill(undefined);
-/** The signature last seen per slot, for values (cached on their second sighting). */
-const keySeen = new Int32Array(1 << KEY_BITS);
+/**
+ * Short strings decoded lately (Decoder.cachedStr): object keys, and values
+ * seen twice. Direct-mapped by a signature of the length and three bytes; per
+ * thread, shared by its decoders (strings are immutable).
+ */
+const STR_BITS = 8;
+const STR_MAX = 32;
+const strCache: (string | undefined)[] = new Array(1 << STR_BITS).fill(undefined);
 /** The signature of each cached string (a different one is a miss without comparing characters). */
-const keySig = new Int32Array(1 << KEY_BITS);
+const strSig = new Int32Array(1 << STR_BITS);
+/** The signature last seen per slot, for values (cached on their second sighting). */
+const strSeen = new Int32Array(1 << STR_BITS);
 
 function corrupt(tag: number | undefined, at: number): Error {
   return Object.assign(new Error(`spindle: corrupt encoded value (tag ${tag} at byte ${at})`), { code: ErrorCode.INVARIANT });
