@@ -23,6 +23,12 @@ const ROUNDS = Number(process.env['SPINDLE_BENCH_ROUNDS'] ?? 5);
 const N = Number(process.env['SPINDLE_BENCH_N'] ?? 300_000);
 const ONLY = process.env['SPINDLE_BENCH_ONLY'];
 const RT = 3000;
+/**
+ * Round trips before the timed ones, on every implementation alike: each round starts a fresh
+ * worker, and the code on both sides (comlink, the codec) must be compiled by V8's optimizing
+ * tiers before the figure says anything about a server that has been up for more than a second.
+ */
+const WARM = 2000;
 const CAP = 1024;
 
 const WORKER = new URL('./channels-worker.js', import.meta.url);
@@ -170,7 +176,7 @@ async function portRoundTrip(): Promise<number> {
       resolve = r;
       s.w.postMessage(i);
     });
-  for (let i = 0; i < 200; i++) await one(i);
+  for (let i = 0; i < WARM; i++) await one(i);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await one(i);
   const us = ((performance.now() - t0) / RT) * 1000;
@@ -180,7 +186,7 @@ async function portRoundTrip(): Promise<number> {
 
 async function joinHandleRoundTrip(): Promise<number> {
   const r = runtime();
-  for (let i = 0; i < 200; i++) await r.spawn(benchEcho, i);
+  for (let i = 0; i < WARM; i++) await r.spawn(benchEcho, i);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await r.spawn(benchEcho, i);
   return ((performance.now() - t0) / RT) * 1000;
@@ -195,7 +201,7 @@ async function oneshotRoundTrip(): Promise<number> {
     await tx.send([i, otx]);
     if ((await orx) !== i + 1) throw new Error('oneshot: wrong reply');
   };
-  for (let i = 0; i < 200; i++) await one(i);
+  for (let i = 0; i < WARM; i++) await one(i);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await one(i);
   const us = ((performance.now() - t0) / RT) * 1000;
@@ -210,7 +216,7 @@ interface Counter {
 }
 
 async function comlinkCalls(remote: { add(k: number): Promise<number> }): Promise<number> {
-  for (let i = 0; i < 200; i++) await remote.add(1);
+  for (let i = 0; i < WARM; i++) await remote.add(1);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await remote.add(1);
   return ((performance.now() - t0) / RT) * 1000;

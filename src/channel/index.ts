@@ -8,6 +8,9 @@ import * as broadcastNs from './broadcast.js';
 import * as mpsc from './mpsc.js';
 import * as oneshotNs from './oneshot.js';
 import * as watchNs from './watch.js';
+// Registers the endpoint and actor-remote kinds (no comlink import): a task whose module imports
+// only 'spindle' can still be handed an endpointPair() end or a spawnActor remote.
+import './endpoint.js';
 
 export { mpsc };
 export { select, type SelectBranch, type Selected, type SelectValue } from './select.js';

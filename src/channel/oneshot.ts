@@ -92,6 +92,11 @@ export class Sender<T> implements SharedHandle, Disposable {
     this.#deaths = heap.deathCount();
   }
 
+  /** @internal Moved into a spawn or a message: the live sender is (or soon is) on another thread. */
+  get movedAway(): boolean {
+    return this.#state === H_MOVED;
+  }
+
   #use(op: string): void {
     if (this.#state !== H_LIVE && !(this.#sent && this.#state === H_DROPPED_LOCAL)) throw handleStateError(this.#state, 'oneshot.Sender', op);
   }
@@ -239,14 +244,20 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
   #keptAtClose = false;
   #deaths: number;
   #promise: Promise<T> | null = null;
+  /**
+   * The sender made with this receiver (by `channel()` on this thread), else null. While the
+   * sender is in flight its owner word still names this thread; its local state tells us it left.
+   */
+  readonly #sibling: Sender<T> | null;
 
   /** @internal */
-  constructor(heap: SharedHeap, b: number, dead = false) {
+  constructor(heap: SharedHeap, b: number, dead = false, sibling: Sender<T> | null = null) {
     this.#heap = heap;
     this.#b = b;
     this.#i32 = heap.i32For((b << 2) + BYTES);
     this.#dead = dead;
     this.#deaths = heap.deathCount();
+    this.#sibling = sibling;
   }
 
   #use(op: string): void {
@@ -319,7 +330,9 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
   [SPIN](): boolean {
     if (this.#dead || this.#taken) return false;
     const o = Atomics.load(this.#i32, this.#b + H_EMBED);
-    return (o >>> 16) === 1 && (o & 0x3fff) !== selfTag; // a live sender on another thread
+    if ((o >>> 16) !== 1) return false; // no live sender
+    // A sender on another thread, or ours on its way to one (a request's reply channel).
+    return (o & 0x3fff) !== selfTag || this.#sibling?.movedAway === true;
   }
 
   #closedError(): RecvError {
@@ -476,5 +489,6 @@ export function channel<T>(): [Sender<T>, Receiver<T>] {
   const i32 = heap.i32For(off + BYTES);
   initEmbedded(i32, b, 0, SENDER);
   initEmbedded(i32, b, 1, RECEIVER);
-  return [new Sender<T>(heap, b), new Receiver<T>(heap, b)];
+  const tx = new Sender<T>(heap, b);
+  return [tx, new Receiver<T>(heap, b, false, tx)];
 }

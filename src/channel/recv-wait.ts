@@ -23,14 +23,18 @@ export const SPIN_POLLS = 64;
  */
 export const SPIN_MS = Number(process.env['SPINDLE_SPIN_MS'] ?? (isMainThread ? 0.03 : 0.05));
 
-/** Busy-polls `p` for up to SPIN_MS; the value, or EMPTY. */
-function spinPoll<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: string): T | typeof EMPTY | typeof CLOSED {
+/** Polls `p` SPIN_POLLS times (well under a microsecond); the value, or EMPTY. */
+function quickPoll<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: string): T | typeof EMPTY | typeof CLOSED {
   for (let i = 0; i < SPIN_POLLS; i++) {
     if (signal?.aborted) throw new AbortedError(what, signal.reason);
     const r = p[POLL]();
     if (r !== EMPTY) return r;
   }
-  if (p[SPIN]?.() !== true) return EMPTY;
+  return EMPTY;
+}
+
+/** Busy-polls `p` for up to SPIN_MS; the value, or EMPTY. */
+function spinPoll<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: string): T | typeof EMPTY | typeof CLOSED {
   const end = performance.now() + SPIN_MS;
   do {
     for (let i = 0; i < 64; i++) {
@@ -44,8 +48,16 @@ function spinPoll<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: stri
 
 /** Waits for a value from `p`; CLOSED at the end. `ref`: keep the process alive while waiting. */
 export async function recvWait<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: string, ref = true): Promise<T | typeof CLOSED> {
-  const first = spinPoll(p, signal, what);
+  const first = quickPoll(p, signal, what);
   if (first !== EMPTY) return first;
+  if (p[SPIN]?.() === true) {
+    // Spin only once this thread's queued callbacks have run: the message that makes the other
+    // thread answer is often still one of them (comlink posts a request or a reply from a promise
+    // callback), and a spin that blocks it waits out SPIN_MS for nothing, on both sides.
+    await new Promise(setImmediate);
+    const r = spinPoll(p, signal, what);
+    if (r !== EMPTY) return r;
+  }
   for (;;) {
     if (signal?.aborted) throw new AbortedError(what, signal.reason);
     const w = p[ARM](0)!;
@@ -74,7 +86,8 @@ export async function recvWait<T>(p: Pollable<T>, signal: AbortSignal | undefine
 /** Blocks the thread until `p` has a value; CLOSED at the end. Worker threads only. */
 export function recvBlocking<T>(p: Pollable<T>, what: string): T | typeof CLOSED {
   assertMayBlock(what);
-  const first = spinPoll(p, undefined, what);
+  let first = quickPoll(p, undefined, what);
+  if (first === EMPTY && p[SPIN]?.() === true) first = spinPoll(p, undefined, what);
   if (first !== EMPTY) return first;
   for (;;) {
     const w = p[ARM](0)!;

@@ -3,6 +3,7 @@ import { Runtime, globalHeap } from '../../src/index.js';
 import { endpointPair, releaseProxy, spawnActor, wrap } from '../../src/comlink.js';
 import { kTerminateWorker } from '../../src/runtime.js';
 import * as a from '../fixtures/actor-tasks.js';
+import * as ch from '../fixtures/channel-tasks.js';
 import { SHARED } from '../../src/shared/handle.js';
 import { exited, firstMessage, startWorker, until, within } from '../helpers.js';
 
@@ -61,6 +62,30 @@ describe('spindle/comlink', () => {
     await until(() => rt.metrics().live === 0, 5000, 'the released actors to end');
     for (let i = 0; i < 50; i++) await Promise.all([rt.spawn((x: number) => x, i), rt.spawn((x: number) => x, i)]);
     expect(rt.metrics().workerDeaths).toBe(deaths);
+  });
+
+  it("an endpoint reaches a task whose module imports only 'spindle' (its kind is registered with the channels)", async () => {
+    // A runtime of its own: no task here has loaded spindle/comlink on its worker.
+    const fresh = new Runtime({ workers: 1 });
+    try {
+      const [here, there] = endpointPair();
+      const h = fresh.spawn(ch.echoEndpoint, there);
+      const got: unknown[] = [];
+      const all = new Promise<void>((resolve) => {
+        here.addEventListener('message', (ev) => {
+          got.push(ev.data);
+          if (got.length === 3) resolve();
+        });
+      });
+      for (const m of [1, 'two', { three: 3 }]) here.postMessage(m);
+      await within(all, 5000, 'the three echoes');
+      expect(got).toEqual([1, 'two', { three: 3 }]);
+      here.postMessage('bye');
+      expect(await within(h, 5000, 'the echo task to end')).toBe(3);
+      here.close();
+    } finally {
+      await fresh.shutdown();
+    }
   });
 
   it('an endpoint closed on its own side refuses postMessage, naming it closed', () => {
