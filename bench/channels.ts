@@ -24,11 +24,17 @@ const N = Number(process.env['SPINDLE_BENCH_N'] ?? 300_000);
 const ONLY = process.env['SPINDLE_BENCH_ONLY'];
 const RT = 3000;
 /**
- * Round trips before the timed ones, on every implementation alike: each round starts a fresh
- * worker, and the code on both sides (comlink, the codec) must be compiled by V8's optimizing
- * tiers before the figure says anything about a server that has been up for more than a second.
+ * Round trips before the timed ones, on every implementation alike, for WARM_MS: each round
+ * starts a fresh worker, and the code on both sides (comlink, the codec) must reach V8's
+ * optimizing tiers before the figure says anything about a server that has been up a while.
  */
-const WARM = 2000;
+const WARM_MS = 500;
+
+/** Calls `one` for WARM_MS (at least 200 times). */
+async function warm(one: (i: number) => Promise<unknown>): Promise<void> {
+  const end = performance.now() + WARM_MS;
+  for (let i = 0; i < 200 || performance.now() < end; i++) await one(i);
+}
 const CAP = 1024;
 
 const WORKER = new URL('./channels-worker.js', import.meta.url);
@@ -176,7 +182,7 @@ async function portRoundTrip(): Promise<number> {
       resolve = r;
       s.w.postMessage(i);
     });
-  for (let i = 0; i < WARM; i++) await one(i);
+  await warm(one);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await one(i);
   const us = ((performance.now() - t0) / RT) * 1000;
@@ -186,7 +192,7 @@ async function portRoundTrip(): Promise<number> {
 
 async function joinHandleRoundTrip(): Promise<number> {
   const r = runtime();
-  for (let i = 0; i < WARM; i++) await r.spawn(benchEcho, i);
+  await warm((i) => r.spawn(benchEcho, i));
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await r.spawn(benchEcho, i);
   return ((performance.now() - t0) / RT) * 1000;
@@ -201,7 +207,7 @@ async function oneshotRoundTrip(): Promise<number> {
     await tx.send([i, otx]);
     if ((await orx) !== i + 1) throw new Error('oneshot: wrong reply');
   };
-  for (let i = 0; i < WARM; i++) await one(i);
+  await warm(one);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await one(i);
   const us = ((performance.now() - t0) / RT) * 1000;
@@ -216,7 +222,7 @@ interface Counter {
 }
 
 async function comlinkCalls(remote: { add(k: number): Promise<number> }): Promise<number> {
-  for (let i = 0; i < WARM; i++) await remote.add(1);
+  await warm(() => remote.add(1));
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await remote.add(1);
   return ((performance.now() - t0) / RT) * 1000;
