@@ -26,6 +26,8 @@ export const FAULT_POINTS = [
   'mid-import',
   /** Overflow: half the deque is moving to the injector. */
   'mid-overflow',
+  /** Inside the shared heap's allocator lock, a free-list change half made (heap.ts). */
+  'mid-heap-lock',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 

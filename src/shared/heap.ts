@@ -34,7 +34,7 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { isMainThread, threadId as selfThreadId, type Worker } from 'node:worker_threads';
 import { ErrorCode, SpindleError, rangeError, typeError } from '../errors.js';
-import { lockWord, unlockWord } from './futex.js';
+import { fault, faultsOn } from './faults.js';
 import { wordTable } from './word-table.js';
 import { inRuntimeWorker } from '../context.js';
 
@@ -102,7 +102,7 @@ export const HEAP_HEADER = wordTable({
     { name: 'H_MAGIC', at: H_MAGIC, words: 1, meaning: "`'SPHP'` (0x53504850)", access: 'creator, once → fromBuffer' },
     { name: 'H_VERSION', at: H_VERSION, words: 1, meaning: `layout version (${VERSION})`, access: 'creator, once → fromBuffer' },
     { name: 'H_ID', at: H_ID, words: 1, meaning: 'random heap id: tells heaps apart across threads', access: 'creator, once → handle checks' },
-    { name: 'H_LOCK', at: H_LOCK, words: 1, meaning: 'allocator lock (futex.ts)', access: 'alloc/free ↔ alloc/free' },
+    { name: 'H_LOCK', at: H_LOCK, words: 1, meaning: 'allocator lock: 0 free, else the holder\'s thread tag | LOCK_SLEEPERS (lockHeap)', access: 'alloc/free ↔ alloc/free; a waiter takes it over from a dead holder' },
     { name: 'H_TOP', at: H_TOP, words: 1, meaning: 'bump pointer, bytes', access: 'alloc under H_LOCK → alloc, stats' },
     { name: '(reserved)', at: H_TOP + 1, words: H_DEAD_COUNT - H_TOP - 1, meaning: '0', access: '—' },
     { name: 'H_DEAD_COUNT', at: H_DEAD_COUNT, words: 1, meaning: 'threads declared dead, in total', access: 'declareThreadDead → lock waiters' },
@@ -345,7 +345,7 @@ export class SharedHeap {
   #allocShared(cls: number, bytes: number): number {
     const size = classSize(cls);
     let i32 = this.#i32;
-    lockWord(i32, H_LOCK);
+    this.#lock();
     let p = Atomics.load(i32, H_FREE_HEAD + cls);
     if (p !== 0) {
       const cache = size <= CACHE_MAX_BLOCK ? (this.#cache[cls] ??= []) : undefined;
@@ -356,6 +356,7 @@ export class SharedHeap {
         // safety: a block on a shared free list is touched only under H_LOCK, which we hold.
         const next = Atomics.load(i32, p >> 2);
         Atomics.store(i32, H_FREE_HEAD + cls, next);
+        if (faultsOn) fault('mid-heap-lock');
         if (cache === undefined || next === 0 || n === CACHE_BATCH) break;
         cache.push(p);
         p = next;
@@ -363,14 +364,20 @@ export class SharedHeap {
     } else {
       const top = Atomics.load(i32, H_TOP);
       if (top + size > this.buffer.byteLength && !this.#grow(top + size)) {
-        unlockWord(i32, H_LOCK);
+        unlockHeap(i32);
         throw this.#exhausted(bytes, size);
       }
       Atomics.store(i32, H_TOP, top + size);
       p = top + BLOCK_HEADER;
     }
-    unlockWord(i32, H_LOCK);
+    unlockHeap(i32);
     return p;
+  }
+
+  /** Takes the allocator lock (H_LOCK); see {@link lockHeap}. */
+  #lock(): void {
+    const i32 = this.#i32;
+    if (Atomics.compareExchange(i32, H_LOCK, 0, SELF_TAG) !== 0) lockHeapSlow(this, i32);
   }
 
   #refreshed(): Int32Array {
@@ -455,14 +462,16 @@ export class SharedHeap {
 
   #pushShared(cls: number, blocks: number[]): void {
     let i32 = this.#i32;
-    lockWord(i32, H_LOCK);
+    this.#lock();
     for (const p of blocks) {
       if (p >= this.#viewBytes) i32 = this.#refreshed();
-      // safety: free blocks are linked only under H_LOCK, which we hold.
+      // safety: free blocks are linked only under H_LOCK, which we hold. The store of the head
+      // links the block: a holder that dies before it leaks the block, never breaks the list.
       Atomics.store(i32, p >> 2, Atomics.load(i32, H_FREE_HEAD + cls));
       Atomics.store(i32, H_FREE_HEAD + cls, p);
+      if (faultsOn) fault('mid-heap-lock');
     }
-    unlockWord(i32, H_LOCK);
+    unlockHeap(i32);
   }
 
   /**
@@ -471,6 +480,9 @@ export class SharedHeap {
    * thread's memory back matters (e.g. before a long idle period).
    */
   trim(): void {
+    // An exit from inside the allocator lock (a fault point; a crash): taking it again would never
+    // return. The cached blocks are lost with the thread, as on a terminate().
+    if ((Atomics.load(this.#i32, H_LOCK) & OWNER_TAGS) === SELF_TAG) return;
     for (let c = 0; c < NCLASSES; c++) this.#flush(c, 0);
   }
 
@@ -611,12 +623,58 @@ export class SharedHeap {
   }
 }
 
+// ───────────────────────── the allocator lock ─────────────────────────
+//
+// H_LOCK guards the free lists and the bump pointer for a few hundred
+// nanoseconds. It records its holder, so that a thread that dies holding it
+// (a worker terminated, or killed for memory, mid-alloc) does not hang every
+// other thread's next allocation forever: a waiter that has slept LOCK_POLL_MS
+// asks whether the holder is dead (isTagDead: declared, or gone from
+// /proc/self/task) and takes the lock over with one CAS from the word it judged.
+// Every change made under the lock is committed by a single store (a list head,
+// the bump pointer), so what a dead holder leaves is consistent: at worst the
+// blocks it was moving are lost to the heap.
+//
+// The word: 0 free; else the holder's tag (threadTag, 14 bits) | LOCK_SLEEPERS
+// when a waiter may sleep in Atomics.wait on it (its unlock must notify).
+
+const LOCK_SLEEPERS = 1 << 30;
+const LOCK_SPINS = 64;
+/** How long a waiter sleeps before it looks whether the holder died. */
+const LOCK_POLL_MS = 20;
+
+function lockHeapSlow(heap: SharedHeap, i32: Int32Array): void {
+  for (let i = 0; i < LOCK_SPINS; i++) {
+    if (Atomics.load(i32, H_LOCK) === 0 && Atomics.compareExchange(i32, H_LOCK, 0, SELF_TAG) === 0) return;
+  }
+  for (;;) {
+    const s = Atomics.load(i32, H_LOCK);
+    if (s === 0) {
+      // safety: taken with SLEEPERS set: we may have been one of several sleepers, so our unlock must notify.
+      if (Atomics.compareExchange(i32, H_LOCK, 0, SELF_TAG | LOCK_SLEEPERS) === 0) return;
+      continue;
+    }
+    if ((s & LOCK_SLEEPERS) === 0 && Atomics.compareExchange(i32, H_LOCK, s, s | LOCK_SLEEPERS) !== s) continue;
+    if (Atomics.wait(i32, H_LOCK, s | LOCK_SLEEPERS, LOCK_POLL_MS) === 'timed-out' && heap.isTagDead(s & OWNER_TAGS)) {
+      // safety: the CAS from the exact word we judged is the one point where a dead holder's hold ends.
+      if (Atomics.compareExchange(i32, H_LOCK, s | LOCK_SLEEPERS, SELF_TAG | LOCK_SLEEPERS) === (s | LOCK_SLEEPERS)) return;
+    }
+  }
+}
+
+/** Releases the allocator lock (the caller holds it). */
+function unlockHeap(i32: Int32Array): void {
+  if ((Atomics.exchange(i32, H_LOCK, 0) & LOCK_SLEEPERS) !== 0) Atomics.notify(i32, H_LOCK, 1);
+}
+
 /** Bits of a lock-owner tag: thread ids are folded into 1..OWNER_TAGS. */
 export const OWNER_TAGS = 0x3fff;
 /** The 14-bit tag a thread records as a lock's owner (thread ids wrap modulo 16383). */
 export function threadTag(id: number): number {
   return (id % OWNER_TAGS) + 1;
 }
+/** This thread's tag. */
+const SELF_TAG = threadTag(selfThreadId);
 
 /** Whether /proc/self/task can tell a live thread from a dead one here (undefined: not looked yet). */
 let probe: boolean | undefined;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { SharedHeap, globalHeap, setGlobalHeap } from '../../src/shared/heap.js';
-import { startWorker, firstMessage, exited, STRESS } from '../helpers.js';
+import { startWorker, firstMessage, exited, within, STRESS } from '../helpers.js';
 
 describe('SharedHeap', () => {
   it('hands out 8-aligned, non-zero, disjoint blocks of at least the asked size', () => {
@@ -80,6 +80,26 @@ describe('SharedHeap', () => {
     heap.free(big);
     await exited(w);
   });
+
+  // A thread killed inside the allocator lock (terminated, or out of memory, mid-alloc) must not
+  // hang every other thread's next allocation: the next waiter takes the lock over.
+  for (const how of ['seen gone in /proc', 'declared dead (no /proc)'] as const) {
+    it(`a thread that dies holding the allocator lock does not block the others: ${how}`, async () => {
+      const heap = new SharedHeap({ initialBytes: 1 << 20 });
+      const dying = startWorker('heap-worker', { buffer: heap.buffer, op: 'die-locked', rounds: 0 });
+      const id = dying.threadId;
+      expect(await within(exited(dying), 10_000, 'the worker to die at the fault point')).toBe(70);
+      if (how !== 'seen gone in /proc') heap.declareThreadDead(id);
+      // The dead thread's tag is still in the lock word: the fault point was inside.
+      expect(Atomics.load(heap.i32, 3) & 0x3fff).not.toBe(0);
+      const next = startWorker('heap-worker', { buffer: heap.buffer, op: 'alloc-big', rounds: 0, probe: how === 'seen gone in /proc' });
+      expect(await within(firstMessage(next), 10_000, 'an allocation after the death')).toBe('allocated');
+      await exited(next);
+      // Taken over and released: free again, and the lists still work on this thread too.
+      expect(Atomics.load(heap.i32, 3)).toBe(0);
+      heap.free(heap.alloc(1 << 16));
+    });
+  }
 
   it('fromBuffer rejects buffers that are not a heap', () => {
     expect(() => SharedHeap.fromBuffer(new SharedArrayBuffer(1024))).toThrow(TypeError);
