@@ -4,7 +4,8 @@
  *   slot is free it waits in the overflow (its payload in one arena) and is
  *   published as slots free up: spawn never blocks and never drops;
  * - completions: the main thread drains its completion ring and settles the
- *   handles, waiting with `Atomics.waitAsync` in between (it never blocks);
+ *   handles, waiting with `Atomics.waitAsync` in between (it never blocks),
+ *   after a short spin while completions have been coming quickly;
  * - deaths: recovery.ts, then a replacement, or giving up when workers cannot
  *   even start;
  * - shutdown, graceful or at once.
