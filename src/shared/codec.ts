@@ -856,7 +856,9 @@ export class Decoder {
       case T_BIGINT:
         return BigInt(this.str());
       case T_SHARED: {
-        const kind = this.str();
+        // A handle's kind is one of a few names: through the cache, the same internalized string
+        // each time (no new string, and a cheap lookup of its reviver).
+        const kind = this.cachedStr(true);
         const offset = this.u32();
         const generation = this.u32();
         const h = reviverFor(kind)(this.heap ?? globalHeap(), offset, generation);
