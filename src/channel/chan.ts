@@ -11,10 +11,11 @@
  *   H_REFS      3  live ends + waiting calls; 0 frees it    every end (add/sub)
  *   H_SENDERS   4  live sending ends                        every end (add/sub) → closers
  *   H_RECEIVERS 5  live receiving ends                      every end (add/sub) → closers
- *   H_FLAGS     6  TX_CLOSED | RX_CLOSED                     closers (or) → everyone
+ *   H_FLAGS     6  TX_CLOSED | RX_CLOSED | CLOSE_WATCHED     closers, closed() waiters (or) → everyone
  *   H_LISTED    7  end blocks in the list                   under H_LIST_LOCK
  *   H_DROPPED   8  dropped blocks still listed (sweep hint) droppers → sweepers
- *   H_CLOSE_SEQ 9  bumped + notified on every close          closers → closed() waiters
+ *   H_CLOSE_SEQ 9  bumped on every close (notified once a    closers → closed() waiters
+ *                  closed() waiter has set CLOSE_WATCHED)
  *   H_EMBED     10,11  owner words of ends that live in the  revivers, droppers, reapers
  *                      header (one-of-a-kind ends: an mpsc receiver, a oneshot's two)
  *   HEADER      12 words; each kind lays out its own words after these
@@ -56,6 +57,12 @@ export const HEADER_WORDS = 12;
 
 export const TX_CLOSED = 1;
 export const RX_CLOSED = 2;
+/**
+ * Set (for good) by the first `closed()` waiter, before it reads H_CLOSE_SEQ and the flags: only
+ * then does a close pay an `Atomics.notify` (most channels close with nobody watching: every
+ * oneshot closes twice per request).
+ */
+export const CLOSE_WATCHED = 4;
 
 export const E_KIND = 0;
 const E_CHAN = 1;
@@ -135,8 +142,16 @@ export function setFlag(i32: Int32Array, base: number, flag: number): boolean {
   const old = Atomics.or(i32, base + H_FLAGS, flag);
   if ((old & flag) !== 0) return false;
   Atomics.add(i32, base + H_CLOSE_SEQ, 1);
-  Atomics.notify(i32, base + H_CLOSE_SEQ);
+  // safety: a waiter sets CLOSE_WATCHED, then reads the flags. If our OR came first, that read sees
+  // our flag and the waiter returns; if its OR came first, `old` shows CLOSE_WATCHED and we notify
+  // (seq-cst RMWs: one of the two sees the other, so no wake-up is lost).
+  if ((old & CLOSE_WATCHED) !== 0) Atomics.notify(i32, base + H_CLOSE_SEQ);
   return true;
+}
+
+/** A closed() waiter announces itself (before it reads H_CLOSE_SEQ and the flags): closes notify from now on. */
+export function watchCloses(i32: Int32Array, base: number): void {
+  if ((Atomics.load(i32, base + H_FLAGS) & CLOSE_WATCHED) === 0) Atomics.or(i32, base + H_FLAGS, CLOSE_WATCHED);
 }
 
 /** Adds a reference to the channel (a new end, or a call about to wait). */

@@ -80,6 +80,7 @@ import {
   registerChanKind,
   setFlag,
   unref,
+  watchCloses,
 } from './chan.js';
 import { AbortedError, SendError, TryRecvError, TrySendError } from './errors.js';
 import { POLL_MS, lock, selfTag, unlock } from './lock.js';
@@ -804,6 +805,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     const p = this.#p;
     if (this.#dead) return;
     ref(p.i32, p.b);
+    watchCloses(p.i32, p.b);
     try {
       for (;;) {
         p.reapIfDeaths();

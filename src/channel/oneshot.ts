@@ -40,6 +40,7 @@ import {
   registerChanKind,
   setFlag,
   unref,
+  watchCloses,
 } from './chan.js';
 import { AbortedError, RecvError, SendError } from './errors.js';
 import { POLL_MS } from './lock.js';
@@ -170,6 +171,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     const i32 = this.#i32;
     const b = this.#b;
     ref(i32, b);
+    watchCloses(i32, b);
     try {
       for (;;) {
         this.#reap();

@@ -44,6 +44,7 @@ import {
   ref,
   registerChanKind,
   unref,
+  watchCloses,
 } from './chan.js';
 import { AbortedError, RecvError, SendError } from './errors.js';
 import { POLL_MS, lock, unlock } from './lock.js';
@@ -246,6 +247,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#dead) return;
     const { heap, i32, b } = this.#c;
     ref(i32, b);
+    watchCloses(i32, b);
     try {
       for (;;) {
         this.#reap();
