@@ -35,6 +35,7 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { isMainThread, threadId as selfThreadId, type Worker } from 'node:worker_threads';
 import { ErrorCode, SpindleError, rangeError, typeError } from '../errors.js';
 import { fault, faultsOn } from './faults.js';
+import { OWNER_TAGS, heldByThisThread, lockOwnedSlow, threadTag, tryLockOwned, unlockOwned } from './owner-lock.js';
 import { wordTable } from './word-table.js';
 import { inRuntimeWorker } from '../context.js';
 
@@ -102,7 +103,7 @@ export const HEAP_HEADER = wordTable({
     { name: 'H_MAGIC', at: H_MAGIC, words: 1, meaning: "`'SPHP'` (0x53504850)", access: 'creator, once → fromBuffer' },
     { name: 'H_VERSION', at: H_VERSION, words: 1, meaning: `layout version (${VERSION})`, access: 'creator, once → fromBuffer' },
     { name: 'H_ID', at: H_ID, words: 1, meaning: 'random heap id: tells heaps apart across threads', access: 'creator, once → handle checks' },
-    { name: 'H_LOCK', at: H_LOCK, words: 1, meaning: 'allocator lock: 0 free, else the holder\'s thread tag | LOCK_SLEEPERS (lockHeap)', access: 'alloc/free ↔ alloc/free; a waiter takes it over from a dead holder' },
+    { name: 'H_LOCK', at: H_LOCK, words: 1, meaning: 'allocator lock (owner-lock.ts): 0 free, else the holder\'s thread tag | SLEEPERS', access: 'alloc/free ↔ alloc/free; a waiter takes it over from a dead holder' },
     { name: 'H_TOP', at: H_TOP, words: 1, meaning: 'bump pointer, bytes', access: 'alloc under H_LOCK → alloc, stats' },
     { name: '(reserved)', at: H_TOP + 1, words: H_DEAD_COUNT - H_TOP - 1, meaning: '0', access: '—' },
     { name: 'H_DEAD_COUNT', at: H_DEAD_COUNT, words: 1, meaning: 'threads declared dead, in total', access: 'declareThreadDead → lock waiters' },
@@ -364,20 +365,20 @@ export class SharedHeap {
     } else {
       const top = Atomics.load(i32, H_TOP);
       if (top + size > this.buffer.byteLength && !this.#grow(top + size)) {
-        unlockHeap(i32);
+        unlockOwned(i32, H_LOCK);
         throw this.#exhausted(bytes, size);
       }
       Atomics.store(i32, H_TOP, top + size);
       p = top + BLOCK_HEADER;
     }
-    unlockHeap(i32);
+    unlockOwned(i32, H_LOCK);
     return p;
   }
 
-  /** Takes the allocator lock (H_LOCK); see {@link lockHeap}. */
+  /** Takes the allocator lock (H_LOCK; "the allocator lock" below). */
   #lock(): void {
     const i32 = this.#i32;
-    if (Atomics.compareExchange(i32, H_LOCK, 0, SELF_TAG) !== 0) lockHeapSlow(this, i32);
+    if (!tryLockOwned(i32, H_LOCK)) lockOwnedSlow(i32, H_LOCK, LOCK_SPINS, LOCK_POLL_MS, (tag) => this.isTagDead(tag));
   }
 
   #refreshed(): Int32Array {
@@ -471,7 +472,7 @@ export class SharedHeap {
       Atomics.store(i32, H_FREE_HEAD + cls, p);
       if (faultsOn) fault('mid-heap-lock');
     }
-    unlockHeap(i32);
+    unlockOwned(i32, H_LOCK);
   }
 
   /**
@@ -482,7 +483,7 @@ export class SharedHeap {
   trim(): void {
     // An exit from inside the allocator lock (a fault point; a crash): taking it again would never
     // return. The cached blocks are lost with the thread, as on a terminate().
-    if ((Atomics.load(this.#i32, H_LOCK) & OWNER_TAGS) === SELF_TAG) return;
+    if (heldByThisThread(this.#i32, H_LOCK)) return;
     for (let c = 0; c < NCLASSES; c++) this.#flush(c, 0);
   }
 
@@ -635,46 +636,13 @@ export class SharedHeap {
 // the bump pointer), so what a dead holder leaves is consistent: at worst the
 // blocks it was moving are lost to the heap.
 //
-// The word: 0 free; else the holder's tag (threadTag, 14 bits) | LOCK_SLEEPERS
-// when a waiter may sleep in Atomics.wait on it (its unlock must notify).
+// The word and its protocol: owner-lock.ts (shared with the channels' locks).
 
-const LOCK_SLEEPERS = 1 << 30;
 const LOCK_SPINS = 64;
 /** How long a waiter sleeps before it looks whether the holder died. */
 const LOCK_POLL_MS = 20;
 
-function lockHeapSlow(heap: SharedHeap, i32: Int32Array): void {
-  for (let i = 0; i < LOCK_SPINS; i++) {
-    if (Atomics.load(i32, H_LOCK) === 0 && Atomics.compareExchange(i32, H_LOCK, 0, SELF_TAG) === 0) return;
-  }
-  for (;;) {
-    const s = Atomics.load(i32, H_LOCK);
-    if (s === 0) {
-      // safety: taken with SLEEPERS set: we may have been one of several sleepers, so our unlock must notify.
-      if (Atomics.compareExchange(i32, H_LOCK, 0, SELF_TAG | LOCK_SLEEPERS) === 0) return;
-      continue;
-    }
-    if ((s & LOCK_SLEEPERS) === 0 && Atomics.compareExchange(i32, H_LOCK, s, s | LOCK_SLEEPERS) !== s) continue;
-    if (Atomics.wait(i32, H_LOCK, s | LOCK_SLEEPERS, LOCK_POLL_MS) === 'timed-out' && heap.isTagDead(s & OWNER_TAGS)) {
-      // safety: the CAS from the exact word we judged is the one point where a dead holder's hold ends.
-      if (Atomics.compareExchange(i32, H_LOCK, s | LOCK_SLEEPERS, SELF_TAG | LOCK_SLEEPERS) === (s | LOCK_SLEEPERS)) return;
-    }
-  }
-}
-
-/** Releases the allocator lock (the caller holds it). */
-function unlockHeap(i32: Int32Array): void {
-  if ((Atomics.exchange(i32, H_LOCK, 0) & LOCK_SLEEPERS) !== 0) Atomics.notify(i32, H_LOCK, 1);
-}
-
-/** Bits of a lock-owner tag: thread ids are folded into 1..OWNER_TAGS. */
-export const OWNER_TAGS = 0x3fff;
-/** The 14-bit tag a thread records as a lock's owner (thread ids wrap modulo 16383). */
-export function threadTag(id: number): number {
-  return (id % OWNER_TAGS) + 1;
-}
-/** This thread's tag. */
-const SELF_TAG = threadTag(selfThreadId);
+export { OWNER_TAGS, threadTag };
 
 /** Whether /proc/self/task can tell a live thread from a dead one here (undefined: not looked yet). */
 let probe: boolean | undefined;
