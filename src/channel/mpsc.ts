@@ -177,6 +177,12 @@ function closedSend<T>(value: T): SendError<T> {
   return new SendError('spindle: mpsc send failed: the channel is closed (its receiver was dropped or closed); the value is returned in err.value', value);
 }
 
+/** Producer.tailIfRoomLocked: no room. Not an int32, so never a position. */
+const NO_ROOM = 2 ** 32;
+
+/** The Producer that published last on this thread (any channel): see Producer.#slotLocked. */
+let lastPusher: Producer | null = null;
+
 /** The producer side of one channel as seen by this thread: the operations every sending handle shares. */
 class Producer {
   readonly heap: SharedHeap;
@@ -215,10 +221,29 @@ class Producer {
 
   /** Room, from the cached HEAD when that shows some (never more than the truth), else exact. */
   roomCached(): number {
-    const i32 = this.i32;
-    const h = this.h;
-    const r = this.cap - ((Atomics.load(i32, h + M_TAIL) - this.head) | 0) - Atomics.load(i32, h + M_RESERVED);
+    return this.#roomAt(Atomics.load(this.i32, this.h + M_TAIL));
+  }
+
+  /** roomCached() with TAIL already read (`t`). */
+  #roomAt(t: number): number {
+    const r = this.cap - ((t - this.head) | 0) - Atomics.load(this.i32, this.h + M_RESERVED);
     return r > 0 ? r : this.room();
+  }
+
+  /**
+   * Under M_LOCK: TAIL, read once for the push that follows in the same hold
+   * of the lock, or NO_ROOM when a bounded channel cannot take one more push
+   * now (no room, or senders already wait for it: no barging).
+   */
+  tailIfRoomLocked(): number {
+    const t = Atomics.load(this.i32, this.h + M_TAIL);
+    if (this.cap !== 0 && (Atomics.load(this.i32, this.h + M_WAITERS) !== 0 || this.#roomAt(t) <= 0)) return NO_ROOM;
+    return t;
+  }
+
+  /** TAIL. Call under M_LOCK. */
+  tailLocked(): number {
+    return Atomics.load(this.i32, this.h + M_TAIL);
   }
 
   reapIfDeaths(): void {
@@ -244,20 +269,33 @@ class Producer {
   #su8: Uint8Array | null = null;
   /** The slot #slotLocked found. */
   #slot = 0;
+  /** TAIL after this producer's last publish (see #slotLocked). */
+  #pubTail = 0;
+  /** LAST_TAG held this thread's tag when #slotLocked read it (so #publishLocked need not store it). */
+  #tagMine = false;
 
   /**
-   * Finds the slot for position TAIL (linking a new segment when the current
-   * one is full); leaves it in #slot / #si / #su8 and returns TAIL. Call under M_LOCK.
+   * Finds the slot for position `t`, TAIL (linking a new segment when the
+   * current one is full); leaves it in #slot / #si / #su8. Call under M_LOCK.
    */
-  #slotLocked(): number {
+  #slotLocked(t: number): void {
     const heap = this.heap;
     const i32 = this.i32;
     const h = this.h;
-    const t = Atomics.load(i32, h + M_TAIL);
-    const seg = Atomics.load(i32, h + M_TAIL_SEG);
-    if (seg !== this.#seg) this.#see(seg);
-    // BASE is re-read: a recycled segment comes back at the same offset with a new base.
-    let idx = (t - (this.#segBase = Atomics.load(this.#si!, (seg >> 2) + S_BASE))) | 0;
+    const mine = (this.#tagMine = Atomics.load(i32, h + M_LAST_TAG) === selfTag);
+    let seg = this.#seg;
+    // safety: LAST_TAG still ours, this thread's last pusher this producer, and TAIL where its
+    // publish left it: nobody has pushed since, so TAIL_SEG and its BASE are what this producer
+    // saw (a segment cannot be recycled while TAIL is in it), and two loads are saved. A producer
+    // that died here after linking a next segment, before publishing, left S_NEXT set: the
+    // full-segment branch below follows that link, as it does for any producer.
+    if (!(mine && lastPusher === this && t === this.#pubTail && seg !== 0)) {
+      seg = Atomics.load(i32, h + M_TAIL_SEG);
+      if (seg !== this.#seg) this.#see(seg);
+      // BASE is re-read: a recycled segment comes back at the same offset with a new base.
+      this.#segBase = Atomics.load(this.#si!, (seg >> 2) + S_BASE);
+    }
+    let idx = (t - this.#segBase) | 0;
     if (idx >= this.segSlots) {
       const si = this.#si!;
       let next = Atomics.load(si, (seg >> 2) + S_NEXT);
@@ -273,21 +311,21 @@ class Producer {
       idx = 0;
     }
     this.#slot = this.#slots + idx * SLOT_BYTES;
-    return t;
   }
 
   /** Publishes the slot of position `t`. Call under M_LOCK, after writing it. */
   #publishLocked(t: number): void {
     const i32 = this.i32;
     const h = this.h;
-    if (Atomics.load(i32, h + M_LAST_TAG) !== selfTag) Atomics.store(i32, h + M_LAST_TAG, selfTag);
+    if (!this.#tagMine) Atomics.store(i32, h + M_LAST_TAG, selfTag);
+    lastPusher = this;
     // safety: the one store that publishes the slot (and ends a push a dead producer could leave half done).
-    Atomics.store(i32, h + M_TAIL, (t + 1) | 0);
+    Atomics.store(i32, h + M_TAIL, (this.#pubTail = (t + 1) | 0));
   }
 
-  /** Appends the encoding (in `enc.buf`, or `bytes`, or out of line at `ool`) at TAIL and publishes it. Call under M_LOCK. */
-  pushLocked(n: number, ool: number, bytes: Uint8Array | null): void {
-    const t = this.#slotLocked();
+  /** Appends the encoding (in `enc.buf`, or `bytes`, or out of line at `ool`) at TAIL (`t`) and publishes it. Call under M_LOCK. */
+  pushLocked(n: number, ool: number, bytes: Uint8Array | null, t: number): void {
+    this.#slotLocked(t);
     const slot = this.#slot;
     const si = this.#si!;
     if (ool !== 0) {
@@ -301,9 +339,9 @@ class Producer {
     this.#publishLocked(t);
   }
 
-  /** Writes a primitive straight into the slot at TAIL and publishes it; false (nothing published) if it is not one. Call under M_LOCK. */
-  pushFastLocked(value: unknown): boolean {
-    const t = this.#slotLocked();
+  /** Writes a primitive straight into the slot at TAIL (`t`) and publishes it; false (nothing published) if it is not one. Call under M_LOCK. */
+  pushFastLocked(value: unknown, t: number): boolean {
+    this.#slotLocked(t);
     const slot = this.#slot;
     const n = writeFast(value, this.#su8!, slot + 8, INLINE);
     if (n < 0) return false;
@@ -409,8 +447,8 @@ class Producer {
     this.removeLocked(n);
     const ok = !this.closed();
     if (ok) {
-      if (s === null) this.pushLocked(encLen, 0, null);
-      else this.pushLocked(s.n, s.ool, s.bytes);
+      if (s === null) this.pushLocked(encLen, 0, null, this.tailLocked());
+      else this.pushLocked(s.n, s.ool, s.bytes, this.tailLocked());
     }
     unlock(this.i32, this.h + M_LOCK);
     this.heap.free(n);
@@ -572,11 +610,12 @@ export class Sender<T> implements SharedHandle, Disposable {
         unlock(i32, h + M_LOCK);
         throw closedSend(value);
       }
-      if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) {
+      const t = p.tailIfRoomLocked();
+      if (t === NO_ROOM) {
         unlock(i32, h + M_LOCK);
         return false;
       }
-      const ok = p.pushFastLocked(value);
+      const ok = p.pushFastLocked(value, t);
       unlock(i32, h + M_LOCK);
       if (ok) {
         if (Atomics.load(i32, h + M_RX + RX_WAITING) !== 0) wakeReceiver(p.heap, i32, h + M_RX);
@@ -598,12 +637,13 @@ export class Sender<T> implements SharedHandle, Disposable {
       if (ool !== 0) p.heap.free(ool);
       throw closedSend(value);
     }
-    if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) {
+    const t = p.tailIfRoomLocked();
+    if (t === NO_ROOM) {
       // Lost the last slot to another sender between the look and the lock: wait with the encoding.
       unlock(i32, h + M_LOCK);
       return { n, ool, bytes: ool === 0 ? enc.buf.slice(0, n) : null };
     }
-    p.pushLocked(n, ool, null);
+    p.pushLocked(n, ool, null, t);
     unlock(i32, h + M_LOCK);
     wakeReceiver(p.heap, i32, h + M_RX);
     return true;
@@ -654,7 +694,8 @@ export class Sender<T> implements SharedHandle, Disposable {
     lock(p.heap, i32, h + M_LOCK);
     try {
       if (p.closed()) throw new TrySendError('spindle: mpsc trySend failed: the channel is closed', value, ErrorCode.CLOSED);
-      if (p.cap !== 0 && (Atomics.load(i32, h + M_WAITERS) !== 0 || p.roomCached() <= 0)) {
+      const t = p.tailIfRoomLocked();
+      if (t === NO_ROOM) {
         throw new TrySendError(`spindle: mpsc trySend failed: the channel is full (capacity ${p.cap})`, value, ErrorCode.CHANNEL_FULL);
       }
       // Encoded under the lock: a trySend that fails never moves the handles inside its value.
@@ -664,7 +705,7 @@ export class Sender<T> implements SharedHandle, Disposable {
         ool = p.heap.alloc(n);
         copyEncoded(p.heap, ool, n);
       }
-      p.pushLocked(n, ool, null);
+      p.pushLocked(n, ool, null, t);
     } finally {
       unlock(i32, h + M_LOCK);
     }

@@ -256,6 +256,45 @@ describe('mpsc', () => {
     rx.drop();
   });
 
+  it('clones on one thread and two channels, interleaved across segment ends and recycled segments, keep FIFO order', async () => {
+    // A producer skips re-reading the tail segment while nobody has pushed since its own last
+    // push: here other clones (and another channel) push in between, at every distance from a
+    // segment's end, while the receiver recycles segments by draining at random.
+    let seed = 12345;
+    const rand = (k: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % k;
+    const [a, rx] = mpsc.unbounded<unknown>();
+    const [c, rx2] = mpsc.channel<unknown>(5);
+    const senders = [a, a.clone(), a.clone()];
+    const long = 'x'.repeat(200); // out of line: its own heap block
+    let sent = 0;
+    let got = 0;
+    let sent2 = 0;
+    let got2 = 0;
+    const valueOf = (i: number): unknown => (i % 7 === 0 ? { i, long } : i % 3 === 0 ? `s${i}` : i);
+    const check = (v: unknown, i: number): void => {
+      const want = valueOf(i);
+      if (typeof want === 'object' ? (v as { i: number }).i !== i : v !== want) expect.fail(`message ${i}: got ${JSON.stringify(v)}`);
+    };
+    for (let round = 0; round < 3000; round++) {
+      const burst = 1 + rand(40);
+      const s = senders[rand(senders.length)]!;
+      for (let k = 0; k < burst; k++) {
+        if (rand(2) === 0) await s.send(valueOf(sent++));
+        else s.trySend(valueOf(sent++));
+        if (rand(8) === 0 && sent2 - got2 < 5) c.trySend(sent2++);
+      }
+      for (let k = rand(sent - got + 1); k > 0; k--) check(rx.tryRecv(), got++);
+      while (got2 < sent2) expect(rx2.tryRecv()).toBe(got2++);
+    }
+    for (const s of senders) s.drop();
+    for (let v = await rx.recv(); v !== undefined; v = await rx.recv()) check(v, got++);
+    expect(got).toBe(sent);
+    expect(sent).toBeGreaterThan(30_000); // about a thousand segments, each recycled many times
+    c.drop();
+    rx.drop();
+    rx2.drop();
+  });
+
   it('trySend, tryRecv, recvMany and reserve', async () => {
     const [tx, rx] = mpsc.channel<number>(2);
     tx.trySend(1);
