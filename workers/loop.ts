@@ -39,8 +39,17 @@ import type { WorkerServers } from './servers.js';
 const BUDGET = 128;
 /** Every this many tasks the injector is checked before the local queues. */
 const INJECTOR_INTERVAL = 61;
-/** How long an idle worker searches before parking (a futex round trip costs ≈15 µs). */
+/**
+ * How long an idle worker searches before parking (a futex round trip costs
+ * ≈15 µs), at most: a search that found nothing halves the next one, down to
+ * SEARCH_MIN_NS; one that found work restores it. Work that comes back to back
+ * (round trips, a stream of small tasks) keeps the searcher hot; work that
+ * comes further apart than a search (jobs from a queue over the network, a
+ * second worker with nothing to steal) costs a short search and a park instead
+ * of 50 µs of a core that, on a busy machine, another thread needs.
+ */
 const SEARCH_NS = 50_000n;
+const SEARCH_MIN_NS = 3_000n;
 /** Steal attempts that lose a race before moving to the next victim. */
 const STEAL_RETRIES = 4;
 
@@ -58,6 +67,8 @@ export class WorkerLoop {
   private running = false;
   private scheduled = false;
   private parkedAsync = false;
+  /** The next search's length (see SEARCH_NS). */
+  private searchNs = SEARCH_NS;
   private exited = false;
   /**
    * Keeps this thread's event loop alive while it is parked in `waitAsync`,
@@ -245,9 +256,10 @@ export class WorkerLoop {
     const idle = core.idle;
     const searching = !this.harness.loading && idle.startSearch(this.index);
     if (searching) {
-      const until = process.hrtime.bigint() + SEARCH_NS;
+      const until = process.hrtime.bigint() + this.searchNs;
       do {
         if (this.refill() || this.steal()) {
+          this.searchNs = SEARCH_NS;
           // safety: the look at the queues comes after leaving the searchers (idle.ts, "Searching").
           if (idle.workFound(this.index) && this.moreShared()) idle.newWork();
           this.running = true;
@@ -259,8 +271,12 @@ export class WorkerLoop {
           this.schedule();
           return;
         }
-        if (core.inboxes[this.index]!.len() > 0 || this.harness.pendingReady) break;
+        if (core.inboxes[this.index]!.len() > 0 || this.harness.pendingReady) {
+          this.park(searching); // (which finds it)
+          return;
+        }
       } while (process.hrtime.bigint() < until);
+      if (this.searchNs > SEARCH_MIN_NS) this.searchNs >>= 1n;
     }
     this.park(searching);
   }

@@ -103,6 +103,12 @@ const ANNOUNCE_EVERY = 64;
  */
 const MAIN_SPIN_MS = 0.03;
 /**
+ * A spin that ran out halves the next one, down to this; one that caught its completion restores
+ * MAIN_SPIN_MS. Completions that keep missing the window (a worker that had parked, a machine whose
+ * cores are all taken) then cost a short spin, not 30 µs of the event loop each.
+ */
+const MAIN_SPIN_MIN_MS = 0.002;
+/**
  * A wait that ended within this is short: the next one spins first. Longer (tasks of 50 µs and
  * more awaited one by one, long tasks): it only sleeps, so the spin never burns 30 µs per wait
  * for a completion that always comes after it.
@@ -132,6 +138,8 @@ export class Engine implements HandleHost {
   #pumping = false;
   /** The last wait for a completion was short (SHORT_WAIT_MS): the next one spins before it sleeps. */
   #waitsShort = true;
+  /** The next spin's length (MAIN_SPIN_MS, halved by each spin that ran out). */
+  #spinMs = MAIN_SPIN_MS;
   /** Tasks the drain published since it last called newWork (see #announce). */
   #unannounced = 0;
   readonly #keepAlive: NodeJS.Timeout;
@@ -244,7 +252,11 @@ export class Engine implements HandleHost {
       const t0 = performance.now();
       if (this.#waitsShort && this.#overflow.size === 0) {
         await new Promise(setImmediate);
-        if (this.#spinForCompletion(performance.now() + MAIN_SPIN_MS)) continue;
+        if (this.#spinForCompletion(performance.now() + this.#spinMs)) {
+          this.#spinMs = MAIN_SPIN_MS;
+          continue;
+        }
+        if (this.#spinMs > MAIN_SPIN_MIN_MS) this.#spinMs /= 2;
       }
       Atomics.store(ctl, H_MAIN_WAIT, 1);
       // safety: re-check after announcing the wait: a worker that pushed before
