@@ -1,0 +1,109 @@
+/**
+ * `npm run bench:spaced [-- --workers 2 --rounds 3]`
+ *
+ * What a pool costs when its work does not come back to back, every pool side
+ * by side in one run:
+ *
+ * - round trips in a plain loop (`await run(tiny)`, 20,000 per round after
+ *   2,000 to warm up): p50, p99 and p99.9, without a benchmark harness between
+ *   the calls;
+ * - tiny tasks a timer tick apart (~1 ms, as jobs from a queue over the
+ *   network arrive): the whole process's CPU per task (`process.cpuUsage`, every
+ *   thread), minus what the same loop costs without the tasks. A pool whose
+ *   idle threads spin, or that wakes them at great cost, shows it here.
+ *
+ * Each figure is the median of the rounds, [min–max]; the rounds interleave the
+ * pools. Markdown on stdout, progress on stderr.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Adapter } from './adapter.js';
+import { adapters, PEERS, type AdapterId } from './adapters/index.js';
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    peers: { type: 'string' },
+  },
+});
+const WORKERS = Number(values.workers);
+const ROUNDS = Number(values.rounds);
+const CALLS = 20_000;
+const SPACED = 500;
+const ids: AdapterId[] = ['spindle', ...(values.peers === undefined ? PEERS : (values.peers.split(',') as AdapterId[]))];
+
+const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
+const span = (xs: number[], d = 1): string => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+async function roundTrips(a: Adapter): Promise<{ p50: number; p99: number; p999: number }> {
+  for (let i = 0; i < 2000; i++) await a.run('tiny', i);
+  const lat = new Float64Array(CALLS);
+  for (let i = 0; i < CALLS; i++) {
+    const t0 = performance.now();
+    await a.run('tiny', i);
+    lat[i] = performance.now() - t0;
+  }
+  lat.sort();
+  const at = (q: number): number => lat[Math.min(CALLS - 1, Math.floor(q * CALLS))]! * 1000;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999) };
+}
+
+/** µs of process CPU per iteration of `await tick()`, with a task before each tick when `task`. */
+async function cpuPerTick(a: Adapter, task: boolean): Promise<number> {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < SPACED; i++) {
+    if (task) await a.run('tiny', i);
+    await tick();
+  }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / SPACED;
+}
+
+interface Row {
+  p50: number[];
+  p99: number[];
+  p999: number[];
+  cpu: number[];
+}
+const rows = new Map<AdapterId, Row>(ids.map((id) => [id, { p50: [], p99: [], p999: [], cpu: [] }]));
+const skipped = new Map<AdapterId, string>();
+
+for (let r = 1; r <= ROUNDS; r++) {
+  for (const id of ids) {
+    if (skipped.has(id)) continue;
+    const a = adapters[id]();
+    try {
+      await a.start(WORKERS);
+    } catch (e) {
+      skipped.set(id, String(e));
+      continue;
+    }
+    process.stderr.write(`round ${r}/${ROUNDS} ${a.name}\n`);
+    const rt = await roundTrips(a);
+    const idle = await cpuPerTick(a, false);
+    const busy = await cpuPerTick(a, true);
+    await a.close();
+    const row = rows.get(id)!;
+    row.p50.push(rt.p50);
+    row.p99.push(rt.p99);
+    row.p999.push(rt.p999);
+    row.cpu.push(Math.max(0, busy - idle));
+  }
+}
+
+const cpus = os.cpus();
+console.log(`# Spaced work: plain-loop round trips, and CPU per task when tasks come a timer tick apart\n`);
+console.log(`${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), Node ${process.version}, ${WORKERS} worker threads per pool; median of ${ROUNDS} interleaved rounds [min–max].`);
+console.log(`Reproduce: \`npm run bench:spaced -- --workers ${WORKERS} --rounds ${ROUNDS}\`\n`);
+console.log('| pool | round trip p50, µs | p99, µs | p99.9, µs | process CPU per task a tick apart, µs |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const [id, row] of rows) {
+  if (skipped.has(id)) {
+    console.log(`| ${id} | skipped: ${skipped.get(id)} | | | |`);
+    continue;
+  }
+  console.log(`| ${id} | ${span(row.p50)} | ${span(row.p99)} | ${span(row.p999, 0)} | ${span(row.cpu, 0)} |`);
+}
+console.log(`\nCPU per task: the whole process (every thread) over ${SPACED} tasks each followed by \`setTimeout(0)\`, minus the same loop without the tasks.`);
