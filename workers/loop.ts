@@ -50,6 +50,14 @@ const INJECTOR_INTERVAL = 61;
  */
 const SEARCH_NS = 50_000n;
 const SEARCH_MIN_NS = 3_000n;
+/**
+ * Every this many searches one runs the full SEARCH_NS whatever the current
+ * length (a probe): without it, a worker whose searches had shrunk would never
+ * find out that work comes back to back again (its short searches keep
+ * missing it, and the main thread, whose polls miss the parked worker, shrinks
+ * its own: both would stay in the slow mode for good).
+ */
+const PROBE_EVERY = 8;
 /** Steal attempts that lose a race before moving to the next victim. */
 const STEAL_RETRIES = 4;
 
@@ -69,6 +77,7 @@ export class WorkerLoop {
   private parkedAsync = false;
   /** The next search's length (see SEARCH_NS). */
   private searchNs = SEARCH_NS;
+  private searches = 0;
   private exited = false;
   /**
    * Keeps this thread's event loop alive while it is parked in `waitAsync`,
@@ -256,7 +265,7 @@ export class WorkerLoop {
     const idle = core.idle;
     const searching = !this.harness.loading && idle.startSearch(this.index);
     if (searching) {
-      const until = process.hrtime.bigint() + this.searchNs;
+      const until = process.hrtime.bigint() + (++this.searches % PROBE_EVERY === 0 ? SEARCH_NS : this.searchNs);
       do {
         if (this.refill() || this.steal()) {
           this.searchNs = SEARCH_NS;

@@ -108,6 +108,8 @@ const MAIN_SPIN_MS = 0.03;
  * cores are all taken) then cost a short spin, not 30 µs of the event loop each.
  */
 const MAIN_SPIN_MIN_MS = 0.002;
+/** Every this many polls one runs the full MAIN_SPIN_MS (a probe; see PROBE_EVERY in workers/loop.ts). */
+const MAIN_PROBE_EVERY = 8;
 /**
  * A wait that ended within this is short: the next one spins first. Longer (tasks of 50 µs and
  * more awaited one by one, long tasks): it only sleeps, so the spin never burns 30 µs per wait
@@ -140,6 +142,7 @@ export class Engine implements HandleHost {
   #waitsShort = true;
   /** The next spin's length (MAIN_SPIN_MS, halved by each spin that ran out). */
   #spinMs = MAIN_SPIN_MS;
+  #spins = 0;
   /** Tasks the drain published since it last called newWork (see #announce). */
   #unannounced = 0;
   readonly #keepAlive: NodeJS.Timeout;
@@ -261,7 +264,8 @@ export class Engine implements HandleHost {
       if (this.#yielded) {
         // Back from the setImmediate (the code that spawns the next task has run): poll before sleeping.
         this.#yielded = false;
-        if (this.#spinForCompletion(performance.now() + this.#spinMs)) {
+        const ms = ++this.#spins % MAIN_PROBE_EVERY === 0 ? MAIN_SPIN_MS : this.#spinMs;
+        if (this.#spinForCompletion(performance.now() + ms)) {
           this.#spinMs = MAIN_SPIN_MS;
           continue;
         }
