@@ -1,11 +1,10 @@
 // Worker side of bench/channels.ts: one end of a one-way stream or a round-trip server,
 // over a MessagePort or over spindle channels (attached to the main thread's heap).
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { expose } from 'comlink';
 import { reviverFor } from '../src/shared/handle.js';
 import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
-import '../src/channel/index.js';
-import type { mpsc, oneshot } from '../src/channel/index.js';
+import { mpsc, type oneshot } from '../src/channel/index.js';
 import type { Endpoint } from '../src/channel/endpoint.js';
 import { serve } from '../src/comlink.js';
 import { makeValue, nodeEndpoint, type ValueKind } from './channel-values.js';
@@ -30,6 +29,36 @@ function waitGo(): void {
   while (Atomics.load(job.go, 0) === 0) Atomics.wait(job.go, 0, 0, 1000);
 }
 
+/**
+ * How long each stream worker runs the stream code paths before the timed run,
+ * every implementation alike: a spindle channel and a MessagePort within this
+ * thread, the same calls the timed loops make. Every round starts fresh
+ * workers, and without this a stream's figure is partly V8's tiers catching up
+ * (a MessagePort's hot path is C++, a channel's is JavaScript).
+ */
+const WARM_MS = 300;
+
+async function warmStreams(kind: ValueKind): Promise<void> {
+  const vals = Array.from({ length: 512 }, (_, i) => makeValue(kind, i));
+  const [tx, rx] = mpsc.channel<unknown>(1024);
+  const it = rx[Symbol.asyncIterator]();
+  const { port1, port2 } = new MessageChannel();
+  let got = 0;
+  port2.on('message', () => got++);
+  for (const end = performance.now() + WARM_MS; performance.now() < end; ) {
+    for (const v of vals) await tx.send(v);
+    for (let i = 0; i < vals.length; i++) await it.next();
+    for (const v of vals) tx.sendSync(v);
+    for (let i = 0; i < vals.length; i++) await it.next();
+    for (const v of vals) port1.postMessage(v);
+    while (got < vals.length) await new Promise(setImmediate);
+    got = 0;
+  }
+  tx.drop();
+  rx.drop();
+  port1.close();
+}
+
 /** A counter object served by comlink (the RPC round trip's callee). */
 const counter = {
   n: 0,
@@ -39,13 +68,15 @@ const counter = {
 };
 
 const ops: Record<string, () => unknown> = {
-  portProduce() {
+  async portProduce() {
+    await warmStreams(job.kind);
     const port = job.port ?? parentPort!;
     const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
     waitGo();
     for (let i = 0; i < job.n; i++) port.postMessage(vals[i & 1023]);
   },
-  portConsume() {
+  async portConsume() {
+    await warmStreams(job.kind);
     const port = job.port!;
     let n = 0;
     port.on('message', () => {
@@ -61,13 +92,15 @@ const ops: Record<string, () => unknown> = {
     post('ready');
   },
   async spindleProduce() {
+    await warmStreams(job.kind);
     const tx = revive<mpsc.Sender<unknown>>();
     const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
     waitGo();
     for (let i = 0; i < job.n; i++) await tx.send(vals[i & 1023]);
     tx.drop();
   },
-  spindleProduceSync() {
+  async spindleProduceSync() {
+    await warmStreams(job.kind);
     const tx = revive<mpsc.Sender<unknown>>();
     const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
     waitGo();
@@ -75,6 +108,7 @@ const ops: Record<string, () => unknown> = {
     tx.drop();
   },
   async spindleConsume() {
+    await warmStreams(job.kind);
     const rx = revive<mpsc.Receiver<unknown>>();
     post('ready');
     let n = 0;

@@ -3,7 +3,9 @@
 // One-way streams (messages/s) and round trips (µs), spindle's channels against
 // a MessagePort and the `multithreading` package's channel, all in one run.
 // Each figure is the median of ROUNDS runs [min–max]; every run uses fresh
-// channels and (for the plain-thread rows) fresh worker threads.
+// channels and (for the plain-thread rows) fresh worker threads, which run the
+// stream code paths for a while before the timed part (channels-worker.ts,
+// warmStreams), so that a stream's figure is a steady state.
 //
 // Environment: SPINDLE_BENCH_ROUNDS (default 5), SPINDLE_BENCH_N (messages
 // per stream, default 300000; objects and multithreading use fewer), and
