@@ -31,7 +31,14 @@ const WORKERS = Number(values.workers);
 const ROUNDS = Number(values.rounds);
 const CALLS = 20_000;
 const SPACED = 500;
-const ids: AdapterId[] = ['spindle', ...(values.peers === undefined ? PEERS : (values.peers.split(',') as AdapterId[]))];
+for (const [flag, v] of [['--workers', WORKERS], ['--rounds', ROUNDS]] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`bench:spaced: ${flag} must be a positive integer, got ${String(v)}`);
+}
+const peers = values.peers === undefined ? [...PEERS] : values.peers.split(',').filter((p) => p !== '');
+for (const p of peers) {
+  if (!(PEERS as readonly string[]).includes(p)) throw new Error(`bench:spaced: unknown peer '${p}'; expected some of: ${PEERS.join(', ')}`);
+}
+const ids: AdapterId[] = ['spindle', ...(peers as AdapterId[])];
 
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
 const span = (xs: number[], d = 1): string => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
