@@ -19,6 +19,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Adapter } from './adapter.js';
 import { adapters, PEERS, type AdapterId } from './adapters/index.js';
+import { median } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +41,6 @@ for (const p of peers) {
 }
 const ids: AdapterId[] = ['spindle', ...(peers as AdapterId[])];
 
-const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
 const span = (xs: number[], d = 1): string => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 

@@ -31,6 +31,7 @@ import { Hand } from './handoff.js';
 import { Harness, type Counters } from './harness.js';
 import { Live } from './live.js';
 import type { Modules } from './modules.js';
+import { SpinWindow } from '../src/shared/spin-window.js';
 import { PrivateDeque } from './private-deque.js';
 import { Spawner } from './spawner.js';
 import type { WorkerServers } from './servers.js';
@@ -41,23 +42,11 @@ const BUDGET = 128;
 const INJECTOR_INTERVAL = 61;
 /**
  * How long an idle worker searches before parking (a futex round trip costs
- * ≈15 µs), at most: a search that found nothing halves the next one, down to
- * SEARCH_MIN_NS; one that found work restores it. Work that comes back to back
- * (round trips, a stream of small tasks) keeps the searcher hot; work that
- * comes further apart than a search (jobs from a queue over the network, a
- * second worker with nothing to steal) costs a short search and a park instead
- * of 50 µs of a core that, on a busy machine, another thread needs.
+ * ≈15 µs), in ns: at most SEARCH_NS, at least SEARCH_MIN_NS, adapted to
+ * whether searching found work (src/shared/spin-window.ts).
  */
-const SEARCH_NS = 50_000n;
-const SEARCH_MIN_NS = 3_000n;
-/**
- * Every this many searches one runs the full SEARCH_NS whatever the current
- * length (a probe): without it, a worker whose searches had shrunk would never
- * find out that work comes back to back again (its short searches keep
- * missing it, and the main thread, whose polls miss the parked worker, shrinks
- * its own: both would stay in the slow mode for good).
- */
-const PROBE_EVERY = 8;
+const SEARCH_NS = 50_000;
+const SEARCH_MIN_NS = 3_000;
 /** Steal attempts that lose a race before moving to the next victim. */
 const STEAL_RETRIES = 4;
 
@@ -75,9 +64,8 @@ export class WorkerLoop {
   private running = false;
   private scheduled = false;
   private parkedAsync = false;
-  /** The next search's length (see SEARCH_NS). */
-  private searchNs = SEARCH_NS;
-  private searches = 0;
+  /** How long the next search lasts. */
+  private readonly search = new SpinWindow(SEARCH_NS, SEARCH_MIN_NS);
   private exited = false;
   /**
    * Keeps this thread's event loop alive while it is parked in `waitAsync`,
@@ -265,10 +253,10 @@ export class WorkerLoop {
     const idle = core.idle;
     const searching = !this.harness.loading && idle.startSearch(this.index);
     if (searching) {
-      const until = process.hrtime.bigint() + (++this.searches % PROBE_EVERY === 0 ? SEARCH_NS : this.searchNs);
+      const until = process.hrtime.bigint() + BigInt(this.search.next());
       do {
         if (this.refill() || this.steal()) {
-          this.searchNs = SEARCH_NS;
+          this.search.hit();
           // safety: the look at the queues comes after leaving the searchers (idle.ts, "Searching").
           if (idle.workFound(this.index) && this.moreShared()) idle.newWork();
           this.running = true;
@@ -285,7 +273,7 @@ export class WorkerLoop {
           return;
         }
       } while (process.hrtime.bigint() < until);
-      if (this.searchNs > SEARCH_MIN_NS) this.searchNs >>= 1n;
+      this.search.miss();
     }
     this.park(searching);
   }

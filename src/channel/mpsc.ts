@@ -447,8 +447,9 @@ class Producer {
     this.removeLocked(n);
     const ok = !this.closed();
     if (ok) {
-      if (s === null) this.pushLocked(encLen, 0, null, this.tailLocked());
-      else this.pushLocked(s.n, s.ool, s.bytes, this.tailLocked());
+      const t = this.tailLocked();
+      if (s === null) this.pushLocked(encLen, 0, null, t);
+      else this.pushLocked(s.n, s.ool, s.bytes, t);
     }
     unlock(this.i32, this.h + M_LOCK);
     this.heap.free(n);

@@ -43,6 +43,7 @@ import { WorkerPool } from './pool.js';
 import { ServerHub } from '../server/hub.js';
 import { recoverWorker } from './recovery.js';
 import { Overflow } from './overflow.js';
+import { SpinWindow } from '../shared/spin-window.js';
 
 /** One worker's counters, in {@link RuntimeMetrics}. */
 export interface WorkerMetrics {
@@ -102,14 +103,8 @@ const ANNOUNCE_EVERY = 64;
  * `setImmediate`, so the callbacks that spawn the next task run first.
  */
 const MAIN_SPIN_MS = 0.03;
-/**
- * A spin that ran out halves the next one, down to this; one that caught its completion restores
- * MAIN_SPIN_MS. Completions that keep missing the window (a worker that had parked, a machine whose
- * cores are all taken) then cost a short spin, not 30 µs of the event loop each.
- */
+/** The shortest poll, once polls keep running out (src/shared/spin-window.ts). */
 const MAIN_SPIN_MIN_MS = 0.002;
-/** Every this many polls one runs the full MAIN_SPIN_MS (a probe; see PROBE_EVERY in workers/loop.ts). */
-const MAIN_PROBE_EVERY = 8;
 /**
  * A wait that ended within this is short: the next one spins first. Longer (tasks of 50 µs and
  * more awaited one by one, long tasks): it only sleeps, so the spin never burns 30 µs per wait
@@ -140,9 +135,8 @@ export class Engine implements HandleHost {
   #pumping = false;
   /** The last wait for a completion was short (SHORT_WAIT_MS): the next one spins before it sleeps. */
   #waitsShort = true;
-  /** The next spin's length (MAIN_SPIN_MS, halved by each spin that ran out). */
-  #spinMs = MAIN_SPIN_MS;
-  #spins = 0;
+  /** How long the next poll for a completion lasts. */
+  readonly #spin = new SpinWindow(MAIN_SPIN_MS, MAIN_SPIN_MIN_MS);
   /** Tasks the drain published since it last called newWork (see #announce). */
   #unannounced = 0;
   readonly #keepAlive: NodeJS.Timeout;
@@ -264,12 +258,11 @@ export class Engine implements HandleHost {
       if (this.#yielded) {
         // Back from the setImmediate (the code that spawns the next task has run): poll before sleeping.
         this.#yielded = false;
-        const ms = ++this.#spins % MAIN_PROBE_EVERY === 0 ? MAIN_SPIN_MS : this.#spinMs;
-        if (this.#spinForCompletion(performance.now() + ms)) {
-          this.#spinMs = MAIN_SPIN_MS;
+        if (this.#spinForCompletion(performance.now() + this.#spin.next())) {
+          this.#spin.hit();
           continue;
         }
-        if (this.#spinMs > MAIN_SPIN_MIN_MS) this.#spinMs /= 2;
+        this.#spin.miss();
       } else {
         this.#drain();
         if (this.#isQuiet()) break;
