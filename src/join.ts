@@ -188,6 +188,11 @@ export class JoinHandle<T> implements PromiseLike<T> {
     this.#wait(listener, undefined, LISTENER);
   }
 
+  /** @internal The JoinError a settled handle failed with; undefined while pending or when it succeeded. */
+  _error(): JoinError | undefined {
+    return this._state === ERR ? (this._value as JoinError) : undefined;
+  }
+
   /** As `Promise.prototype.catch`: observes the outcome (a handle observed this way never reports its panic to `onPanic`). */
   catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
     return this.then(undefined, onrejected);

@@ -3,6 +3,10 @@
  * `JoinSet`. Built on the public task API only (`spawn`, `JoinHandle`), so it
  * works on the main thread and inside tasks alike.
  *
+ * It watches its tasks through the handles' internal listener (one function for
+ * the whole set, no promise per task: `then` per handle made a promise and two
+ * closures per task).
+ *
  * Inside a task a JoinSet starts watching its children one turn of the event
  * loop after spawning them (or when joined), not at `spawn`: watching a child
  * that is still in the worker's private deque runs it right there, and the
@@ -12,7 +16,7 @@ import { workerHost } from '../context.js';
 import { AbortedError } from '../channel/errors.js';
 import { signalOf } from '../channel/wait.js';
 import { JoinError, typeError } from '../errors.js';
-import type { AbortHandle, JoinHandle } from '../join.js';
+import { JoinHandle, type AbortHandle } from '../join.js';
 import type { Runtime } from '../runtime.js';
 import { spawn } from '../spawn.js';
 
@@ -98,11 +102,20 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
   }
 
   #watch(h: JoinHandle<T>): void {
-    h.then(
-      (v) => this.#finish(h, true, v),
-      (e) => this.#finish(h, false, e as JoinError),
-    );
+    // (A handle-like object from elsewhere that passed add()'s check is watched through `then`.)
+    if (h instanceof JoinHandle) h._listen(this.#settled);
+    else
+      (h as PromiseLike<T>).then(
+        (v) => this.#finish(h, true, v),
+        (e: unknown) => this.#finish(h, false, e as JoinError),
+      );
   }
+
+  /** The listener of every handle in the set (JoinHandle._listen: runs once, after it settles). */
+  readonly #settled = (h: JoinHandle<T>): void => {
+    const err = h._error();
+    this.#finish(h, err === undefined, err ?? (h._value as T));
+  };
 
   #finish(h: JoinHandle<T>, ok: boolean, v: T | JoinError): void {
     if (!this.#live.delete(h)) return; // detached meanwhile

@@ -16,8 +16,8 @@
  * shared handles (Arc, Mutex, channel ends) to share state.
  */
 import { workerHost } from '../context.js';
-import { JoinError, typeError } from '../errors.js';
-import type { JoinHandle } from '../join.js';
+import { typeError } from '../errors.js';
+import { JoinHandle } from '../join.js';
 import type { Runtime } from '../runtime.js';
 import { spawn } from '../spawn.js';
 
@@ -62,22 +62,17 @@ export async function scope<R>(body: (s: Scope) => R | PromiseLike<R>, opts: { r
   const abortAll = (): void => {
     for (const h of live) h.abort();
   };
-  const watch = (h: JoinHandle<unknown>): void => {
-    h.then(
-      () => finish(h),
-      (e) => {
-        if (failure === null && e instanceof JoinError && e.isPanic()) {
-          failure = { e };
-          abortAll();
-        }
-        finish(h);
-      },
-    );
-  };
-  const finish = (h: JoinHandle<unknown>): void => {
+  // One listener for every task (JoinHandle._listen): no promise or closure per task.
+  const settled = (h: JoinHandle<unknown>): void => {
+    const e = h._error();
+    if (e !== undefined && failure === null && e.isPanic()) {
+      failure = { e };
+      abortAll();
+    }
     live.delete(h);
     if (live.size === 0 && settle !== null) settle();
   };
+  const watch = (h: JoinHandle<unknown>): void => h._listen(settled);
   // Inside a task, watch one event-loop turn after spawning (watching a child still in the
   // worker's private deque runs it at once: let the body spawn its batch first).
   let pending: JoinHandle<unknown>[] = [];

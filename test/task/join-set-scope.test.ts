@@ -42,6 +42,20 @@ describe('JoinSet', () => {
     expect(await set.joinNextWithId()).toMatchObject({ value: 9 });
   });
 
+  it('owns its panics: one joined, one left in the set, and one in a scope reach no onPanic; a detached one does', async () => {
+    const seen: JoinError[] = [];
+    const one = new Runtime({ workers: 1, onPanic: (e) => seen.push(e) });
+    const set = new JoinSet<number>({ runtime: one });
+    set.spawn(t.panicAfter, 0, 'joined');
+    set.spawn(t.panicAfter, 0, 'left in the set');
+    expect(((await rejectionOf(set.joinNext())) as JoinError).isPanic()).toBe(true);
+    await expect(scope((s) => void s.spawn(t.panicAfter, 0, 'in a scope'), { runtime: one })).rejects.toBeInstanceOf(JoinError);
+    one.spawn(t.panicAfter, 0, 'detached'); // never observed: must be reported
+    await within(one.shutdown(), 10_000, 'shutdown'); // reports what was never observed
+    expect(seen.map((x) => (x.intoPanic() as Error).message)).toEqual(['detached']);
+    expect(set.len).toBe(1);
+  });
+
   it('abortAll cancels what runs; shutdown drains; joinAll aborts the rest when one fails', async () => {
     const flag = new AtomicI32(0);
     const started = new AtomicI32(0);
