@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import './node20-shim.js';
 import { Mutex as MtMutex } from 'multithreading';
-import { lockWord, unlockWord } from '../src/shared/futex.js';
+import { lockWord, unlockWord } from './futex-word.js';
 import { reviverFor } from '../src/shared/handle.js';
 import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
 import type { Mutex, SharedMap } from '../src/sync/index.js';
@@ -62,7 +62,7 @@ const runs: Record<string, () => void | Promise<void>> = {
     }
     port.postMessage(perBatch);
   },
-  /** The same loop on an unfair futex word (src/shared/futex.ts): what FIFO hand-off costs. */
+  /** The same loop on an unfair futex word (bench/futex-word.ts): what FIFO hand-off costs. */
   unfairFutex() {
     const i32 = heap.i32;
     const word = job.handle!.offset >> 2;

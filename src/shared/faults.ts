@@ -28,6 +28,8 @@ export const FAULT_POINTS = [
   'mid-overflow',
   /** Inside the shared heap's allocator lock, a free-list change half made (heap.ts). */
   'mid-heap-lock',
+  /** A Notify or Barrier changed its state for its sleepers, before waking them (sync/notify.ts, sync/barrier.ts). */
+  'mid-sync-wake',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 

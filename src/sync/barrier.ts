@@ -2,21 +2,30 @@
  * Barrier: `n` tasks wait until all `n` have arrived, then all go on — Tokio's
  * `Barrier`. Exactly one of each generation is told it is the leader. Reusable:
  * the next `n` arrivals form the next generation. Layout: BARRIER_BLOCK below.
+ *
+ * Death-safety: the arrivals and the generation are one 64-bit word, changed
+ * only by compareExchange, so a thread that dies in a Barrier call leaves it
+ * whole (its arrival counted or not) and holds no lock. The leader bumps WAKE
+ * after completing a generation; one that dies in between (fault point
+ * `mid-sync-wake`) delays the others by at most a poll period: they read
+ * STATE again after each POLL_MS sleep.
  */
 import { rangeError } from '../errors.js';
-import { lockWord, unlockWord } from '../shared/futex.js';
+import { fault, faultsOn } from '../shared/faults.js';
 import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { abortedError, assertMayBlock, blockChange, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
 
 const KIND = 0;
-const LOCK = 1;
-const N = 2;
-const COUNT = 3;
-const GEN = 4;
+const N = 1;
+const STATE = 2; // words 2-3: one BigInt64 (8-aligned: heap blocks are)
+const WAKE = 4;
 const WORDS = 5;
 const BYTES = WORDS * 4;
+
+/** STATE: arrivals in its low 32 bits, the generation in its high 32 bits. */
+const GEN_SHIFT = 32n;
 
 export const BARRIER_BLOCK = wordTable({
   title: 'Barrier block',
@@ -25,10 +34,15 @@ export const BARRIER_BLOCK = wordTable({
   size: WORDS,
   rows: [
     { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
-    { name: 'LOCK', at: LOCK, words: 1, meaning: 'short lock (futex.ts) over COUNT and GEN', access: 'arrivals' },
     { name: 'N', at: N, words: 1, meaning: 'parties per generation', access: 'creator → arrivals' },
-    { name: 'COUNT', at: COUNT, words: 1, meaning: 'arrivals in the current generation', access: 'under LOCK' },
-    { name: 'GEN', at: GEN, words: 1, meaning: 'generation; bumped by the leader, slept on', access: 'leader → waiters' },
+    {
+      name: 'STATE',
+      at: STATE,
+      words: 2,
+      meaning: `one BigInt64, changed only by compareExchange: bits 0–${GEN_SHIFT - 1n} arrivals in the current generation, bits ${GEN_SHIFT}–63 the generation (wraps)`,
+      access: 'arrivals (CAS)',
+    },
+    { name: 'WAKE', at: WAKE, words: 1, meaning: 'bumped by the leader after a generation completes; waiters sleep on it (the futex word)', access: 'leader → waiters' },
   ],
 });
 
@@ -58,29 +72,46 @@ export class Barrier extends SharedObject {
     });
   }
 
+  get #at(): number {
+    return (this.off >> 3) + (STATE >> 1);
+  }
+
+  /** The generation STATE is in now (0 … 2^32 - 1: never the leader's -1). */
+  #gen(): number {
+    return Number(BigInt.asUintN(32, Atomics.load(this.heap.i64, this.#at) >> GEN_SHIFT));
+  }
+
   /** Arrives; returns the generation to wait for, or -1 when this arrival completed it (leader). */
   #arrive(): number {
-    const i32 = this.i32;
-    lockWord(i32, this.w(LOCK));
-    const count = Atomics.load(i32, this.w(COUNT)) + 1;
-    const gen = Atomics.load(i32, this.w(GEN));
-    const leader = count === Atomics.load(i32, this.w(N));
-    Atomics.store(i32, this.w(COUNT), leader ? 0 : count);
-    if (leader) Atomics.add(i32, this.w(GEN), 1);
-    unlockWord(i32, this.w(LOCK));
-    if (!leader) return gen;
-    Atomics.notify(i32, this.w(GEN));
-    return -1;
+    const i64 = this.heap.i64;
+    const at = this.#at;
+    const n = Atomics.load(this.i32, this.w(N));
+    for (;;) {
+      const word = Atomics.load(i64, at);
+      const count = Number(BigInt.asUintN(32, word)) + 1;
+      const gen = BigInt.asUintN(32, word >> GEN_SHIFT);
+      const leader = count === n;
+      const next = BigInt.asIntN(64, leader ? BigInt.asUintN(32, gen + 1n) << GEN_SHIFT : (gen << GEN_SHIFT) | BigInt(count));
+      // safety: one CAS from the exact word judged: the arrival counts, and completes its generation, whole or not at all.
+      if (Atomics.compareExchange(i64, at, word, next) !== word) continue;
+      if (!leader) return Number(gen);
+      if (faultsOn) fault('mid-sync-wake');
+      Atomics.add(this.i32, this.w(WAKE), 1);
+      Atomics.notify(this.i32, this.w(WAKE));
+      return -1;
+    }
   }
 
   /** Withdraws an arrival of generation `gen`; false if that generation completed meanwhile. */
   #depart(gen: number): boolean {
-    const i32 = this.i32;
-    lockWord(i32, this.w(LOCK));
-    const still = Atomics.load(i32, this.w(GEN)) === gen;
-    if (still) Atomics.sub(i32, this.w(COUNT), 1);
-    unlockWord(i32, this.w(LOCK));
-    return still;
+    const i64 = this.heap.i64;
+    const at = this.#at;
+    for (;;) {
+      const word = Atomics.load(i64, at);
+      if (Number(BigInt.asUintN(32, word >> GEN_SHIFT)) !== gen) return false;
+      // (This arrival is still counted in this generation: the count is at least 1.)
+      if (Atomics.compareExchange(i64, at, word, word - 1n) === word) return true;
+    }
   }
 
   /**
@@ -94,8 +125,10 @@ export class Barrier extends SharedObject {
     const signal = checkSignal(opts, 'Barrier.wait()');
     const gen = this.#arrive();
     if (gen < 0) return { isLeader: true };
-    while (Atomics.load(this.i32, this.w(GEN)) === gen) {
-      const w = waitChange(this.i32, this.w(GEN), gen);
+    for (;;) {
+      const wake = Atomics.load(this.i32, this.w(WAKE));
+      if (this.#gen() !== gen) break;
+      const w = waitChange(this.i32, this.w(WAKE), wake);
       if (w === undefined) continue;
       if ((signal === undefined ? await w : await waitOrAbort(w, signal)) === 'aborted' && this.#depart(gen)) {
         throw abortedError(signal!, 'Barrier.wait()');
@@ -110,8 +143,11 @@ export class Barrier extends SharedObject {
     assertMayBlock('Barrier.waitSync()');
     const gen = this.#arrive();
     if (gen < 0) return { isLeader: true };
-    while (Atomics.load(this.i32, this.w(GEN)) === gen) blockChange(this.i32, this.w(GEN), gen);
-    return { isLeader: false };
+    for (;;) {
+      const wake = Atomics.load(this.i32, this.w(WAKE));
+      if (this.#gen() !== gen) return { isLeader: false };
+      blockChange(this.i32, this.w(WAKE), wake);
+    }
   }
 }
 

@@ -1,10 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { SHARED } from '../../src/shared/handle.js';
 import { AtomicI32, AtomicI64, AtomicU32, Barrier, Notify, OnceCell, OnceCellSetError, globalHeap } from '../../src/sync/index.js';
+import { MAX_NOTIFY_WAITERS, notifyState, notifyWord } from '../../src/sync/notify.js';
 import { controlWords, exited, firstMessage, go, send, syncJob, until, within } from '../helpers.js';
 
-/** Registered-but-not-notified waiters of a Notify (white-box: word 3 of its block). */
-const waitersOf = (n: Notify): number => Atomics.load(globalHeap().i32, (n[SHARED]().offset >> 2) + 3);
+/** Registered-but-not-notified waiters of a Notify (white-box: its STATE word). */
+const waitersOf = (n: Notify): number => notifyState(n).waiters;
+/** Arrivals in a Barrier's current generation (white-box: the low half of its STATE word, block words 2-3). */
+const arrivalsOf = (b: Barrier): number => Number(BigInt.asUintN(32, Atomics.load(globalHeap().i64, (b[SHARED]().offset >> 3) + 1)));
 
 describe('Notify', () => {
   it('notifyOne wakes exactly one waiter; notifyWaiters wakes the rest', async () => {
@@ -35,6 +38,93 @@ describe('Notify', () => {
     expect(waitersOf(notify)).toBe(1);
     notify.notifyOne();
     await within(third, 1000, 'notifyOne wakes the waiter');
+  });
+});
+
+// A thread can die (terminate(), out of memory) anywhere in a Notify or Barrier call. Their state
+// is one word changed by compareExchange, so the only step a death can split is the one between
+// a transition and the wake-up of the sleepers it concerns (the mid-sync-wake fault point).
+describe('a thread that dies in a Notify or a Barrier', () => {
+  it('after notifyOne, before the wake-up: the waiter still gets the notification', async () => {
+    const notify = new Notify();
+    const woken = notify.notified();
+    expect(waitersOf(notify)).toBe(1);
+    const dying = syncJob('notifyDie', [send(notify)]);
+    expect(await within(exited(dying), 10_000, 'the worker to die at the fault point')).toBe(70);
+    // The transition happened whole: the waiter holds an unclaimed token (nobody bumped GEN for it).
+    expect(notifyState(notify)).toMatchObject({ waiters: 0, tokens: 1, permit: false });
+    await within(woken, 5000, 'the waiter to see its token at its next poll');
+    expect(notifyState(notify)).toMatchObject({ waiters: 0, tokens: 0, permit: false });
+    // And the Notify works on.
+    const next = notify.notified();
+    notify.notifyOne();
+    await within(next, 1000, 'a later notification');
+  });
+
+  it('after notifyWaiters, before the wake-up: every waiter (async and blocked) is woken', async () => {
+    const notify = new Notify();
+    const count = new AtomicI32(0);
+    const blocked = syncJob('notifiedSync', [send(notify), send(count)]);
+    const mine = notify.notified();
+    await until(() => waitersOf(notify) === 2, 5000, 'both waiters registered');
+    const dying = syncJob('notifyDie', [send(notify)], 1);
+    expect(await within(exited(dying), 10_000, 'the worker to die at the fault point')).toBe(70);
+    await within(mine, 5000, 'the async waiter');
+    expect(await within(firstMessage(blocked), 5000, 'the blocked waiter')).toBe('woken');
+    expect(count.load()).toBe(1);
+    expect(notifyState(notify)).toMatchObject({ waiters: 0, tokens: 0, permit: false });
+  });
+
+  it('as the leader, after completing the generation, before the wake-up: the other parties go on, and the next generation works', async () => {
+    const barrier = new Barrier(3);
+    const blocked = syncJob('barrier', [send(barrier)], 2);
+    const mine = barrier.wait();
+    await until(() => arrivalsOf(barrier) === 2, 5000, 'two parties arrived');
+    const dying = syncJob('barrierLeaderDie', [send(barrier)]);
+    expect(await within(exited(dying), 10_000, 'the worker to die at the fault point')).toBe(70);
+    expect((await within(mine, 5000, 'this thread released')).isLeader).toBe(false);
+    expect(arrivalsOf(barrier)).toBeLessThanOrEqual(1); // the blocked worker may already be in the next generation
+    // Next generation: this thread, the blocked worker's second round, and one more.
+    const third = syncJob('barrier', [send(barrier)], 1);
+    const r = await within(barrier.wait(), 5000, 'the next generation');
+    const leaders = (r.isLeader ? 1 : 0) + (await firstMessage<number>(blocked)) + (await firstMessage<number>(third));
+    expect(leaders).toBe(1);
+  });
+});
+
+describe('Notify and Barrier at the edges of their state words', () => {
+  // White-box: STATE is block words 2-3 (BigInt64 index offset/8 + 1).
+  const stateAt = (h: Notify | Barrier): number => (h[SHARED]().offset >> 3) + 1;
+
+  it('a Notify epoch that wraps still wakes the waiters of the old one; the waiter bound is a RangeError', async () => {
+    const notify = new Notify();
+    const i64 = globalHeap().i64;
+    const last = 2 ** 23 - 1;
+    Atomics.store(i64, stateAt(notify), notifyWord({ permit: false, waiters: 0, tokens: 0, epoch: last })); // the last epoch
+    const woken = notify.notified();
+    expect(notifyState(notify)).toMatchObject({ waiters: 1, epoch: last });
+    notify.notifyWaiters();
+    expect(notifyState(notify)).toMatchObject({ waiters: 0, epoch: 0 });
+    await within(woken, 1000, 'the waiter of the epoch before the wrap');
+    Atomics.store(i64, stateAt(notify), notifyWord({ permit: true, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }));
+    expect(notifyState(notify)).toEqual({ permit: true, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 });
+    await within(notify.notified(), 1000, 'the permit'); // taken, not a registration
+    expect(notifyState(notify)).toEqual({ permit: false, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }); // at the bound
+    await expect(notify.notified()).rejects.toThrow(RangeError);
+    expect(notifyState(notify)).toEqual({ permit: false, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }); // nothing changed
+    notify.free();
+  });
+
+  it('a Barrier generation that wraps releases its parties', async () => {
+    const barrier = new Barrier(2);
+    const i64 = globalHeap().i64;
+    Atomics.store(i64, stateAt(barrier), BigInt.asIntN(64, 0xffffffffn << 32n)); // the last generation
+    const first = barrier.wait();
+    expect(arrivalsOf(barrier)).toBe(1);
+    const second = await within(barrier.wait(), 1000, 'the second party');
+    expect([second.isLeader, (await within(first, 1000, 'the first party')).isLeader].sort()).toEqual([false, true]);
+    expect(Atomics.load(i64, stateAt(barrier))).toBe(0n); // generation 0, nobody arrived
+    barrier.free();
   });
 });
 

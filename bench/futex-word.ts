@@ -1,8 +1,9 @@
 /**
  * A short-hold lock on one Int32 word: Drepper's three-state futex mutex
- * ("Futexes Are Tricky", mutex #3). It guards critical sections of a few
- * hundred nanoseconds (allocator lists, a shard's hash chain, a Notify's
- * counters), so it spins before it sleeps and is not fair.
+ * ("Futexes Are Tricky", mutex #3). bench:sync runs it beside spindle's Mutex
+ * to show what FIFO hand-off costs; spindle itself no longer uses it (a lock
+ * that records no holder hangs everyone when its holder dies: the runtime's
+ * short locks are src/shared/owner-lock.ts). It spins before it sleeps and is not fair.
  *
  * The word (every thread reads and writes it, only through Atomics):
  *   0  unlocked
