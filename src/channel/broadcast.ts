@@ -54,6 +54,7 @@ import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type SleepWord } from './
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { assertNothingOwned, copyEncoded, decodeBytes, encode } from './values.js';
 import { signalOf } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const B_CAP = HEADER_WORDS;
 const B_LOCK = HEADER_WORDS + 1;
@@ -147,7 +148,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (oldLen < 0) heap.free(oldPtr);
     if (Atomics.load(i32, b + B_WAITERS) > 0) {
       Atomics.add(i32, b + B_SEQ, 1);
-      Atomics.notify(i32, b + B_SEQ);
+      wake(i32, b + B_SEQ);
     }
     return receivers;
   }
@@ -454,7 +455,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
 registerChanKind(KIND.broadcast, {
   sendersGone(_heap, i32, b) {
     Atomics.add(i32, b + B_SEQ, 1);
-    Atomics.notify(i32, b + B_SEQ);
+    wake(i32, b + B_SEQ);
   },
   receiversGone() {},
   release(heap, i32, b) {

@@ -41,6 +41,7 @@ import { ErrorCode, typeError } from '../errors.js';
 import type { SharedHeap } from '../shared/heap.js';
 import { HandleStateError } from '../sync/errors.js';
 import { deadTags, lock, selfTag, unlock } from './lock.js';
+import { wake } from '../shared/wake.js';
 
 export const H_KIND = 0;
 const H_LIST_LOCK = 1;
@@ -145,7 +146,7 @@ export function setFlag(i32: Int32Array, base: number, flag: number): boolean {
   // safety: a waiter sets CLOSE_WATCHED, then reads the flags. If our OR came first, that read sees
   // our flag and the waiter returns; if its OR came first, `old` shows CLOSE_WATCHED and we notify
   // (seq-cst RMWs: one of the two sees the other, so no wake-up is lost).
-  if ((old & CLOSE_WATCHED) !== 0) Atomics.notify(i32, base + H_CLOSE_SEQ);
+  if ((old & CLOSE_WATCHED) !== 0) wake(i32, base + H_CLOSE_SEQ);
   return true;
 }
 

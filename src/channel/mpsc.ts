@@ -89,6 +89,7 @@ import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
 import { NOT_FAST, copyEncoded, decodeAt, dropOwnedAt, enc, encode, readFast, writeFast } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 /** blockGrant: the grant could only come from a receiver on this thread. */
 const DEADLOCK = 'deadlock';
@@ -373,7 +374,7 @@ class Producer {
         Atomics.sub(i32, h + M_WAITERS, 1);
         Atomics.store(ni, w + N_STATE, GRANTED);
         Atomics.add(ni, w + N_WAKE, 1);
-        Atomics.notify(ni, w + N_WAKE);
+        wake(ni, w + N_WAKE);
         room--;
       }
       n = Atomics.load(ni, w + N_NEXT);
@@ -1378,7 +1379,7 @@ function closeSenders(heap: SharedHeap, i32: Int32Array, b: number): void {
       Atomics.sub(i32, h + M_WAITERS, 1);
       Atomics.store(ni, w + N_STATE, NODE_CLOSED);
       Atomics.add(ni, w + N_WAKE, 1);
-      Atomics.notify(ni, w + N_WAKE);
+      wake(ni, w + N_WAKE);
     }
     n = Atomics.load(ni, w + N_NEXT);
   }

@@ -48,9 +48,10 @@ function spinPoll<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: stri
 
 /** Waits for a value from `p`; CLOSED at the end. `ref`: keep the process alive while waiting. */
 export async function recvWait<T>(p: Pollable<T>, signal: AbortSignal | undefined, what: string, ref = true): Promise<T | typeof CLOSED> {
-  const first = quickPoll(p, signal, what);
-  if (first !== EMPTY) return first;
+  // Polling is worth it only when the value comes from another thread: this one cannot send while it polls.
   if (p[SPIN]?.() === true) {
+    const first = quickPoll(p, signal, what);
+    if (first !== EMPTY) return first;
     // Spin only once this thread's queued callbacks have run: the message that makes the other
     // thread answer is often still one of them (comlink posts a request or a reply from a promise
     // callback), and a spin that blocks it waits out SPIN_MS for nothing, on both sides.

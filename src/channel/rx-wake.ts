@@ -15,6 +15,7 @@
  * pays one load and no notify: the steady state of a busy channel.
  */
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
+import { wake } from '../shared/wake.js';
 
 export const RX_WAITING = 0;
 export const RX_SEQ = 1;
@@ -25,7 +26,7 @@ export const RX_WORDS = 3;
 export function wakeReceiver(heap: SharedHeap, i32: Int32Array, w: number): void {
   if (Atomics.load(i32, w + RX_WAITING) === 0 || Atomics.exchange(i32, w + RX_WAITING, 0) === 0) return;
   Atomics.add(i32, w + RX_SEQ, 1);
-  Atomics.notify(i32, w + RX_SEQ);
+  wake(i32, w + RX_SEQ);
   const hub = Atomics.exchange(i32, w + RX_HUB, 0);
   if (hub !== 0) bumpHub(heap, hub);
 }
@@ -34,7 +35,7 @@ export function wakeReceiver(heap: SharedHeap, i32: Int32Array, w: number): void
 export function bumpHub(heap: SharedHeap, hub: number): void {
   const h = heap.i32For((hub + 1) * 4);
   Atomics.add(h, hub, 1);
-  Atomics.notify(h, hub);
+  wake(h, hub);
 }
 
 let hubIndex = 0;

@@ -1,42 +1,21 @@
 /**
  * Waiting for a shared word to change, for channels: `Atomics.waitAsync` on
- * every thread (the main thread never blocks), `Atomics.wait` for the blocking
+ * every thread (the main thread never blocks; shared/wake.ts, which also
+ * ends it at once when the waker is on this thread), `Atomics.wait` for the blocking
  * variants in workers, an `AbortSignal` that abandons a wait, and a choice of
  * whether a wait keeps the process alive.
  */
+import { sleepOn } from '../shared/wake.js';
+
+export { hold, release } from '../shared/wake.js';
 import { AbortedError } from './errors.js';
-
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(i32: Int32Array, idx: number, value: number, timeout?: number): WaitAsyncResult;
-}).waitAsync;
-
-// A pending waitAsync does not keep Node alive. A task waiting for a message is
-// pending work, so while any referenced wait is pending one interval is ref'd.
-let refs = 0;
-let keepAlive: NodeJS.Timeout | undefined;
-/** Keeps the process alive until the matching {@link release} (counted). */
-export function hold(): void {
-  if (refs++ === 0) {
-    keepAlive ??= setInterval(() => {}, 1 << 30);
-    keepAlive.ref();
-  }
-}
-/** Ends one {@link hold}. */
-export function release(): void {
-  if (--refs === 0) keepAlive!.unref();
-}
 
 /**
  * Resolves when `i32[idx]` may no longer equal `expected`, or after `ms`;
  * undefined when it already differs. `ref`: keep the process alive meanwhile.
  */
 export function sleepAsync(i32: Int32Array, idx: number, expected: number, ms: number, ref = true): Promise<unknown> | undefined {
-  const r = waitAsync(i32, idx, expected, ms);
-  if (!r.async) return undefined;
-  if (!ref) return r.value;
-  hold();
-  return r.value.finally(release);
+  return sleepOn(i32, idx, expected, ms, ref);
 }
 
 /** The marker `raceAbort` resolves with when the signal fired first. */

@@ -52,6 +52,7 @@ import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type Pollable, type Sleep
 import { recvWait } from './recv-wait.js';
 import { assertNothingOwned, copyEncoded, decodeAt, decodeBytes, encode } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const W_LOCK = HEADER_WORDS;
 const W_VERSION = HEADER_WORDS + 1;
@@ -105,7 +106,7 @@ class Cell {
     const { i32, b } = this;
     if (Atomics.load(i32, b + W_WAITERS) > 0) {
       Atomics.add(i32, b + W_SEQ, 1);
-      Atomics.notify(i32, b + W_SEQ);
+      wake(i32, b + W_SEQ);
     }
   }
 }
@@ -532,7 +533,7 @@ function closedRecv(): RecvError {
 registerChanKind(KIND.watch, {
   sendersGone(_heap, i32, b) {
     Atomics.add(i32, b + W_SEQ, 1);
-    Atomics.notify(i32, b + W_SEQ);
+    wake(i32, b + W_SEQ);
   },
   receiversGone() {},
   release(heap, i32, b) {

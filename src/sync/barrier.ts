@@ -16,6 +16,7 @@ import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { abortedError, assertMayBlock, blockChange, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const KIND = 0;
 const N = 1;
@@ -97,7 +98,7 @@ export class Barrier extends SharedObject {
       if (!leader) return Number(gen);
       if (faultsOn) fault('mid-sync-wake');
       Atomics.add(this.i32, this.w(WAKE), 1);
-      Atomics.notify(this.i32, this.w(WAKE));
+      wake(this.i32, this.w(WAKE));
       return -1;
     }
   }

@@ -22,6 +22,7 @@ import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { abortedError, assertMayBlock, blockChange, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const KIND = 0;
 const PAD = 1;
@@ -146,7 +147,7 @@ export class Notify extends SharedObject {
   #wakeSleepers(): void {
     if (faultsOn) fault('mid-sync-wake');
     Atomics.add(this.i32, this.w(GEN), 1);
-    Atomics.notify(this.i32, this.w(GEN));
+    wake(this.i32, this.w(GEN));
   }
 
   /** Consumes the stored permit, or registers as a waiter; returns the epoch registered in (-1: permit taken). */

@@ -11,6 +11,7 @@ import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotRead, slotWrite } from './slot.js';
 import { selfTag } from './ticket-lock.js';
 import { abortedError, checkSignal, waitChange, waitOrAbort, type WaitOptions } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const KIND = 0;
 const STATE = 1;
@@ -87,7 +88,7 @@ export class OnceCell<T = unknown> extends SharedObject {
 
   #settle(state: number): void {
     Atomics.store(this.i32, this.w(STATE), state);
-    Atomics.notify(this.i32, this.w(STATE));
+    wake(this.i32, this.w(STATE));
   }
 
   /**
@@ -126,7 +127,7 @@ export class OnceCell<T = unknown> extends SharedObject {
   #recover(s: number): void {
     // safety: CAS from the exact initializing state: a live initializer's publish is never undone.
     if ((s >>> 2) !== selfTag && this.heap.isTagDead(s >>> 2)) {
-      if (Atomics.compareExchange(this.i32, this.w(STATE), s, EMPTY) === s) Atomics.notify(this.i32, this.w(STATE));
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, EMPTY) === s) wake(this.i32, this.w(STATE));
     }
   }
 

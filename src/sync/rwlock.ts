@@ -17,6 +17,7 @@ import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
 import { abortWith, abortedError, assertMayBlock, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const KIND = 0;
 const STATE = 1;
@@ -100,12 +101,12 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
   release(held: number): void {
     if (held === HELD_WRITE) {
       Atomics.and(this.i32, this.w(STATE), ~WRITER);
-      Atomics.notify(this.i32, this.w(STATE));
+      wake(this.i32, this.w(STATE));
       return;
     }
     const prev = Atomics.sub(this.i32, this.w(STATE), 1);
     // Last reader out with a writer waiting: let it in.
-    if ((prev & READERS) === 1 && (prev & WAITING_MASK) !== 0) Atomics.notify(this.i32, this.w(STATE));
+    if ((prev & READERS) === 1 && (prev & WAITING_MASK) !== 0) wake(this.i32, this.w(STATE));
   }
 
   /** Takes the write lock if free (a writer registered as waiting passes `waiting`). */
@@ -130,7 +131,7 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
   /** Withdraws a writer registered as waiting (it gave up), letting held-back readers in. */
   #withdrawWriter(): void {
     Atomics.sub(this.i32, this.w(STATE), WAITING_WRITER);
-    Atomics.notify(this.i32, this.w(STATE));
+    wake(this.i32, this.w(STATE));
   }
 
   /** Waits (without blocking the thread) for shared read access; `{ signal }` gives up cleanly. */

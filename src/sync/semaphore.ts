@@ -20,6 +20,7 @@ import type { Attach, SharedOptions } from './block.js';
 import { NotHeldError, SemaphoreClosedError } from './errors.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { abortWith, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const KIND = 0;
 const STATE = 1;
@@ -162,7 +163,7 @@ export class Semaphore extends SharedObject {
       // CAS fails if a close() (or anyone) changed STATE since we looked.
       if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + n) === s) break;
     }
-    Atomics.notify(this.i32, this.w(STATE));
+    wake(this.i32, this.w(STATE));
   }
 
   /** Permits free right now. */
@@ -175,7 +176,7 @@ export class Semaphore extends SharedObject {
   close(): void {
     this.live('close()');
     Atomics.or(this.i32, this.w(STATE), CLOSED);
-    Atomics.notify(this.i32, this.w(STATE));
+    wake(this.i32, this.w(STATE));
   }
 
   /** True once {@link close} was called. */

@@ -34,6 +34,7 @@ import { ErrorCode, SpindleError } from '../errors.js';
 import { threadProbeAvailable, threadTag, type SharedHeap } from '../shared/heap.js';
 import { wordTable } from '../shared/word-table.js';
 import { blockChange, waitChange, waitOrAbort } from './wait.js';
+import { wake } from '../shared/wake.js';
 
 const NEXT = 0;
 const STATE = 1;
@@ -167,7 +168,7 @@ function step(heap: SharedHeap, i32: Int32Array, b: number, t: number, timedOut:
 /** Wakes the waiter of ticket `n` (if any sleeps). */
 function wakeTicket(i32: Int32Array, b: number, n: number): void {
   Atomics.add(i32, b + WAKE + (n % SLOTS), 1);
-  Atomics.notify(i32, b + WAKE + (n % SLOTS));
+  wake(i32, b + WAKE + (n % SLOTS));
 }
 
 /** The ABANDONED word recording ticket `t`, or -1. */

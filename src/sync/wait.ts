@@ -5,6 +5,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { typeError } from '../errors.js';
+import { sleepOn } from '../shared/wake.js';
 import { MainThreadBlockingError, WaitAbortedError } from './errors.js';
 
 /**
@@ -14,13 +15,7 @@ import { MainThreadBlockingError, WaitAbortedError } from './errors.js';
  */
 export const POLL_MS = 25;
 
-const noop = (): void => {};
 
-// Node 20 has Atomics.waitAsync; the ES2023 lib this project compiles against does not declare it.
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-const waitAsync = (Atomics as unknown as {
-  waitAsync(i32: Int32Array, idx: number, value: number, timeout?: number): WaitAsyncResult;
-}).waitAsync;
 
 /** Throws unless this thread may block in Atomics.wait (i.e. it is a worker). */
 export function assertMayBlock(what: string): void {
@@ -34,12 +29,8 @@ export function assertMayBlock(what: string): void {
 
 /** Resolves when `i32[idx]` may no longer equal `expected`, or after `ms`. Never blocks. */
 export function waitChange(i32: Int32Array, idx: number, expected: number, ms = POLL_MS): Promise<'ok' | 'timed-out'> | undefined {
-  const r = waitAsync(i32, idx, expected, ms);
-  if (!r.async) return undefined;
-  // A pending waitAsync does not keep Node alive; a task waiting for a lock is
-  // pending work, so hold the event loop open while it waits.
-  const keepAlive = setTimeout(noop, ms + 1000);
-  return r.value.finally(() => clearTimeout(keepAlive));
+  // (A task waiting for a lock is pending work: the sleep holds the event loop open.)
+  return sleepOn(i32, idx, expected, ms);
 }
 
 /** Options every waiting call takes. */
