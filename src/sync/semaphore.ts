@@ -11,8 +11,17 @@
  * in between, loses the close. So addPermits checks before it adds.
  *
  * Not FIFO: a waiter takes permits when it sees enough on waking, so a big
- * `acquire(n)` can be overtaken by small ones. Permits held by a thread that
- * dies are not returned (a semaphore does not know who holds what).
+ * `acquire(n)` can be overtaken by small ones.
+ *
+ * Death-safety: a LEDGER in the block counts, per thread, the permits that
+ * thread holds. An acquire records its permits right after the CAS that takes
+ * them, and a release takes them off right after the CAS that gives them back,
+ * each with no call or loop back-edge in between (a worker is terminated only
+ * at one of those), so the ledger never disagrees with STATE from a
+ * recoverer's view. A waiter whose sleep runs out (POLL_MS) looks for holders
+ * that died (`SharedHeap.isTagDead`) and gives their permits back. A thread
+ * that finds the ledger full (LEDGER_SLOTS holder threads at once) holds its
+ * permits untracked: they work as before, but are lost if it dies.
  */
 import { rangeError } from '../errors.js';
 import { wordTable } from '../shared/word-table.js';
@@ -21,11 +30,21 @@ import { NotHeldError, SemaphoreClosedError } from './errors.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { abortWith, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
 import { wake } from '../shared/wake.js';
+import { selfTag } from '../shared/owner-lock.js';
 
 const KIND = 0;
 const STATE = 1;
-const WORDS = 2;
+const LEDGER = 2;
+/** Holder threads the ledger tracks at once. */
+const LEDGER_SLOTS = 16;
+/** A ledger entry: the holder's thread tag (0 = free), and the permits it holds. */
+const L_TAG = 0;
+const L_HELD = 1;
+const L_WORDS = 2;
+const WORDS = LEDGER + LEDGER_SLOTS * L_WORDS;
 const BYTES = WORDS * 4;
+/** A permit taken while the ledger was full: not recorded (lost if its thread dies). */
+const UNTRACKED = -1;
 const PERMITS = (1 << 30) - 1;
 const CLOSED = 1 << 30;
 /** Most permits a Semaphore can hold. */
@@ -39,13 +58,20 @@ export const SEMAPHORE_BLOCK = wordTable({
   rows: [
     { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
     { name: 'STATE', at: STATE, words: 1, meaning: 'bits 0–29 available permits; bit 30 CLOSED', access: 'everyone (CAS; `or` to close) ↔ everyone' },
+    {
+      name: 'LEDGER',
+      at: LEDGER,
+      words: LEDGER_SLOTS * L_WORDS,
+      meaning: `${LEDGER_SLOTS} entries of [TAG, HELD]: a holder thread's tag (0 = free) and the permits it holds now`,
+      access: 'the holder (CAS a free TAG, add/sub HELD); a recoverer (exchange HELD, CAS TAG back to 0)',
+    },
   ],
 });
 
 /** Gives back the permits of a registered permit that was collected unreleased (see guard.ts: the same net). */
-const lost = new FinalizationRegistry<{ sem: Semaphore; n: number }>(({ sem, n }) => {
+const lost = new FinalizationRegistry<{ sem: Semaphore; n: number; ledger: number }>(({ sem, n, ledger }) => {
   try {
-    sem.addPermits(n);
+    sem._give(n, ledger);
   } catch {
     // Freed or full meanwhile: nothing to give back to.
   }
@@ -56,13 +82,16 @@ export class SemaphorePermit implements Disposable {
   readonly #sem: Semaphore;
   /** How many permits this holds. */
   readonly permits: number;
+  /** Int32 index of this thread's ledger HELD word, or UNTRACKED. */
+  readonly #ledger: number;
   #held = true;
   #tracked = false;
 
   /** @internal Made by Semaphore. */
-  constructor(sem: Semaphore, permits: number) {
+  constructor(sem: Semaphore, permits: number, ledger: number) {
     this.#sem = sem;
     this.permits = permits;
+    this.#ledger = ledger;
   }
 
   /** Returns the permits. @throws NotHeldError when already released or forgotten. */
@@ -70,19 +99,21 @@ export class SemaphorePermit implements Disposable {
     if (!this.#held) throw new NotHeldError('spindle: SemaphorePermit.release(): these permits were already released (or forgotten)');
     this.#held = false;
     if (this.#tracked) lost.unregister(this);
-    this.#sem.addPermits(this.permits);
+    this.#sem._give(this.permits, this.#ledger);
   }
 
-  /** Keeps the permits taken for good (the semaphore's capacity shrinks). */
+  /** Keeps the permits taken for good (the semaphore's capacity shrinks; a death of this thread does not return them). */
   forget(): void {
+    if (!this.#held) return;
     this.#held = false;
     if (this.#tracked) lost.unregister(this);
+    this.#sem._forget(this.permits, this.#ledger);
   }
 
   /** @internal A permit handed out after a wait: if nobody can reach it any more, collection gives it back. */
   _track(): this {
     this.#tracked = true;
-    lost.register(this, { sem: this.#sem, n: this.permits }, this);
+    lost.register(this, { sem: this.#sem, n: this.permits, ledger: this.#ledger }, this);
     return this;
   }
 
@@ -110,12 +141,96 @@ export class Semaphore extends SharedObject {
     });
   }
 
+  /** This thread's ledger entry (word index of its TAG), found or claimed once per handle; -1 while the ledger is full. */
+  #entry = -1;
+
+  /** Int32 index of this thread's HELD word, claiming an entry if it has none; UNTRACKED when the ledger is full. */
+  #heldWord(): number {
+    if (this.#entry >= 0) return this.#entry + L_HELD;
+    const i32 = this.i32;
+    let free = -1;
+    for (let e = 0; e < LEDGER_SLOTS; e++) {
+      const at = this.w(LEDGER + e * L_WORDS);
+      const tag = Atomics.load(i32, at + L_TAG);
+      if (tag === selfTag) return (this.#entry = at) + L_HELD;
+      if (tag === 0 && free < 0) free = at;
+    }
+    // safety: an entry is claimed by one CAS of its TAG from 0; its HELD is 0 then (a recoverer
+    // empties HELD before it frees the TAG).
+    if (free >= 0 && Atomics.compareExchange(i32, free + L_TAG, 0, selfTag) === 0) return (this.#entry = free) + L_HELD;
+    // Full (or lost the race for the free entry): make room from dead holders, then try once more.
+    this.#recover();
+    for (let e = 0; e < LEDGER_SLOTS; e++) {
+      const at = this.w(LEDGER + e * L_WORDS);
+      if (Atomics.compareExchange(i32, at + L_TAG, 0, selfTag) === 0) return (this.#entry = at) + L_HELD;
+    }
+    return UNTRACKED;
+  }
+
   #take(n: number): (s: number) => SemaphorePermit | undefined {
     return (s) => {
       if ((s & CLOSED) !== 0) throw closedError();
-      if ((s & PERMITS) < n || Atomics.compareExchange(this.i32, this.w(STATE), s, s - n) !== s) return undefined;
-      return new SemaphorePermit(this, n);
+      if ((s & PERMITS) < n) return undefined;
+      const held = this.#heldWord();
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, s - n) !== s) return undefined;
+      // safety: right after the CAS, with no call or back-edge between: the ledger counts these
+      // permits whenever STATE lacks them.
+      if (held !== UNTRACKED) Atomics.add(this.i32, held, n);
+      return new SemaphorePermit(this, n, held);
     };
+  }
+
+  /**
+   * Gives back the permits that holders which died still held (after a sleep
+   * ran out). One `exchange` of a HELD word decides which recoverer returns
+   * them; the entry is freed afterwards.
+   */
+  #recover(): void {
+    const i32 = this.i32;
+    const heap = this.heap;
+    for (let e = 0; e < LEDGER_SLOTS; e++) {
+      const at = this.w(LEDGER + e * L_WORDS);
+      const tag = Atomics.load(i32, at + L_TAG);
+      if (tag === 0 || tag === selfTag || !heap.isTagDead(tag)) continue;
+      const n = Atomics.exchange(i32, at + L_HELD, 0);
+      // (A recoverer that dies right here loses these permits: a second death, in a window of one call.)
+      if (n > 0) this.#addBack(n);
+      Atomics.compareExchange(i32, at + L_TAG, tag, 0);
+    }
+  }
+
+  readonly #onTimeout = (): void => this.#recover();
+
+  /** Adds `n` permits to STATE (at most up to the limit: they were taken from it) and wakes waiters. */
+  #addBack(n: number): void {
+    for (;;) {
+      const s = Atomics.load(this.i32, this.w(STATE));
+      const next = (s & CLOSED) | Math.min(PERMITS, (s & PERMITS) + n);
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, next) === s) break;
+    }
+    wake(this.i32, this.w(STATE));
+  }
+
+  /** @internal A permit's release: its `n` permits back, off this thread's ledger (`ledger`: its HELD word or UNTRACKED). */
+  _give(n: number, ledger: number): void {
+    this.live('release()');
+    for (;;) {
+      const s = Atomics.load(this.i32, this.w(STATE));
+      if ((s & PERMITS) + n > PERMITS) {
+        throw rangeError(`spindle: SemaphorePermit.release(): more than ${PERMITS} permits in total (${s & PERMITS} available)`);
+      }
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + n) === s) {
+        // safety: right after the CAS, as in #take.
+        if (ledger !== UNTRACKED) Atomics.sub(this.i32, ledger, n);
+        break;
+      }
+    }
+    wake(this.i32, this.w(STATE));
+  }
+
+  /** @internal A permit forgotten: its permits leave circulation, and this thread's ledger. */
+  _forget(n: number, ledger: number): void {
+    if (ledger !== UNTRACKED) Atomics.sub(this.i32, ledger, n);
   }
 
   /**
@@ -126,7 +241,7 @@ export class Semaphore extends SharedObject {
     this.live('acquire()');
     checkCount(n, 'Semaphore.acquire(n)', 1);
     const signal = checkSignal(opts, 'Semaphore.acquire()');
-    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, abortWith(signal, 'Semaphore.acquire()'));
+    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, abortWith(signal, 'Semaphore.acquire()'), this.#onTimeout);
     return r instanceof Promise ? (await r)._track() : r;
   }
 
@@ -134,7 +249,7 @@ export class Semaphore extends SharedObject {
   acquireSync(n = 1): SemaphorePermit {
     this.live('acquireSync()');
     checkCount(n, 'Semaphore.acquireSync(n)', 1);
-    return retryBlocking(this.i32, this.w(STATE), 'Semaphore.acquireSync()', this.#take(n));
+    return retryBlocking(this.i32, this.w(STATE), 'Semaphore.acquireSync()', this.#take(n), this.#onTimeout);
   }
 
   /** `n` permits if free right now, else null. @throws SemaphoreClosedError if closed. */

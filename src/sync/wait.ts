@@ -104,6 +104,7 @@ export function retryAsync<R>(
   attempt: (state: number) => R | undefined,
   signal?: AbortSignal,
   onAbort?: () => Error,
+  onTimeout?: () => void,
 ): R | Promise<R> {
   const first = attempt(Atomics.load(i32, idx));
   if (first !== undefined) return first;
@@ -114,18 +115,24 @@ export function retryAsync<R>(
       if (r !== undefined) return r;
       const w = waitChange(i32, idx, s);
       if (w === undefined) continue;
-      if ((signal === undefined ? await w : await waitOrAbort(w, signal)) === 'aborted') throw onAbort!();
+      const out = signal === undefined ? await w : await waitOrAbort(w, signal);
+      if (out === 'aborted') throw onAbort!();
+      if (out === 'timed-out') onTimeout?.();
     }
   })();
 }
 
-/** {@link retryAsync}, blocking the thread between tries (workers only; `what` names the call in the error). */
-export function retryBlocking<R>(i32: Int32Array, idx: number, what: string, attempt: (state: number) => R | undefined): R {
+/**
+ * {@link retryAsync}, blocking the thread between tries (workers only; `what`
+ * names the call in the error). `onTimeout` runs after each sleep that ran out
+ * (POLL_MS): where a waiter looks for what dead threads left held.
+ */
+export function retryBlocking<R>(i32: Int32Array, idx: number, what: string, attempt: (state: number) => R | undefined, onTimeout?: () => void): R {
   assertMayBlock(what);
   for (;;) {
     const s = Atomics.load(i32, idx);
     const r = attempt(s);
     if (r !== undefined) return r;
-    blockChange(i32, idx, s);
+    if (blockChange(i32, idx, s) === 'timed-out') onTimeout?.();
   }
 }

@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { MAX_PERMITS, Semaphore } from '../../src/sync/index.js';
-import { controlWords, firstMessage, go, send, syncJob, STRESS } from '../helpers.js';
+import { threadTag } from '../../src/shared/owner-lock.js';
+import { SHARED } from '../../src/shared/handle.js';
+import { MAX_PERMITS, Semaphore, globalHeap } from '../../src/sync/index.js';
+import { controlWords, exited, firstMessage, go, send, syncJob, STRESS, within } from '../helpers.js';
 
 describe('Semaphore state word', () => {
   it('addPermits past the maximum is refused without ever showing CLOSED (no add-then-undo carry)', async () => {
@@ -24,5 +26,54 @@ describe('Semaphore state word', () => {
     expect(sem.isClosed()).toBe(false);
     expect(sem.availablePermits()).toBe(1);
     expect(() => sem.addPermits(MAX_PERMITS)).toThrow(RangeError);
+  });
+});
+
+// A thread that dies holding permits (terminated, out of memory, process.exit in a task) must not
+// shrink the semaphore for good: its ledger entry says what it held, and a waiter gives that back.
+describe('Semaphore permits held by a thread that dies', () => {
+  it('go back to the semaphore (a waiter finds the holder dead), except those it forgot', async () => {
+    const sem = new Semaphore(4);
+    const w = syncJob('semaphoreHoldAndDie', [send(sem)], 2);
+    expect(await firstMessage(w)).toBe('holding');
+    await exited(w);
+    expect(sem.availablePermits()).toBe(1); // 1 forgotten, 2 held by the dead thread
+    // A waiter for 3 sleeps, finds the holder dead at its next poll, and gets the 2 back.
+    const p = await within(sem.acquire(3), 5000, 'the dead holder\'s permits');
+    expect(sem.availablePermits()).toBe(0);
+    p.release();
+    expect(sem.availablePermits()).toBe(3); // the forgotten one stays gone
+    // The blocking form recovers too.
+    const again = syncJob('semaphoreHoldAndDie', [send(sem)], 1);
+    expect(await firstMessage(again)).toBe('holding');
+    await exited(again);
+    expect(sem.availablePermits()).toBe(1);
+    const taker = syncJob('semaphoreAcquireSync', [send(sem)], 2);
+    expect(await within(firstMessage(taker), 5000, 'acquireSync of the dead holder\'s permit')).toBe('acquired 2');
+    await exited(taker);
+    expect(sem.availablePermits()).toBe(2);
+    sem.free();
+  });
+
+  it('a thread that finds the ledger full holds its permits untracked: they still work', async () => {
+    const sem = new Semaphore(2);
+    const heap = globalHeap();
+    // White-box: every ledger entry (block words 2.., [TAG, HELD]) taken by a live thread that is not this one.
+    const ctl = controlWords();
+    const alive = syncJob('park', [], 0, ctl);
+    await within(new Promise((r) => alive.once('online', r)), 5000, 'a live worker');
+    const base = (sem[SHARED]().offset >> 2) + 2;
+    const other = threadTag(alive.threadId);
+    for (let e = 0; e < 16; e++) Atomics.store(heap.i32, base + 2 * e, other);
+    const p = sem.tryAcquire(2)!;
+    expect(p).not.toBeNull();
+    expect(sem.availablePermits()).toBe(0);
+    for (let e = 0; e < 16; e++) expect(Atomics.load(heap.i32, base + 2 * e + 1)).toBe(0);
+    p.release();
+    expect(sem.availablePermits()).toBe(2);
+    for (let e = 0; e < 16; e++) Atomics.store(heap.i32, base + 2 * e, 0);
+    go(ctl);
+    expect(await firstMessage(alive)).toBe('released');
+    sem.free();
   });
 });
