@@ -6,13 +6,21 @@
  *
  * Every change that can let a sleeper in (last reader out, writer out) does
  * notify-all on STATE; sleepers sleep on the exact STATE they saw, so a change
- * between their look and their sleep is never missed. A thread dying while it
- * holds an RwLock is not recovered (use a Mutex where that matters).
+ * between their look and their sleep is never missed.
+ *
+ * Death-safety: a LEDGER in the block (holders.ts) counts, per thread, the
+ * read locks it holds, whether it holds the write lock, and whether it waits
+ * as a writer; each count changes right after the STATE change it mirrors.
+ * A waiter whose sleep runs out (POLL_MS) undoes what dead threads held: their
+ * reads and waits are taken out of STATE; a dead writer's lock is released
+ * POISONED (its value may be half-updated, as for a Mutex): every locker gets
+ * a PoisonError until `clearPoison()`.
  */
 import { rangeError, typeError } from '../errors.js';
 import { wordTable } from '../shared/word-table.js';
 import type { Attach, SharedOptions } from './block.js';
-import { HandleStateError } from './errors.js';
+import { HandleStateError, PoisonError } from './errors.js';
+import { LEDGER_SLOTS, UNTRACKED, claimEntry, sweepDead } from './holders.js';
 import { Guard, type Guarded } from './guard.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { SLOT_WORDS, slotFree, slotInit, slotRead, slotWrite } from './slot.js';
@@ -22,7 +30,13 @@ import { wake } from '../shared/wake.js';
 const KIND = 0;
 const STATE = 1;
 const SLOT = 2;
-const WORDS = SLOT + SLOT_WORDS;
+const LEDGER = SLOT + SLOT_WORDS;
+/** A ledger entry (holders.ts): [TAG, READS held, WAITS as a writer, WRITES (1 while it holds the write lock)]. */
+const L_READS = 1;
+const L_WAITS = 2;
+const L_WRITES = 3;
+const L_WORDS = 4;
+const WORDS = LEDGER + LEDGER_SLOTS * L_WORDS;
 const BYTES = WORDS * 4;
 
 export const RWLOCK_BLOCK = wordTable({
@@ -32,8 +46,21 @@ export const RWLOCK_BLOCK = wordTable({
   size: WORDS,
   rows: [
     { name: 'KIND', at: KIND, words: 1, meaning: 'kind tag (block.ts)', access: 'creator → revivers' },
-    { name: 'STATE', at: STATE, words: 1, meaning: 'bits 0–23 readers holding it; bits 24–29 writers waiting (at most 63); bit 30 a writer holds it', access: 'lockers (CAS) ↔ lockers' },
+    {
+      name: 'STATE',
+      at: STATE,
+      words: 1,
+      meaning: 'bits 0–23 readers holding it; bits 24–29 writers waiting (at most 63); bit 30 a writer holds it; bit 31 POISONED (a writer died holding it)',
+      access: 'lockers (CAS), recoverers (CAS) ↔ lockers',
+    },
     { name: 'SLOT', at: SLOT, words: SLOT_WORDS, meaning: 'value slot (table above)', access: 'writer → readers, under STATE' },
+    {
+      name: 'LEDGER',
+      at: LEDGER,
+      words: LEDGER_SLOTS * L_WORDS,
+      meaning: `holders.ts: ${LEDGER_SLOTS} entries of [TAG, READS, WAITS, WRITES]: a thread's tag (0 = free), the read locks it holds, 1 while it waits as a writer, 1 while it holds the write lock`,
+      access: 'the thread (CAS a free TAG; add/sub its counts); a recoverer (exchange the counts, CAS TAG back to 0)',
+    },
   ],
 });
 
@@ -41,8 +68,17 @@ const READERS = 0xffffff;
 const WAITING_WRITER = 1 << 24;
 const WAITING_MASK = 0x3f << 24;
 const WRITER = 1 << 30;
+const POISON = 1 << 31;
+/** A guard's `held`: HELD_READ or HELD_WRITE, plus 2 × (its ledger entry + 1) (0: untracked). */
 const HELD_READ = 0;
 const HELD_WRITE = 1;
+
+function poisoned(): PoisonError {
+  return new PoisonError(
+    'spindle: RwLock poisoned: a thread died while holding its write lock, so the value may be half-updated. ' +
+      'Call rwlock.clearPoison() once you have decided the value is usable (then write and repair it), or replace the RwLock.',
+  );
+}
 
 /** Options for {@link RwLock}. */
 export interface RwLockOptions extends SharedOptions {
@@ -79,14 +115,26 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
     );
   }
 
+  /** Int32 index of this thread's ledger entry (claimed once per handle), or UNTRACKED while the ledger is full. */
+  #entry = UNTRACKED;
+
+  #myEntry(): number {
+    if (this.#entry !== UNTRACKED) return this.#entry;
+    return (this.#entry = claimEntry(this.i32, this.w(LEDGER), L_WORDS, this.#onTimeout));
+  }
+
   #tryRead = (s: number): RwLockReadGuard<T> | undefined => {
+    if ((s & POISON) !== 0) throw poisoned();
     if ((s & (WRITER | WAITING_MASK)) !== 0 || (s & READERS) === READERS) return undefined;
+    const e = this.#myEntry();
     if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + 1) !== s) return undefined;
-    return new RwLockReadGuard<T>(this, HELD_READ);
+    // safety: right after the STATE change it mirrors, with no call or back-edge between (holders.ts).
+    if (e !== UNTRACKED) Atomics.add(this.i32, e + L_READS, 1);
+    return new RwLockReadGuard<T>(this, HELD_READ + 2 * (e + 1));
   };
 
-  #writeGuard(): RwLockWriteGuard<T> {
-    return new Guard<T>(this, HELD_WRITE);
+  #writeGuard(e: number): RwLockWriteGuard<T> {
+    return new Guard<T>(this, HELD_WRITE + 2 * (e + 1));
   }
 
   /** @internal Called by the guards. */
@@ -99,38 +147,91 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
   }
   /** @internal Called by the guards. */
   release(held: number): void {
-    if (held === HELD_WRITE) {
+    const e = Math.floor(held / 2) - 1;
+    if (held % 2 === HELD_WRITE) {
       Atomics.and(this.i32, this.w(STATE), ~WRITER);
+      if (e !== UNTRACKED) Atomics.store(this.i32, e + L_WRITES, 0); // safety: right after its STATE change
       wake(this.i32, this.w(STATE));
       return;
     }
     const prev = Atomics.sub(this.i32, this.w(STATE), 1);
+    if (e !== UNTRACKED) Atomics.sub(this.i32, e + L_READS, 1); // safety: right after its STATE change
     // Last reader out with a writer waiting: let it in.
     if ((prev & READERS) === 1 && (prev & WAITING_MASK) !== 0) wake(this.i32, this.w(STATE));
   }
 
   /** Takes the write lock if free (a writer registered as waiting passes `waiting`). */
   #tryWriteFrom(s: number, waiting: boolean): RwLockWriteGuard<T> | undefined {
+    if ((s & POISON) !== 0) {
+      if (waiting) this.#withdrawWriter();
+      throw poisoned();
+    }
     if ((s & (WRITER | READERS)) !== 0) return undefined;
+    const e = this.#myEntry();
     const next = (waiting ? s - WAITING_WRITER : s) | WRITER;
     if (Atomics.compareExchange(this.i32, this.w(STATE), s, next) !== s) return undefined;
-    return this.#writeGuard();
+    // safety: right after the STATE change they mirror, with no call or back-edge between.
+    if (e !== UNTRACKED) {
+      Atomics.store(this.i32, e + L_WRITES, 1);
+      if (waiting) Atomics.sub(this.i32, e + L_WAITS, 1);
+    }
+    return this.#writeGuard(e);
   }
 
   /** Registers this writer as waiting, so new readers hold back. */
   #announceWriter(): void {
+    const e = this.#myEntry();
     for (;;) {
       const s = Atomics.load(this.i32, this.w(STATE));
+      if ((s & POISON) !== 0) throw poisoned();
       if ((s & WAITING_MASK) === WAITING_MASK) {
         throw rangeError('spindle: RwLock: more than 63 writers waiting at once');
       }
-      if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + WAITING_WRITER) === s) return;
+      if (Atomics.compareExchange(this.i32, this.w(STATE), s, s + WAITING_WRITER) === s) {
+        if (e !== UNTRACKED) Atomics.add(this.i32, e + L_WAITS, 1); // safety: right after its STATE change
+        return;
+      }
     }
   }
 
   /** Withdraws a writer registered as waiting (it gave up), letting held-back readers in. */
   #withdrawWriter(): void {
+    const e = this.#entry;
     Atomics.sub(this.i32, this.w(STATE), WAITING_WRITER);
+    if (e !== UNTRACKED) Atomics.sub(this.i32, e + L_WAITS, 1); // safety: right after its STATE change
+    wake(this.i32, this.w(STATE));
+  }
+
+  /** Undoes what dead threads held (holders.ts): their reads and waits leave STATE; a dead writer's lock is released poisoned. */
+  #recover(): void {
+    const i32 = this.i32;
+    sweepDead(this.heap, i32, this.w(LEDGER), L_WORDS, (e) => {
+      const reads = Atomics.exchange(i32, e + L_READS, 0);
+      const waits = Atomics.exchange(i32, e + L_WAITS, 0);
+      const writes = Atomics.exchange(i32, e + L_WRITES, 0);
+      if (reads === 0 && waits === 0 && writes === 0) return;
+      for (;;) {
+        const s = Atomics.load(i32, this.w(STATE));
+        let next = s - reads - waits * WAITING_WRITER;
+        if (writes !== 0) next = (next & ~WRITER) | POISON;
+        if (Atomics.compareExchange(i32, this.w(STATE), s, next | 0) === s) break;
+      }
+      wake(i32, this.w(STATE));
+    });
+  }
+
+  readonly #onTimeout = (): void => this.#recover();
+
+  /** True once a thread died holding the write lock (until {@link clearPoison}). */
+  isPoisoned(): boolean {
+    this.live('isPoisoned()');
+    return (Atomics.load(this.i32, this.w(STATE)) & POISON) !== 0;
+  }
+
+  /** Accepts the value as it is after a poisoning: read and write work again. */
+  clearPoison(): void {
+    this.live('clearPoison()');
+    Atomics.and(this.i32, this.w(STATE), ~POISON);
     wake(this.i32, this.w(STATE));
   }
 
@@ -138,14 +239,14 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
   async read(opts?: WaitOptions): Promise<RwLockReadGuard<T>> {
     this.live('read()');
     const signal = checkSignal(opts, 'RwLock.read()');
-    const r = retryAsync(this.i32, this.w(STATE), this.#tryRead, signal, abortWith(signal, 'RwLock.read()'));
+    const r = retryAsync(this.i32, this.w(STATE), this.#tryRead, signal, abortWith(signal, 'RwLock.read()'), this.#onTimeout);
     return r instanceof Promise ? (await r)._track() : r;
   }
 
   /** Blocks until read access is granted. Worker threads only. */
   readSync(): RwLockReadGuard<T> {
     this.live('readSync()');
-    return retryBlocking(this.i32, this.w(STATE), 'RwLock.readSync()', this.#tryRead);
+    return retryBlocking(this.i32, this.w(STATE), 'RwLock.readSync()', this.#tryRead, this.#onTimeout);
   }
 
   /** Read access if no writer holds or waits for the lock, else null. */
@@ -170,7 +271,7 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
       this.#withdrawWriter();
       return abortedError(signal, 'RwLock.write()');
     });
-    const r = retryAsync(this.i32, this.w(STATE), (s) => this.#tryWriteFrom(s, true), signal, aborted);
+    const r = retryAsync(this.i32, this.w(STATE), (s) => this.#tryWriteFrom(s, true), signal, aborted, this.#onTimeout);
     return r instanceof Promise ? (await r)._track() : r;
   }
 
@@ -181,7 +282,7 @@ export class RwLock<T = unknown> extends SharedObject implements Guarded {
     const now = this.#tryWriteFrom(Atomics.load(this.i32, this.w(STATE)), false);
     if (now !== undefined) return now;
     this.#announceWriter();
-    return retryBlocking(this.i32, this.w(STATE), 'RwLock.writeSync()', (s) => this.#tryWriteFrom(s, true));
+    return retryBlocking(this.i32, this.w(STATE), 'RwLock.writeSync()', (s) => this.#tryWriteFrom(s, true), this.#onTimeout);
   }
 
   /** Write access if nobody holds the lock, else null. */

@@ -13,15 +13,13 @@
  * Not FIFO: a waiter takes permits when it sees enough on waking, so a big
  * `acquire(n)` can be overtaken by small ones.
  *
- * Death-safety: a LEDGER in the block counts, per thread, the permits that
- * thread holds. An acquire records its permits right after the CAS that takes
- * them, and a release takes them off right after the CAS that gives them back,
- * each with no call or loop back-edge in between (a worker is terminated only
- * at one of those), so the ledger never disagrees with STATE from a
- * recoverer's view. A waiter whose sleep runs out (POLL_MS) looks for holders
- * that died (`SharedHeap.isTagDead`) and gives their permits back. A thread
- * that finds the ledger full (LEDGER_SLOTS holder threads at once) holds its
- * permits untracked: they work as before, but are lost if it dies.
+ * Death-safety: a LEDGER in the block (holders.ts) counts, per thread, the
+ * permits that thread holds. An acquire records its permits right after the
+ * CAS that takes them, and a release takes them off right after the CAS that
+ * gives them back, so the ledger never disagrees with STATE from a
+ * recoverer's view. A waiter whose sleep runs out (POLL_MS) gives back what
+ * dead holders held. A thread that finds the ledger full holds its permits
+ * untracked: they work as before, but are lost if it dies.
  */
 import { rangeError } from '../errors.js';
 import { wordTable } from '../shared/word-table.js';
@@ -30,21 +28,16 @@ import { NotHeldError, SemaphoreClosedError } from './errors.js';
 import { SharedObject, registerObjectKind } from './object.js';
 import { abortWith, checkSignal, retryAsync, retryBlocking, type WaitOptions } from './wait.js';
 import { wake } from '../shared/wake.js';
-import { selfTag } from '../shared/owner-lock.js';
+import { LEDGER_SLOTS, UNTRACKED, claimEntry, sweepDead } from './holders.js';
 
 const KIND = 0;
 const STATE = 1;
 const LEDGER = 2;
-/** Holder threads the ledger tracks at once. */
-const LEDGER_SLOTS = 16;
-/** A ledger entry: the holder's thread tag (0 = free), and the permits it holds. */
-const L_TAG = 0;
+/** A ledger entry (holders.ts): the holder's thread tag (0 = free), and the permits it holds. */
 const L_HELD = 1;
 const L_WORDS = 2;
 const WORDS = LEDGER + LEDGER_SLOTS * L_WORDS;
 const BYTES = WORDS * 4;
-/** A permit taken while the ledger was full: not recorded (lost if its thread dies). */
-const UNTRACKED = -1;
 const PERMITS = (1 << 30) - 1;
 const CLOSED = 1 << 30;
 /** Most permits a Semaphore can hold. */
@@ -62,7 +55,7 @@ export const SEMAPHORE_BLOCK = wordTable({
       name: 'LEDGER',
       at: LEDGER,
       words: LEDGER_SLOTS * L_WORDS,
-      meaning: `${LEDGER_SLOTS} entries of [TAG, HELD]: a holder thread's tag (0 = free) and the permits it holds now`,
+      meaning: `holders.ts: ${LEDGER_SLOTS} entries of [TAG, HELD]: a holder thread's tag (0 = free) and the permits it holds now`,
       access: 'the holder (CAS a free TAG, add/sub HELD); a recoverer (exchange HELD, CAS TAG back to 0)',
     },
   ],
@@ -141,30 +134,13 @@ export class Semaphore extends SharedObject {
     });
   }
 
-  /** This thread's ledger entry (word index of its TAG), found or claimed once per handle; -1 while the ledger is full. */
-  #entry = -1;
+  /** Int32 index of this thread's HELD word (its ledger entry, claimed once per handle), or UNTRACKED while the ledger is full. */
+  #held = UNTRACKED;
 
-  /** Int32 index of this thread's HELD word, claiming an entry if it has none; UNTRACKED when the ledger is full. */
   #heldWord(): number {
-    if (this.#entry >= 0) return this.#entry + L_HELD;
-    const i32 = this.i32;
-    let free = -1;
-    for (let e = 0; e < LEDGER_SLOTS; e++) {
-      const at = this.w(LEDGER + e * L_WORDS);
-      const tag = Atomics.load(i32, at + L_TAG);
-      if (tag === selfTag) return (this.#entry = at) + L_HELD;
-      if (tag === 0 && free < 0) free = at;
-    }
-    // safety: an entry is claimed by one CAS of its TAG from 0; its HELD is 0 then (a recoverer
-    // empties HELD before it frees the TAG).
-    if (free >= 0 && Atomics.compareExchange(i32, free + L_TAG, 0, selfTag) === 0) return (this.#entry = free) + L_HELD;
-    // Full (or lost the race for the free entry): make room from dead holders, then try once more.
-    this.#recover();
-    for (let e = 0; e < LEDGER_SLOTS; e++) {
-      const at = this.w(LEDGER + e * L_WORDS);
-      if (Atomics.compareExchange(i32, at + L_TAG, 0, selfTag) === 0) return (this.#entry = at) + L_HELD;
-    }
-    return UNTRACKED;
+    if (this.#held !== UNTRACKED) return this.#held;
+    const e = claimEntry(this.i32, this.w(LEDGER), L_WORDS, this.#onTimeout);
+    return e === UNTRACKED ? UNTRACKED : (this.#held = e + L_HELD);
   }
 
   #take(n: number): (s: number) => SemaphorePermit | undefined {
@@ -180,23 +156,12 @@ export class Semaphore extends SharedObject {
     };
   }
 
-  /**
-   * Gives back the permits that holders which died still held (after a sleep
-   * ran out). One `exchange` of a HELD word decides which recoverer returns
-   * them; the entry is freed afterwards.
-   */
+  /** Gives back the permits that holders which died still held (holders.ts). */
   #recover(): void {
-    const i32 = this.i32;
-    const heap = this.heap;
-    for (let e = 0; e < LEDGER_SLOTS; e++) {
-      const at = this.w(LEDGER + e * L_WORDS);
-      const tag = Atomics.load(i32, at + L_TAG);
-      if (tag === 0 || tag === selfTag || !heap.isTagDead(tag)) continue;
-      const n = Atomics.exchange(i32, at + L_HELD, 0);
-      // (A recoverer that dies right here loses these permits: a second death, in a window of one call.)
+    sweepDead(this.heap, this.i32, this.w(LEDGER), L_WORDS, (e) => {
+      const n = Atomics.exchange(this.i32, e + L_HELD, 0);
       if (n > 0) this.#addBack(n);
-      Atomics.compareExchange(i32, at + L_TAG, tag, 0);
-    }
+    });
   }
 
   readonly #onTimeout = (): void => this.#recover();

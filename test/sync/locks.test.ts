@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { AtomicI32, Barrier, MainThreadBlockingError, NotHeldError, RwLock, Semaphore, SemaphoreClosedError } from '../../src/sync/index.js';
-import { controlWords, firstMessage, go, send, syncJob, until, within, STRESS } from '../helpers.js';
+import { SHARED } from '../../src/shared/handle.js';
+import { AtomicI32, Barrier, MainThreadBlockingError, NotHeldError, PoisonError, RwLock, Semaphore, SemaphoreClosedError, globalHeap } from '../../src/sync/index.js';
+import { controlWords, exited, firstMessage, go, rejectionOf, send, syncJob, until, within, STRESS } from '../helpers.js';
 
 describe('RwLock', () => {
   it('lets readers in together', async () => {
@@ -47,6 +48,60 @@ describe('RwLock', () => {
     expect(() => r2.unlock()).toThrow(NotHeldError);
     expect(() => rw.readSync()).toThrow(MainThreadBlockingError);
     expect(() => rw.writeSync()).toThrow(MainThreadBlockingError);
+  });
+});
+
+// A thread that dies holding an RwLock (terminated, out of memory, process.exit in a task): its
+// ledger entry says what it held, and a waiter undoes it (src/sync/holders.ts).
+describe('RwLock held by a thread that dies', () => {
+  /** RwLock STATE (white-box: block word 1). */
+  const stateOf = (rw: RwLock<number>): number => Atomics.load(globalHeap().i32, (rw[SHARED]().offset >> 2) + 1);
+
+  it('a dead reader lets a writer in, without poison', async () => {
+    const rw = new RwLock(1);
+    const w = syncJob('rwReadAndDie', [send(rw)]);
+    expect(await firstMessage(w)).toBe('holding');
+    await exited(w);
+    expect(rw.tryWrite()).toBeNull(); // the dead reader still counts until a waiter looks
+    const g = await within(rw.write(), 5000, 'the write lock after the reader died');
+    g.value = 2;
+    g.unlock();
+    expect(rw.isPoisoned()).toBe(false);
+    rw.free();
+  });
+
+  it('a dead writer poisons it: every locker gets a PoisonError until clearPoison()', async () => {
+    const rw = new RwLock(1);
+    const w = syncJob('rwWriteAndDie', [send(rw)], 5);
+    expect(await firstMessage(w)).toBe('holding');
+    await exited(w);
+    const e = await within(rejectionOf(rw.read()), 5000, 'the read to see the dead writer');
+    expect(e).toBeInstanceOf(PoisonError);
+    expect(rw.isPoisoned()).toBe(true);
+    expect(() => rw.tryRead()).toThrow(PoisonError);
+    await expect(rw.write()).rejects.toThrow(PoisonError);
+    rw.clearPoison();
+    const r = rw.tryRead()!;
+    expect(r.value).toBe(5); // what the writer stored before it died
+    r.unlock();
+    expect(stateOf(rw)).toBe(0); // nothing held, no writer waiting, no poison
+    rw.free();
+  });
+
+  it('a writer that dies waiting no longer holds readers back', async () => {
+    const rw = new RwLock(1);
+    const mine = await rw.read();
+    const w = syncJob('rwWriteSync', [send(rw)]);
+    expect(await firstMessage(w)).toBe('waiting');
+    await until(() => (stateOf(rw) >>> 24 & 0x3f) === 1, 5000, 'the worker to wait as a writer');
+    await w.terminate();
+    mine.unlock();
+    // Writer-preferring: a new reader holds back while a writer waits, until a waiter finds it dead.
+    const r = await within(rw.read(), 5000, 'a read after the waiting writer died');
+    expect(r.value).toBe(1);
+    r.unlock();
+    expect(stateOf(rw)).toBe(0);
+    rw.free();
   });
 });
 
