@@ -156,7 +156,16 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
    * and took nothing (the next join gets that task). Racing a bare
    * `joinNext()` promise against something else loses the result it takes.
    */
-  async joinNext(opts?: { signal?: AbortSignal }): Promise<T | undefined> {
+  joinNext(opts?: { signal?: AbortSignal }): Promise<T | undefined> {
+    // A task already finished, and no signal to check: settled at once, without the wait loop.
+    if (opts === undefined && this.#unwatched.length === 0) {
+      const d = this.#take();
+      if (d !== undefined) return d.ok ? Promise.resolve(d.v as T) : Promise.reject(d.v);
+    }
+    return this.#joinNextSlow(opts);
+  }
+
+  async #joinNextSlow(opts?: { signal?: AbortSignal }): Promise<T | undefined> {
     const d = await this.#next(signalOf(opts, 'JoinSet.joinNext()'), 'JoinSet.joinNext()');
     if (d === undefined) return undefined;
     if (!d.ok) throw d.v;
