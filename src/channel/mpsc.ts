@@ -486,7 +486,10 @@ class Producer {
   async awaitGrant(n: number, signal: AbortSignal | undefined, what: string): Promise<boolean> {
     const heap = this.heap;
     let end = 0;
-    for (let spins = 0; ; spins++) {
+    // The receiver on this very thread can make room only once this call yields: no spin then
+    // (it would hold the thread for SPIN_MS per send into a full channel).
+    let spins = heldHere(this.i32, this.b + H_EMBED) ? 1 << 30 : 0;
+    for (; ; spins++) {
       const ni = heap.i32For(n + NODE_BYTES);
       const w = n >> 2;
       const st = Atomics.load(ni, w + N_STATE);

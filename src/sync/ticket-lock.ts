@@ -157,7 +157,8 @@ function step(heap: SharedHeap, i32: Int32Array, b: number, t: number, timedOut:
       continue;
     }
     if (timedOut && recover(heap, i32, b, s)) continue;
-    if (((s + 1) & TICKET_MASK) === t && spins < NEXT_IN_LINE_SPINS) continue;
+    // Next in line spins a little, unless the holder is this thread (it cannot unlock while we spin).
+    if (((s + 1) & TICKET_MASK) === t && spins < NEXT_IN_LINE_SPINS && ownerOf(s) !== selfTag) continue;
     // safety: SLEEPERS must be set in the very STATE we judged, or the unlock
     // that serves us may not bump WAKE; a failed CAS means STATE moved: look again.
     if ((s & SLEEPERS) === 0 && Atomics.compareExchange(i32, b + STATE, s, s | SLEEPERS) !== s) continue;
