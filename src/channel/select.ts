@@ -17,7 +17,7 @@ import { AbortedError } from './errors.js';
 import { POLL_MS } from './lock.js';
 import type * as mpsc from './mpsc.js';
 import type * as oneshot from './oneshot.js';
-import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, isPollable, type Pollable, type SleepWord } from './protocol.js';
+import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, isPollable, type Pollable, type SleepWord } from './protocol.js';
 import { SPIN_POLLS } from './recv-wait.js';
 import { threadHub } from './rx-wake.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
@@ -148,7 +148,9 @@ export async function select<B extends Record<string, SelectBranch>>(branches: B
     }
     return undefined;
   };
-  for (let i = 0; i < SPIN_POLLS; i++) {
+  // Poll a while first only if a value may come from another thread meanwhile (recv-wait.ts does the same).
+  const polls0 = polls.some((p) => p?.[SPIN]?.() === true) ? SPIN_POLLS : 1;
+  for (let i = 0; i < polls0; i++) {
     if (signal?.aborted) throw new AbortedError('select()', signal.reason);
     const r = tryAll();
     if (r !== undefined) return r;
