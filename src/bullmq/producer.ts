@@ -542,6 +542,9 @@ export class BullRuntime implements AsyncDisposable {
     for (const h of [...this.#pending.values()]) h._err(err);
   }
 
+  /** @internal Sweeps that read job hashes (tests wait on it). */
+  _sweeps = 0;
+
   /** Reads the job hashes of handles that have waited a while, for outcomes whose events were missed. */
   async #sweep(): Promise<void> {
     if (!this.#watch.up || this.#bull === null) return;
@@ -550,7 +553,9 @@ export class BullRuntime implements AsyncDisposable {
     for (let i = 0; i < old.length; i += 1000) {
       const chunk = old.slice(i, i + 1000);
       const p = this.#ctl.pipeline();
-      for (const h of chunk) p.hmget(`${this.#prefix}:${this.queue}:${h.id}`, 'finishedOn', 'returnvalue', 'failedReason');
+      // `timestamp` is set on every job when it is added: a null one is a job that is gone (a job
+      // still waiting or running has no finishedOn, returnvalue or failedReason yet).
+      for (const h of chunk) p.hmget(`${this.#prefix}:${this.queue}:${h.id}`, 'timestamp', 'finishedOn', 'returnvalue', 'failedReason');
       let rows: [Error | null, unknown][] | null;
       try {
         rows = await p.exec();
@@ -561,8 +566,8 @@ export class BullRuntime implements AsyncDisposable {
       chunk.forEach((h, j) => {
         const [err, v] = rows![j]!;
         if (err !== null || h.isFinished()) return;
-        const [finishedOn, returnvalue, failedReason] = v as (string | null)[];
-        if (finishedOn === null && returnvalue === null && failedReason === null) {
+        const [timestamp, finishedOn, returnvalue, failedReason] = v as (string | null)[];
+        if (timestamp === null) {
           // The job is gone. Its event may still be on its way: give it one more interval.
           if (h._missingSince === 0) h._missingSince = now;
           else if (now - h._missingSince >= this.#sweepInterval) {
@@ -588,6 +593,7 @@ export class BullRuntime implements AsyncDisposable {
         } else this.#failed(h.id, failedReason ?? 'unknown failure');
       });
     }
+    if (old.length > 0) this._sweeps++;
   }
 
   /** Counters of this producer. */

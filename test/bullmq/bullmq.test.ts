@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, JoinError, Runtime, SpindleError, Arc } from '../../src/index.js';
 import { bullRuntime, RemoteJoinError, serveQueue, type BullRuntime } from '../../src/bullmq/index.js';
-import { rejectionOf, STRESS, within } from '../helpers.js';
+import { rejectionOf, STRESS, until, within } from '../helpers.js';
 import { RenderError } from './errors.js';
 import { client, freePort, nextEvent, NO_REDIS, queueEvents, redisServerPath, startMachine, startRedis, type MachineProcess, type RedisServer } from './harness.js';
 import { notOnMachines } from './producer-only.js';
@@ -283,6 +283,23 @@ function suite(): void {
       env: { ...process.env, REDIS_URL: redis.url },
     });
     expect(stdout.trim()).toBe(expected);
+  });
+
+  // The sweep that reads job hashes for missed events took a job still waiting to run (no
+  // finishedOn/returnvalue/failedReason yet) for a job gone from Redis, and after two intervals
+  // rejected its handle as lost (seen at 20,000 jobs behind a killed machine, SPINDLE_STRESS=1).
+  it('does not take a job that waits long for a machine for a lost one: it runs when a machine comes', async () => {
+    const p = bullRuntime({ connection: redis.url, queue: 'late', sweepInterval: 20 });
+    cleanups.push(() => p.close({ timeout: 1000 }));
+    const h = p.spawn(square, 7, 'late:exec', 1);
+    await within(h._added, 10_000, 'the job to be added');
+    // No machine serves the queue yet: let the sweep look at the waiting job many times.
+    const from = p._sweeps;
+    await until(() => p._sweeps >= from + 10, 20_000, 'ten sweeps over the waiting job');
+    expect(h.isFinished()).toBe(false);
+    const m = await startMachine(redis.url, 'late', 'machine-late');
+    cleanups.push(() => m.stop());
+    expect((await within(h, 20_000, 'the job to run once a machine serves the queue'))[0]).toBe(49);
   });
 
   /** Spawns n square tasks counting executions in `key`, runs `during` once a quarter are done, awaits all. */
