@@ -5,18 +5,14 @@
  * variants in workers, an `AbortSignal` that abandons a wait, and a choice of
  * whether a wait keeps the process alive.
  */
-import { sleepOn } from '../shared/wake.js';
-
-export { hold, release } from '../shared/wake.js';
 import { AbortedError } from './errors.js';
 
 /**
- * Resolves when `i32[idx]` may no longer equal `expected`, or after `ms`;
- * undefined when it already differs. `ref`: keep the process alive meanwhile.
+ * `sleepAsync(i32, idx, expected, ms, ref = true)`: resolves when `i32[idx]` may
+ * no longer equal `expected`, or after `ms`; undefined when it already differs.
+ * `ref`: keep the process alive meanwhile. (shared/wake.ts `sleepOn`.)
  */
-export function sleepAsync(i32: Int32Array, idx: number, expected: number, ms: number, ref = true): Promise<unknown> | undefined {
-  return sleepOn(i32, idx, expected, ms, ref);
-}
+export { hold, release, sleepOn as sleepAsync } from '../shared/wake.js';
 
 /** The marker `raceAbort` resolves with when the signal fired first. */
 export const ABORTED: unique symbol = Symbol('aborted');

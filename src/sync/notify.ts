@@ -89,8 +89,8 @@ export const NOTIFY_BLOCK = wordTable({
   ],
 });
 
-/** STATE, unpacked (tests look at it). */
-interface State {
+/** STATE, unpacked (tests look at it: `_state()`). */
+export interface NotifyState {
   permit: boolean;
   waiters: number;
   tokens: number;
@@ -98,15 +98,11 @@ interface State {
 }
 
 /** @internal The STATE word that holds `s` (tests set edge states with it). */
-export function notifyWord(s: State): bigint {
+export function notifyWord(s: NotifyState): bigint {
   const e = s.epoch;
   return join(lowWithEpoch((s.permit ? PERMIT : 0) | s.waiters, e), highWithEpoch(s.tokens, e));
 }
 
-/** @internal What STATE holds now (tests look at it). */
-export function notifyState(n: Notify): Readonly<State> {
-  return n._state();
-}
 
 /**
  * A wake-up signal between tasks on any threads.
@@ -129,7 +125,7 @@ export class Notify extends SharedObject {
   }
 
   /** @internal */
-  _state(): State {
+  _state(): NotifyState {
     const word = Atomics.load(this.heap.i64, this.#at);
     const low = lowOf(word);
     const high = highOf(word);

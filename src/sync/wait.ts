@@ -15,8 +15,6 @@ import { MainThreadBlockingError, WaitAbortedError } from './errors.js';
  */
 export const POLL_MS = 25;
 
-
-
 /** Throws unless this thread may block in Atomics.wait (i.e. it is a worker). */
 export function assertMayBlock(what: string): void {
   if (isMainThread) {

@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { SHARED } from '../../src/shared/handle.js';
 import { AtomicI32, AtomicI64, AtomicU32, Barrier, Notify, OnceCell, OnceCellSetError, globalHeap } from '../../src/sync/index.js';
-import { MAX_NOTIFY_WAITERS, notifyState, notifyWord } from '../../src/sync/notify.js';
+import { MAX_NOTIFY_WAITERS, notifyWord } from '../../src/sync/notify.js';
 import { controlWords, exited, firstMessage, go, send, syncJob, until, within } from '../helpers.js';
 
 /** Registered-but-not-notified waiters of a Notify (white-box: its STATE word). */
-const waitersOf = (n: Notify): number => notifyState(n).waiters;
+const waitersOf = (n: Notify): number => n._state().waiters;
 /** Arrivals in a Barrier's current generation (white-box: the low half of its STATE word, block words 2-3). */
 const arrivalsOf = (b: Barrier): number => Number(BigInt.asUintN(32, Atomics.load(globalHeap().i64, (b[SHARED]().offset >> 3) + 1)));
 
@@ -52,9 +52,9 @@ describe('a thread that dies in a Notify or a Barrier', () => {
     const dying = syncJob('notifyDie', [send(notify)]);
     expect(await within(exited(dying), 10_000, 'the worker to die at the fault point')).toBe(70);
     // The transition happened whole: the waiter holds an unclaimed token (nobody bumped GEN for it).
-    expect(notifyState(notify)).toMatchObject({ waiters: 0, tokens: 1, permit: false });
+    expect(notify._state()).toMatchObject({ waiters: 0, tokens: 1, permit: false });
     await within(woken, 5000, 'the waiter to see its token at its next poll');
-    expect(notifyState(notify)).toMatchObject({ waiters: 0, tokens: 0, permit: false });
+    expect(notify._state()).toMatchObject({ waiters: 0, tokens: 0, permit: false });
     // And the Notify works on.
     const next = notify.notified();
     notify.notifyOne();
@@ -72,7 +72,7 @@ describe('a thread that dies in a Notify or a Barrier', () => {
     await within(mine, 5000, 'the async waiter');
     expect(await within(firstMessage(blocked), 5000, 'the blocked waiter')).toBe('woken');
     expect(count.load()).toBe(1);
-    expect(notifyState(notify)).toMatchObject({ waiters: 0, tokens: 0, permit: false });
+    expect(notify._state()).toMatchObject({ waiters: 0, tokens: 0, permit: false });
   });
 
   it('as the leader, after completing the generation, before the wake-up: the other parties go on, and the next generation works', async () => {
@@ -102,16 +102,16 @@ describe('Notify and Barrier at the edges of their state words', () => {
     const last = 2 ** 23 - 1;
     Atomics.store(i64, stateAt(notify), notifyWord({ permit: false, waiters: 0, tokens: 0, epoch: last })); // the last epoch
     const woken = notify.notified();
-    expect(notifyState(notify)).toMatchObject({ waiters: 1, epoch: last });
+    expect(notify._state()).toMatchObject({ waiters: 1, epoch: last });
     notify.notifyWaiters();
-    expect(notifyState(notify)).toMatchObject({ waiters: 0, epoch: 0 });
+    expect(notify._state()).toMatchObject({ waiters: 0, epoch: 0 });
     await within(woken, 1000, 'the waiter of the epoch before the wrap');
     Atomics.store(i64, stateAt(notify), notifyWord({ permit: true, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }));
-    expect(notifyState(notify)).toEqual({ permit: true, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 });
+    expect(notify._state()).toEqual({ permit: true, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 });
     await within(notify.notified(), 1000, 'the permit'); // taken, not a registration
-    expect(notifyState(notify)).toEqual({ permit: false, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }); // at the bound
+    expect(notify._state()).toEqual({ permit: false, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }); // at the bound
     await expect(notify.notified()).rejects.toThrow(RangeError);
-    expect(notifyState(notify)).toEqual({ permit: false, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }); // nothing changed
+    expect(notify._state()).toEqual({ permit: false, waiters: MAX_NOTIFY_WAITERS - 1, tokens: 1, epoch: 5 }); // nothing changed
     notify.free();
   });
 
