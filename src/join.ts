@@ -1,10 +1,9 @@
 /**
- * `JoinHandle`: the spawner's side of a task. A `PromiseLike` of the task's
+ * `JoinHandle`: the spawner's side of a task. A native promise of the task's
  * value, created and settled by the thread that spawned the task.
  */
 import { ERR_TIMED_OUT, JoinError } from './errors.js';
 
-/** What a handle asks of the thread that owns it. */
 /** How to abort: `force` terminates a task that does not yield (main thread only). */
 export interface AbortOptions {
   /**
@@ -18,6 +17,7 @@ export interface AbortOptions {
   grace?: number;
 }
 
+/** What a handle asks of the thread that owns it. */
 export interface HandleHost {
   abort(h: JoinHandle<any>, opts?: AbortOptions, reason?: JoinError): void;
   /** Called when someone starts waiting: a worker runs a still-private child at once. */
@@ -31,31 +31,21 @@ const PENDING = 0;
 const OK = 1;
 const ERR = 2;
 
-/**
- * A `then` registered before the handle settled: the callbacks, and the
- * resolving functions of the promise `then` returned.
- */
-interface Waiter {
-  onOk: unknown;
-  onErr: unknown;
-  resolve: (v: unknown) => void;
-}
-
-// One executor for every promise `then` makes: it hands the resolve function
-// out through this variable instead of a closure per call. Only `resolve` is
-// kept (a failure resolves with a rejected promise), so that the reject
-// function dies young instead of living as long as the task.
+// One executor for every handle's native promise: it hands the resolve
+// function out through this variable instead of a closure per handle. Only
+// `resolve` is kept (a failure resolves with a rejected promise), so that the
+// reject function dies young instead of living as long as the task.
 let capturedResolve: (v: unknown) => void = () => {};
 const capture = (resolve: (v: unknown) => void): void => {
   capturedResolve = resolve;
 };
 
 /**
- * Handles settled with waiters, whose callbacks run in the next microtask (as
- * a promise's would, never inside the settling code). One microtask per batch,
- * queued as the reaction of a settled promise: Node's `queueMicrotask` makes
- * an AsyncResource and a bound function per call (~400 bytes of garbage per
- * `await spawn()`), a reaction a small fraction of that.
+ * Handles settled with internal listeners ({@link JoinHandle._listen}), whose
+ * callbacks run in the next microtask (as a promise's would, never inside the
+ * settling code). One microtask per batch, queued as the reaction of a settled
+ * promise: Node's `queueMicrotask` makes an AsyncResource and a bound function
+ * per call, a reaction a small fraction of that.
  */
 const RESOLVED = Promise.resolve();
 let toFire: JoinHandle<unknown>[] = [];
@@ -65,29 +55,7 @@ const fireAll = (): void => {
   for (let i = 0; i < batch.length; i++) batch[i]!._fire();
 };
 
-/**
- * The `resolve` of a waiter that is an internal listener (joinAll): its
- * `onOk` is called with the handle, and no promise is made for it.
- */
-const LISTENER = (): void => {};
-
-/** Calls one waiter's callback for a settled outcome, as `Promise.prototype.then` would. */
-function fire(h: JoinHandle<unknown>, onOk: unknown, onErr: unknown, resolve: (v: unknown) => void, ok: boolean, value: unknown): void {
-  if (resolve === LISTENER) {
-    (onOk as (h: JoinHandle<unknown>) => void)(h);
-    return;
-  }
-  const cb = ok ? onOk : onErr;
-  if (typeof cb !== 'function') {
-    resolve(ok ? value : Promise.reject(value));
-    return;
-  }
-  try {
-    resolve(cb(value));
-  } catch (e) {
-    resolve(Promise.reject(e));
-  }
-}
+type Listener = (h: JoinHandle<any>) => void;
 
 /**
  * An owned permission to join a task: await it (or `.then`) for the task's
@@ -95,13 +63,18 @@ function fire(h: JoinHandle<unknown>, onOk: unknown, onErr: unknown, resolve: (v
  * runs to completion, and a panic of a task nobody awaits goes to the
  * runtime's `onPanic` hook instead of becoming an unhandled rejection.
  *
- * A handle is a thenable rather than a `Promise`, because it must know whether
- * its outcome is ever observed (a native promise's `await` bypasses `then`).
- * To keep the per-task cost low (`await` and `Promise.all` over 100,000 of
- * them), `then` makes one promise and keeps the callbacks in the handle,
- * instead of an inner promise plus a derived one.
+ * A handle is a native `Promise` (`await`, `Promise.all` and `.then` take it
+ * as they take any promise, with no thenable job per handle), whose
+ * `constructor` reads as `Promise`. That read is how a handle knows it is
+ * observed: `await`, `Promise.all` / `race` / `allSettled` / `any`,
+ * `Promise.resolve`, `.then`, `.catch` and `.finally` all look up
+ * `constructor` before they attach a reaction (ECMAScript `PromiseResolve`
+ * and `SpeciesConstructor`). A panic is therefore delivered as a rejection
+ * only once the handle is observed; until then its promise stays pending and
+ * the panic is watched (panics.ts), so an unobserved panic never becomes an
+ * unhandled rejection.
  */
-export class JoinHandle<T> implements PromiseLike<T> {
+export class JoinHandle<T> extends Promise<T> {
   /** The task's id, unique within the process. */
   readonly id: number;
   /** @internal */ _state = PENDING;
@@ -110,16 +83,20 @@ export class JoinHandle<T> implements PromiseLike<T> {
   /** @internal */ _local: unknown = null;
   /** @internal Runs once when the handle settles (spawnWith's signal and timer). */
   _cleanup: (() => void) | null = null;
-  // The first waiter, inline (nearly every handle has exactly one: an await, or Promise.all).
-  #onOk: unknown = undefined;
-  #onErr: unknown = undefined;
-  #resolve: ((v: unknown) => void) | null = null;
-  /** Waiters after the first. */
-  #more: Waiter[] | null = null;
+  /** Settles the native promise; null once it has. */
+  #resolve: ((v: unknown) => void) | null;
+  /** A promise operation read `constructor`: a reaction is attached now or in a moment. */
+  #awaited = false;
+  /** The first internal listener inline (nearly every listened handle has one), the rest in `#more`. */
+  #listener: Listener | null = null;
+  #more: Listener[] | null = null;
   #host: HandleHost;
 
-  /** @internal */
+  /** @internal Made by `spawn`; a handle cannot be constructed from an executor as a promise can. */
   constructor(id: number, host: HandleHost) {
+    if (typeof id !== 'number') throw new TypeError('spindle: a JoinHandle is made by spawn(), not constructed (JoinHandle.resolve, .all and the like are not available: use Promise.resolve, Promise.all)');
+    super(capture as never);
+    this.#resolve = capturedResolve;
     this.id = id;
     this.#host = host;
   }
@@ -148,36 +125,30 @@ export class JoinHandle<T> implements PromiseLike<T> {
     return new AbortHandle(this);
   }
 
-  then<A = T, B = never>(
-    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
-    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
-    if (this._state === OK) return Promise.resolve(this._value as T).then(onfulfilled, onrejected);
-    if (this._state === ERR) {
+  /**
+   * @internal A promise operation is about to attach a reaction (the
+   * `constructor` lookup, see the class comment). The first time: a pending
+   * task still private to this thread runs now (fork-join); a panic that
+   * settled the handle unobserved is taken back from the watch and delivered
+   * to the promise.
+   */
+  _observe(): void {
+    if (this.#awaited) return;
+    this.#awaited = true;
+    if (this._state === PENDING) {
+      if (this.#listener === null) this.#host.join(this);
+    } else if (this._state === ERR) {
       this.#host.observed(this);
-      return Promise.reject(this._value).then(onfulfilled, onrejected);
-    }
-    const p = new Promise<A | B>(capture as never);
-    this.#wait(onfulfilled, onrejected, capturedResolve);
-    return p;
-  }
-
-  /** Registers a waiter on a pending handle: the first one inline, the rest in `#more`. */
-  #wait(onOk: unknown, onErr: unknown, resolve: (v: unknown) => void): void {
-    if (this.#resolve === null) {
-      this.#onOk = onOk;
-      this.#onErr = onErr;
-      this.#resolve = resolve;
-      this.#host.join(this);
-    } else {
-      (this.#more ??= []).push({ onOk, onErr, resolve });
+      this.#settleNative();
     }
   }
 
   /**
    * @internal Observes the outcome without a promise: `listener(this)` runs
    * once, in a microtask after the handle settles (at once if it has). For
-   * {@link joinAll}, which must not pay a promise per handle.
+   * {@link joinAll}, JoinSet and scope, which must not pay a reaction per
+   * handle. The native promise is left alone (rejecting it with no reaction
+   * would be an unhandled rejection).
    */
   _listen(listener: (h: JoinHandle<T>) => void): void {
     if (this._state !== PENDING) {
@@ -185,7 +156,12 @@ export class JoinHandle<T> implements PromiseLike<T> {
       listener(this);
       return;
     }
-    this.#wait(listener, undefined, LISTENER);
+    if (this.#listener !== null) {
+      (this.#more ??= []).push(listener);
+      return;
+    }
+    this.#listener = listener;
+    if (!this.#awaited) this.#host.join(this);
   }
 
   /** @internal The JoinError a settled handle failed with; undefined while pending or when it succeeded. */
@@ -193,19 +169,17 @@ export class JoinHandle<T> implements PromiseLike<T> {
     return this._state === ERR ? (this._value as JoinError) : undefined;
   }
 
-  /** As `Promise.prototype.catch`: observes the outcome (a handle observed this way never reports its panic to `onPanic`). */
-  catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
-    return this.then(undefined, onrejected);
-  }
-
-  /** As `Promise.prototype.finally`. */
-  finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.then().finally(onfinally);
-  }
-
   /** `'JoinHandle'`. */
-  get [Symbol.toStringTag](): string {
+  override get [Symbol.toStringTag](): string {
     return 'JoinHandle';
+  }
+
+  /** Delivers the settled outcome to the native promise (once). */
+  #settleNative(): void {
+    const r = this.#resolve;
+    if (r === null) return;
+    this.#resolve = null;
+    r(this._state === OK ? this._value : Promise.reject(this._value));
   }
 
   #settled(): void {
@@ -214,23 +188,21 @@ export class JoinHandle<T> implements PromiseLike<T> {
       this._cleanup = null;
       c();
     }
-    if (this.#resolve !== null) {
+    if (this.#listener !== null) {
       if (toFire.length === 0) void RESOLVED.then(fireAll);
       toFire.push(this);
     }
   }
 
-  /** @internal Runs the waiters' callbacks (from the microtask {@link fireAll}). */
+  /** @internal Runs the internal listeners (from the microtask {@link fireAll}). */
   _fire(): void {
-    const ok = this._state === OK;
-    const v = this._value;
-    fire(this, this.#onOk, this.#onErr, this.#resolve!, ok, v);
-    this.#onOk = this.#onErr = undefined;
-    this.#resolve = null;
+    const l = this.#listener!;
+    this.#listener = null;
+    l(this);
     const more = this.#more;
     if (more !== null) {
       this.#more = null;
-      for (const w of more) fire(this, w.onOk, w.onErr, w.resolve, ok, v);
+      for (const m of more) m(this);
     }
   }
 
@@ -239,6 +211,8 @@ export class JoinHandle<T> implements PromiseLike<T> {
     if (this._state !== PENDING) return;
     this._state = OK;
     this._value = value;
+    // A fulfilment with no reaction attached costs nothing and cannot go unhandled.
+    this.#settleNative();
     this.#settled();
   }
 
@@ -247,11 +221,25 @@ export class JoinHandle<T> implements PromiseLike<T> {
     if (this._state !== PENDING) return;
     this._state = ERR;
     this._value = e;
-    const waited = this.#resolve !== null;
+    const listened = this.#listener !== null;
+    if (this.#awaited) this.#settleNative();
     this.#settled();
-    if (!waited && e.isPanic()) this.#host.unobserved(this, e);
+    if (!this.#awaited && !listened && e.isPanic()) this.#host.unobserved(this, e);
   }
 }
+
+// The observation hook (see the class comment). Read on the prototype itself
+// (no handle behind it) it is plain `Promise`. Returning `Promise` also makes
+// `then` derive plain promises, and keeps `await` and `Promise.all` from
+// wrapping the handle in another promise.
+Object.defineProperty(JoinHandle.prototype, 'constructor', {
+  get(this: unknown): PromiseConstructor {
+    if (this instanceof JoinHandle) this._observe();
+    return Promise;
+  },
+  configurable: true,
+  enumerable: false,
+});
 
 /** Tokio's `AbortHandle`: can abort a task and ask whether it finished, but not await it. */
 export class AbortHandle {
@@ -281,9 +269,9 @@ export class AbortHandle {
 /**
  * Waits for every handle: resolves with their values in order, or rejects
  * with the first `JoinError` (as `Promise.all`, or `futures::try_join_all`).
- * The same as `Promise.all(handles)`, at a fraction of the cost per handle:
- * `Promise.all` over thenables makes two promises, three functions and two
- * microtasks per handle; this makes one promise in all. Every handle counts as
+ * The same as `Promise.all(handles)`, at less cost per handle: `Promise.all`
+ * attaches a reaction, a derived promise and two element functions to each
+ * handle; this makes one promise in all. Every handle counts as
  * observed (a later panic of another one is not reported to `onPanic`).
  *
  * ```ts
