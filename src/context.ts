@@ -7,7 +7,8 @@ import type { JoinHandle } from './join.js';
 import type { TaskContext } from './task-context.js';
 
 export interface WorkerHost {
-  spawn(fn: unknown, args: unknown[]): JoinHandle<any>;
+  /** `awaitable: false` for a handle never handed out (JoinSet's): see JoinHandle's constructor. */
+  spawn(fn: unknown, args: unknown[], awaitable?: boolean): JoinHandle<any>;
   /** The worker's index in its runtime. */
   readonly index: number;
   /** The task whose synchronous part is running now. */

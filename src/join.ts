@@ -39,6 +39,14 @@ let capturedResolve: (v: unknown) => void = () => {};
 const capture = (resolve: (v: unknown) => void): void => {
   capturedResolve = resolve;
 };
+/**
+ * The `#resolve` of a handle born unawaitable (one a JoinSet owns and never
+ * hands out): its promise never settles and nothing reads it, so its resolve
+ * function is left to die young instead of living as long as the task
+ * (about 120 bytes: a function and its context).
+ */
+const UNAWAITABLE = (): void => {};
+const ignore = (): void => {};
 
 /**
  * Handles settled with internal listeners ({@link JoinHandle._listen}), whose
@@ -92,11 +100,15 @@ export class JoinHandle<T> extends Promise<T> {
   #more: Listener[] | null = null;
   #host: HandleHost;
 
-  /** @internal Made by `spawn`; a handle cannot be constructed from an executor as a promise can. */
-  constructor(id: number, host: HandleHost) {
+  /**
+   * @internal Made by `spawn`; a handle cannot be constructed from an
+   * executor as a promise can. `awaitable: false` for a handle its owner never
+   * hands out (JoinSet): it is observed through listeners only.
+   */
+  constructor(id: number, host: HandleHost, awaitable = true) {
     if (typeof id !== 'number') throw new TypeError('spindle: a JoinHandle is made by spawn(), not constructed (JoinHandle.resolve, .all and the like are not available: use Promise.resolve, Promise.all)');
-    super(capture as never);
-    this.#resolve = capturedResolve;
+    super((awaitable ? capture : ignore) as never);
+    this.#resolve = awaitable ? capturedResolve : UNAWAITABLE;
     this.id = id;
     this.#host = host;
   }
@@ -134,6 +146,7 @@ export class JoinHandle<T> extends Promise<T> {
    */
   _observe(): void {
     if (this.#awaited) return;
+    if (this.#resolve === UNAWAITABLE) throw new Error(`spindle internal error: task ${this.id}'s handle belongs to a JoinSet and cannot be awaited (join it through the set)`);
     this.#awaited = true;
     if (this._state === PENDING) {
       if (this.#listener === null) this.#host.join(this);

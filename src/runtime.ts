@@ -68,8 +68,13 @@ export class Runtime implements AsyncDisposable {
    * and `Error` after `shutdown()`.
    */
   spawn<A extends unknown[], R>(task: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>> {
+    return this._spawn(task, args, true) as JoinHandle<Awaited<R>>;
+  }
+
+  /** @internal `spawn`; `awaitable: false` for a handle never handed out (JoinSet's). */
+  _spawn(task: unknown, args: unknown[], awaitable: boolean): JoinHandle<unknown> {
     if (this.#state !== 'running' || this.#engine.broken !== null) throw this.#engine.broken ?? new SpindleError(ErrorCode.SHUT_DOWN, ERR_SPAWN_AFTER_SHUTDOWN);
-    return this.#engine.spawn(task, args) as JoinHandle<Awaited<R>>;
+    return this.#engine.spawn(task, args, awaitable);
   }
 
   /**

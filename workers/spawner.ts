@@ -39,13 +39,13 @@ export class Spawner implements HandleHost {
     private readonly kick: () => void,
   ) {}
 
-  spawn(t: unknown, args: unknown[]): JoinHandle<any> {
+  spawn(t: unknown, args: unknown[], awaitable = true): JoinHandle<any> {
     const key = codeKeyOf(t); // throws TypeError for what cannot be shipped
     let primitive = true;
     for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) primitive = false;
     const core = this.core;
     if (primitive) {
-      const h = new JoinHandle<unknown>(nextTaskId(), this);
+      const h = new JoinHandle<unknown>(nextTaskId(), this, awaitable);
       this.keepPrivate(t as Function, args, h);
       if (core.idle.anyoneHungry()) this.share();
       this.kick();
@@ -53,7 +53,7 @@ export class Spawner implements HandleHost {
     } else {
       const code = core.codes.idOf(key);
       core.enc.encodeArgs(args); // the Send bound: a TypeError here, before anything is counted
-      const h = new JoinHandle<unknown>(nextTaskId(), this);
+      const h = new JoinHandle<unknown>(nextTaskId(), this, awaitable);
       const i = this.hand.reserve(core.free, core.slots);
       if (i === -1) {
         // No slot free: keep it here, as a copy of its arguments.

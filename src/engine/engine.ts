@@ -191,11 +191,11 @@ export class Engine implements HandleHost {
 
   // ───────────── spawning ─────────────
 
-  spawn(task: unknown, args: unknown[]): JoinHandle<unknown> {
+  spawn(task: unknown, args: unknown[], awaitable = true): JoinHandle<unknown> {
     const core = this.core;
     const code = core.codes.idOf(codeKeyOf(task));
     core.enc.encodeArgs(args); // the Send bound: a TypeError naming the argument, before anything is counted
-    const h = new JoinHandle<unknown>(nextTaskId(), this);
+    const h = new JoinHandle<unknown>(nextTaskId(), this, awaitable);
     this.#outstanding++;
     this.#spawned++;
     const slot = this.#overflow.size === 0 ? this.#reserve() : -1;

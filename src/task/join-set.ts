@@ -17,8 +17,7 @@ import { AbortedError } from '../channel/errors.js';
 import { signalOf } from '../channel/wait.js';
 import { JoinError, typeError } from '../errors.js';
 import { JoinHandle, type AbortHandle } from '../join.js';
-import type { Runtime } from '../runtime.js';
-import { spawn } from '../spawn.js';
+import { Runtime } from '../runtime.js';
 
 interface Done<T> {
   id: number;
@@ -68,9 +67,9 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
 
   /** Spawns `task(...args)` into the set; returns an `AbortHandle` for it. */
   spawn<A extends unknown[], R extends T | PromiseLike<T>>(task: (...args: A) => R, ...args: A): AbortHandle {
-    const h = (workerHost() === undefined && this.#runtime !== undefined
-      ? this.#runtime.spawn(task, ...args)
-      : spawn(task, ...args)) as unknown as JoinHandle<T>;
+    // The set never hands the handle out (only an AbortHandle): it is born unawaitable, without a resolve function.
+    const host = workerHost();
+    const h = (host !== undefined ? host.spawn(task, args, false) : (this.#runtime ?? Runtime.default())._spawn(task, args, false)) as JoinHandle<T>;
     this.#add(h);
     return h.abortHandle();
   }

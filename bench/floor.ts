@@ -1,0 +1,116 @@
+/**
+ * The main thread's floor for tiny tasks: what giving each of 100,000 tasks a
+ * promise and settling it costs with no worker, no shared memory and no
+ * runtime at all. Any pool whose `run` returns a promise per task pays at
+ * least this on its main thread, so `1e9 / ns` is a ceiling on its tiny
+ * tasks/s however fast the rest is (issue 10's 1 M tasks/s target is read
+ * against it).
+ *
+ *   npm run bench:floor
+ *   SPINDLE_BENCH_ONLY=joinAll npm run bench:floor   (rows whose name has the substring)
+ *
+ * Each round creates 100,000 handles in one synchronous loop (as the tiny
+ * scenario submits), then settles them 2,000 per event-loop turn (as
+ * completions are drained) while the awaiting side waits. Rounds of every
+ * row are interleaved; the figure is the median ns per task [min–max].
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import { JoinHandle, joinAll, type HandleHost } from '../src/join.js';
+
+const N = 100_000;
+const BATCH = 2000;
+const ROUNDS = Number(process.env['SPINDLE_BENCH_ROUNDS'] ?? 9);
+const ONLY = process.env['SPINDLE_BENCH_ONLY'];
+const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Settles `settle(i)` for every i, BATCH per setImmediate turn. */
+function drain(settle: (i: number) => void): Promise<void> {
+  return new Promise((done) => {
+    let i = 0;
+    const step = (): void => {
+      const end = Math.min(N, i + BATCH);
+      for (; i < end; i++) settle(i);
+      if (i < N) setImmediate(step);
+      else done();
+    };
+    setImmediate(step);
+  });
+}
+
+const host: HandleHost = { abort() {}, join() {}, unobserved() {}, observed() {} };
+
+/** One row: makes the round's handles, returns how to settle one and how to await them all. */
+interface Row {
+  name: string;
+  round(): Promise<void>;
+}
+
+const rows: Row[] = [
+  {
+    name: 'no promise: a callback per task (the loop alone)',
+    async round() {
+      const out = new Array<number>(N);
+      let left = N;
+      let done!: () => void;
+      const all = new Promise<void>((r) => (done = r));
+      const cbs = new Array<(v: number) => void>(N);
+      for (let i = 0; i < N; i++) cbs[i] = (v) => ((out[i] = v), --left === 0 && done());
+      await drain((i) => cbs[i]!(i));
+      await all;
+    },
+  },
+  {
+    name: '`new Promise` per task, `Promise.all`',
+    async round() {
+      const res = new Array<(v: number) => void>(N);
+      const ps = new Array<Promise<number>>(N);
+      for (let i = 0; i < N; i++) ps[i] = new Promise<number>((r) => (res[i] = r));
+      const all = Promise.all(ps);
+      await drain((i) => res[i]!(i));
+      await all;
+    },
+  },
+  {
+    name: 'spindle `JoinHandle` per task, `Promise.all`',
+    async round() {
+      const hs = new Array<JoinHandle<number>>(N);
+      for (let i = 0; i < N; i++) hs[i] = new JoinHandle<number>(i, host);
+      const all = Promise.all(hs);
+      await drain((i) => hs[i]!._ok(i));
+      await all;
+    },
+  },
+  {
+    name: 'spindle `JoinHandle` per task, `joinAll`',
+    async round() {
+      const hs = new Array<JoinHandle<number>>(N);
+      for (let i = 0; i < N; i++) hs[i] = new JoinHandle<number>(i, host);
+      const all = joinAll(hs);
+      await drain((i) => hs[i]!._ok(i));
+      await all;
+    },
+  },
+];
+
+const chosen = rows.filter((r) => ONLY === undefined || r.name.includes(ONLY));
+const ns = new Map<string, number[]>(chosen.map((r) => [r.name, []]));
+for (const r of chosen) await r.round(); // warm every row's code once
+for (let k = 0; k < ROUNDS; k++) {
+  for (const r of chosen) {
+    const t0 = process.hrtime.bigint();
+    await r.round();
+    ns.get(r.name)!.push(Number(process.hrtime.bigint() - t0) / N);
+  }
+}
+
+const load = loadavg()[0]!.toFixed(2);
+console.log(`Main-thread floor per tiny task: ${N.toLocaleString('en-US')} handles made in one loop, settled ${BATCH.toLocaleString('en-US')} per turn; ${ROUNDS} interleaved rounds, median [min–max]. Node ${process.versions.node}, ${availableParallelism()} CPUs, 1-min load ${load}.`);
+console.log('');
+console.log('| per task | ns | ceiling, tasks/s |');
+console.log('| --- | ---: | ---: |');
+for (const [name, xs] of ns) {
+  const m = median(xs);
+  console.log(`| ${name} | ${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}] | ${(1e9 / m / 1e6).toFixed(2)}M |`);
+}
+console.log('');
+console.log('Reproduce: `npm run bench:floor`');
