@@ -68,3 +68,33 @@ describe('a worker killed at each fault point loses nothing', () => {
     });
   }
 });
+
+// A worker that hands a task's outcome to the main thread with nothing else to
+// do counts itself among the searchers first (workers/loop.ts, beforeHandOff),
+// so that the main thread's next spawn wakes nobody. Killed right after that
+// hand-off, its searcher share must be taken back: a share left behind would
+// make every later spawn skip its wake-up, and the loop below would hang.
+describe('a worker killed while counted as a searcher after a hand-off loses nothing', () => {
+  for (const workers of [1, 2]) {
+    it(`${workers} worker(s): a loop of await spawn() goes on after the death`, async () => {
+      const rt = new Runtime({ workers, [kInternal]: { fault: { point: 'after-deliver', after: 20, once: new Int32Array(new SharedArrayBuffer(4)) } } } as never);
+      try {
+        let failed = 0;
+        for (let i = 0; i < 200; i++) {
+          try {
+            expect(await within(rt.spawn(t.add, i, 1), 10_000, `round trip ${i} (a searcher share left by the dead worker would hang it)`)).toBe(i + 1);
+          } catch (e) {
+            if (!(e instanceof JoinError)) throw e;
+            expect(DEATH_CODES).toContain((e.intoPanic() as Error & { code?: string }).code);
+            failed++;
+          }
+        }
+        expect(failed).toBeLessThanOrEqual(1);
+        expect(rt.metrics().workerDeaths, 'the fault point was reached').toBe(1);
+        expect(await within(rt.run(() => 'quiet'), 10_000, 'the runtime to be quiet')).toBe('quiet');
+      } finally {
+        await within(rt.shutdown(), 10_000, 'shutdown');
+      }
+    });
+  }
+});

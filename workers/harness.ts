@@ -52,6 +52,13 @@ export class Harness {
     private readonly publishTasksRun: () => void,
   ) {}
 
+  /**
+   * Called just before an outcome is handed to the main thread (the loop's
+   * `beforeHandOff`): the main thread may answer it with a new task at once,
+   * and this worker may want to be searching by then.
+   */
+  beforeHandOff: () => void = () => {};
+
   // ───────────── starting a slot task ─────────────
 
   /** Starts slot task i, which is in hand (popped from a queue; maybe a stale duplicate). */
@@ -259,6 +266,7 @@ export class Harness {
     }
     const owner = core.slots.ownerOf(i);
     if (owner === MAIN) {
+      this.beforeHandOff();
       core.mainRing.push(i);
       if (faultsOn) fault('after-deliver');
       this.hand.letGo();

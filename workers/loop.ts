@@ -63,6 +63,12 @@ export class WorkerLoop {
   private tick = 0;
   private running = false;
   private scheduled = false;
+  /**
+   * Counted among the searchers since a hand-off (beforeHandOff), not yet
+   * searching: the next turn searches at once, and whatever runs a task
+   * before that leaves the searchers first (leaveSearch).
+   */
+  private preSearching = false;
   private parkedAsync = false;
   /** How long the next search lasts. */
   private readonly search = new SpinWindow(SEARCH_NS, SEARCH_MIN_NS);
@@ -93,6 +99,7 @@ export class WorkerLoop {
       Atomics.store(this.ctl, this.wbase + W_TASKS_RUN, this.counters.tasksRun),
     );
     this.spawner = new Spawner(core, index, this.dq, this.priv, this.hand, live, this.harness, this.contexts, panics, this.counters, kick);
+    this.harness.beforeHandOff = this.beforeHandOff;
   }
 
   start(): void {
@@ -130,6 +137,11 @@ export class WorkerLoop {
 
   private readonly turn = (): void => {
     this.scheduled = false;
+    if (this.preSearching && !this.localWork() && this.dq.len() === 0) {
+      this.preSearching = false;
+      this.idle(true);
+      return;
+    }
     this.running = true;
     this.contexts.checkAborts();
     if (this.servers.pending()) this.servers.poll();
@@ -141,7 +153,11 @@ export class WorkerLoop {
       this.flushMetrics();
     }
     if (worked) this.schedule();
-    else this.idle();
+    else {
+      const counted = this.preSearching;
+      this.preSearching = false;
+      this.idle(counted);
+    }
   };
 
   /** Runs up to BUDGET tasks. True if it ran or settled anything. */
@@ -151,6 +167,7 @@ export class WorkerLoop {
     for (let ran = 0; ran < BUDGET; ran++) {
       if (this.priv.size > 1 && this.core.idle.anyoneHungry()) this.spawner.share();
       if (h.pendingReady) {
+        this.leaveSearch();
         h.resumePending();
         worked = true;
         continue;
@@ -159,6 +176,7 @@ export class WorkerLoop {
         // Only private work while a module loads: a death now must cost exactly the one pending task.
         const lt = this.priv.pop();
         if (lt === undefined) break;
+        this.leaveSearch();
         h.runLocal(lt);
         worked = true;
         continue;
@@ -169,6 +187,7 @@ export class WorkerLoop {
       }
       const lt = this.priv.pop();
       if (lt !== undefined) {
+        this.leaveSearch();
         h.runLocal(lt);
         worked = true;
         continue;
@@ -182,6 +201,8 @@ export class WorkerLoop {
 
   /** Pops our deque and starts the task. False when the deque is empty. */
   private runNext(): boolean {
+    // Left before the pop, so that moreShared counts what stays beside the task about to run.
+    if (this.preSearching && this.dq.len() > 0) this.leaveSearch();
     const i = this.hand.popOwn(this.dq);
     if (i === -1) return false;
     if (faultsOn) fault('after-pop');
@@ -247,11 +268,49 @@ export class WorkerLoop {
     return false;
   }
 
-  /** Nothing local to do: search for a while, then park. */
-  private idle(): void {
+  /**
+   * The outcome of a task goes to the main thread now. When nothing else is
+   * runnable here, count this worker among the searchers *before* the
+   * hand-off: a main thread that answers with a new task at once (a loop of
+   * `await spawn()`) then sees a searcher and wakes nobody; this
+   * worker, about to search, finds the task. Without it the main thread's
+   * `newWork` runs while this worker is between its task and its search, and
+   * wakes a parked worker for a task this one takes first: a futex wake-up
+   * and a third runnable thread on two cores, for nothing (tokio's "wake the
+   * worker that is about to search"). Not for outcomes that go to another
+   * worker (fork-join): that worker waits for them in its own inbox, and a
+   * searcher counted here would take the one search place of two workers
+   * from it, so that it parks instead of spinning for its inbox (fork-join
+   * efficiency fell from 0.84–0.90 to 0.61–0.66 with it).
+   *
+   * safety: a searcher counted here is a searcher in fact. Until its next
+   * turn the worker runs no task without leaving the searchers first
+   * (leaveSearch: in runNext and before every local run), and that turn
+   * searches at once (idle) unless work of its own came up. Only while
+   * `running` (inside a turn, or idle's run of what it found): an outcome
+   * delivered from a promise reaction may come while this worker is parked.
+   * A worker that dies in between leaves W_ROLE = searching, which recovery
+   * takes back (idle.ts `forget`; test/faults.test.ts).
+   */
+  private readonly beforeHandOff = (): void => {
+    if (!this.running || this.preSearching || this.harness.loading || this.harness.pendingReady) return;
+    if (this.dq.len() > 0 || this.priv.size > 0) return;
+    this.preSearching = this.core.idle.startSearch(this.index);
+  };
+
+  /** About to run a task: a worker counted as a searcher since a hand-off stops searching, as on finding work (idle.ts). */
+  private leaveSearch(): void {
+    if (!this.preSearching) return;
+    this.preSearching = false;
+    // safety: the look at the queues comes after leaving the searchers (idle.ts, "Searching").
+    if (this.core.idle.workFound(this.index) && this.moreShared()) this.core.idle.newWork();
+  }
+
+  /** Nothing local to do: search for a while, then park. `counted`: already among the searchers (beforeHandOff). */
+  private idle(counted = false): void {
     const core = this.core;
     const idle = core.idle;
-    const searching = !this.harness.loading && idle.startSearch(this.index);
+    const searching = counted || (!this.harness.loading && idle.startSearch(this.index));
     if (searching) {
       const until = process.hrtime.bigint() + BigInt(this.search.next());
       do {
@@ -322,13 +381,18 @@ export class WorkerLoop {
     return false;
   }
 
-  private anyWork(): boolean {
-    const core = this.core;
+  /** Work only this worker can do: private tasks, resumed ones, sockets, its inbox, aborts of its tasks. */
+  private localWork(): boolean {
     if (this.priv.size > 0 || this.harness.pendingReady) return true;
     if (this.servers.pending()) return true;
-    if (core.inboxes[this.index]!.len() > 0) return true;
+    if (this.core.inboxes[this.index]!.len() > 0) return true;
     // An abort of one of our running tasks is work too: its signal must fire.
-    if (this.contexts.abortsPending()) return true;
+    return this.contexts.abortsPending();
+  }
+
+  private anyWork(): boolean {
+    const core = this.core;
+    if (this.localWork()) return true;
     if (this.harness.loading) return false;
     if (core.injector.len() > 0) return true;
     for (const dq of core.stealers) if (dq.len() > 0) return true;

@@ -28,6 +28,13 @@
  * below). A stream of single tasks thus wakes nobody: each is found by the
  * one searcher, instead of costing a park and a futex wake-up per task.
  *
+ * A worker about to hand an outcome to the main thread, with nothing else to
+ * run, calls `startSearch` *before* the hand-off (workers/loop.ts,
+ * `beforeHandOff`): the main thread's answer to that outcome — often the next
+ * task of a loop of `await spawn()` — then finds a searcher and wakes nobody.
+ * Such a worker searches in its next turn, and leaves the searchers through
+ * `workFound` (with the same look at the queues) if it runs anything first.
+ *
  * ## Falling asleep (`noWorkFound`, then the caller's rescan, then `sleep`)
  * A worker stores PARKED, moves itself from searching to sleeping in one RMW,
  * *then* rescans every queue; it waits on its futex only if the rescan finds
