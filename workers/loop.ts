@@ -295,6 +295,8 @@ export class WorkerLoop {
   private readonly beforeHandOff = (): void => {
     if (!this.running || this.preSearching || this.harness.loading || this.harness.pendingReady) return;
     if (this.dq.len() > 0 || this.priv.size > 0) return;
+    // With nobody parked, newWork wakes nobody anyway (and with one worker, nobody else exists).
+    if (!this.core.idle.anyoneSleeping()) return;
     this.preSearching = this.core.idle.startSearch(this.index);
   };
 

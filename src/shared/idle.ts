@@ -29,7 +29,8 @@
  * one searcher, instead of costing a park and a futex wake-up per task.
  *
  * A worker about to hand an outcome to the main thread, with nothing else to
- * run, calls `startSearch` *before* the hand-off (workers/loop.ts,
+ * run and a parked worker that a `newWork` would wake, calls `startSearch`
+ * *before* the hand-off (workers/loop.ts,
  * `beforeHandOff`): the main thread's answer to that outcome — often the next
  * task of a loop of `await spawn()` — then finds a searcher and wakes nobody.
  * Such a worker searches in its next turn, and leaves the searchers through
@@ -69,6 +70,11 @@ export class Idle {
     private readonly workerBase: (w: number) => number,
     private readonly workers: number,
   ) {}
+
+  /** True when some worker is parked: the one `newWork` would wake. */
+  anyoneSleeping(): boolean {
+    return Atomics.load(this.ctl, H_IDLE) >>> 16 !== 0;
+  }
 
   /** True when some worker searches or sleeps: a busy worker should make its private work stealable. */
   anyoneHungry(): boolean {
