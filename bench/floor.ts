@@ -13,9 +13,16 @@
  * scenario submits), then settles them 2,000 per event-loop turn (as
  * completions are drained) while the awaiting side waits. Rounds of every
  * row are interleaved; the figure is the median ns per task [min–max].
+ *
+ * Then the same for a worker: the cost of one fork-join task on a runtime of
+ * one worker, with the work taken out (fib(27) with leaves n ≤ 2: every task
+ * spawns one child and awaits it), which is what keeps the fork-join
+ * scenario from 1.00 of the sequential function.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { JoinHandle, joinAll, type HandleHost } from '../src/join.js';
+import { Runtime } from '../src/runtime.js';
+import { fibPar } from './spindle-tasks.js';
 
 const N = 100_000;
 const BATCH = 2000;
@@ -112,5 +119,24 @@ for (const [name, xs] of ns) {
   const m = median(xs);
   console.log(`| ${name} | ${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}] | ${(1e9 / m / 1e6).toFixed(2)}M |`);
 }
+
+// Fork-join on one worker, with (almost) no work per task.
+const FJ_N = 27;
+const FJ_CUTOFF = 2;
+const nodes = (k: number): number => (k <= FJ_CUTOFF ? 0 : 1 + nodes(k - 1) + nodes(k - 2));
+const tasks = nodes(FJ_N);
+const rt = new Runtime({ workers: 1 });
+await rt.spawn(fibPar, 22, FJ_CUTOFF);
+const fj: number[] = [];
+for (let k = 0; k < ROUNDS; k++) {
+  const t0 = process.hrtime.bigint();
+  await rt.spawn(fibPar, FJ_N, FJ_CUTOFF);
+  fj.push(Number(process.hrtime.bigint() - t0) / tasks);
+}
+await rt.shutdown();
+console.log('');
+console.log('| per task, on a worker | ns | ceiling, tasks/s |');
+console.log('| --- | ---: | ---: |');
+console.log(`| fork-join on 1 worker: fib(${FJ_N}), leaves n ≤ ${FJ_CUTOFF}, ${tasks.toLocaleString('en-US')} tasks (spawn a child, compute the other half, await the child) | ${median(fj).toFixed(0)} [${Math.min(...fj).toFixed(0)}–${Math.max(...fj).toFixed(0)}] | ${(1e9 / median(fj) / 1e6).toFixed(2)}M |`);
 console.log('');
 console.log('Reproduce: `npm run bench:floor`');

@@ -1,12 +1,14 @@
 /**
- * `npm run bench:spaced [-- --workers 2 --rounds 3]`
+ * `npm run bench:spaced [-- --workers 2 --rounds 3 --warm 2000]`
  *
  * What a pool costs when its work does not come back to back, every pool side
  * by side in one run:
  *
  * - round trips in a plain loop (`await run(tiny)`, 20,000 per round after
- *   2,000 to warm up): p50, p99 and p99.9, without a benchmark harness between
- *   the calls;
+ *   `--warm` calls, 2,000 by default): p50, p99 and p99.9, without a benchmark
+ *   harness between the calls. Each round starts a fresh pool, so with the
+ *   default the figures include V8 still compiling on the same cores; a
+ *   larger `--warm` (20,000) measures a pool that has been up a while;
  * - tiny tasks a timer tick apart (~1 ms, as jobs from a queue over the
  *   network arrive): the whole process's CPU per task (`process.cpuUsage`, every
  *   thread), minus what the same loop costs without the tasks. A pool whose
@@ -25,14 +27,16 @@ const { values } = parseArgs({
   options: {
     workers: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
+    warm: { type: 'string', default: '2000' },
     peers: { type: 'string' },
   },
 });
 const WORKERS = Number(values.workers);
 const ROUNDS = Number(values.rounds);
+const WARM = Number(values.warm);
 const CALLS = 20_000;
 const SPACED = 500;
-for (const [flag, v] of [['--workers', WORKERS], ['--rounds', ROUNDS]] as const) {
+for (const [flag, v] of [['--workers', WORKERS], ['--rounds', ROUNDS], ['--warm', WARM]] as const) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`bench:spaced: ${flag} must be a positive integer, got ${String(v)}`);
 }
 const peers = values.peers === undefined ? [...PEERS] : values.peers.split(',').filter((p) => p !== '');
@@ -45,7 +49,7 @@ const span = (xs: number[], d = 1): string => `${median(xs).toFixed(d)} [${Math.
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 async function roundTrips(a: Adapter): Promise<{ p50: number; p99: number; p999: number }> {
-  for (let i = 0; i < 2000; i++) await a.run('tiny', i);
+  for (let i = 0; i < WARM; i++) await a.run('tiny', i);
   const lat = new Float64Array(CALLS);
   for (let i = 0; i < CALLS; i++) {
     const t0 = performance.now();
@@ -102,8 +106,8 @@ for (let r = 1; r <= ROUNDS; r++) {
 
 const cpus = os.cpus();
 console.log(`# Spaced work: plain-loop round trips, and CPU per task when tasks come a timer tick apart\n`);
-console.log(`${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), Node ${process.version}, ${WORKERS} worker threads per pool; median of ${ROUNDS} interleaved rounds [min–max].`);
-console.log(`Reproduce: \`npm run bench:spaced -- --workers ${WORKERS} --rounds ${ROUNDS}\`\n`);
+console.log(`${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), Node ${process.version}, ${WORKERS} worker threads per pool; round trips after ${WARM.toLocaleString('en-US')} warm-up calls on a fresh pool; median of ${ROUNDS} interleaved rounds [min–max].`);
+console.log(`Reproduce: \`npm run bench:spaced -- --workers ${WORKERS} --rounds ${ROUNDS} --warm ${WARM}${values.peers === undefined ? '' : ` --peers ${values.peers}`}\`\n`);
 console.log('| pool | round trip p50, µs | p99, µs | p99.9, µs | process CPU per task a tick apart, µs |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [id, row] of rows) {
