@@ -80,7 +80,9 @@ type Listener = (h: JoinHandle<any>) => void;
  * and `SpeciesConstructor`). A panic is therefore delivered as a rejection
  * only once the handle is observed; until then its promise stays pending and
  * the panic is watched (panics.ts), so an unobserved panic never becomes an
- * unhandled rejection.
+ * unhandled rejection. Any read of `constructor` counts, so code that reads
+ * it for another reason (a type check) observes the handle: a later panic is
+ * then a rejection like any promise's, unhandled if nobody handles it.
  */
 export class JoinHandle<T> extends Promise<T> {
   /** The task's id, unique within the process. */
