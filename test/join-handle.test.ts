@@ -58,6 +58,21 @@ describe('JoinHandle is a native promise', () => {
     expect(await rt.spawn(ht.sumChildren, 200)).toBe((199 * 200) / 2 + 200);
   });
 
+  it('a handle passed as a task argument is refused, naming it, and is not observed by the refusal', async () => {
+    const mine: string[] = [];
+    const one = new Runtime({ workers: 1, onPanic: (e) => mine.push(e.message) });
+    try {
+      const h = one.spawn(t.boom, 'passed along');
+      expect(() => one.spawn(t.echo as (v: unknown) => unknown, { h })).toThrow(/argument 1 \(at \.h\) is a JoinHandle, which cannot cross threads\. A pending value stays on its thread: await the JoinHandle/);
+      while (!h.isFinished()) await new Promise((r) => setImmediate(r));
+    } finally {
+      await one.shutdown();
+    }
+    // Still unobserved: its panic went to onPanic (an observed one would have been an unhandled rejection).
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatch(/passed along/);
+  });
+
   it('an unobserved panic stays out of the promise: onPanic gets it at shutdown, no unhandled rejection', async () => {
     const mine: string[] = [];
     const unhandled: unknown[] = [];

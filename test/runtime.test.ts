@@ -263,6 +263,7 @@ describe('bad input', () => {
     expect(() => rt.spawn(t.echo as (v: unknown) => unknown, new Secret())).toThrow(/argument 1 is an instance of Secret/);
     expect(() => rt.spawn(t.echo as (v: unknown) => unknown, new net.Socket())).toThrow(TypeError);
     expect(() => rt.spawn(t.echo as (v: unknown) => unknown, Symbol('s'))).toThrow(/symbol/);
+    expect(() => rt.spawn(t.echo as (v: unknown) => unknown, Promise.resolve(1))).toThrow(/argument 1 is a promise, which cannot cross threads\. A pending value stays on its thread: await the promise/);
     expect(rt.metrics().spawned).toBe(0); // nothing was half-spawned
   });
 

@@ -152,6 +152,7 @@ export interface SabTable {
 function describe(v: unknown): string {
   if (typeof v === 'function') return `a function (${v.name || 'anonymous'})`;
   if (typeof v === 'symbol') return `a symbol (${String(v)})`;
+  if (v instanceof Promise) return Object.prototype.toString.call(v) === '[object JoinHandle]' ? 'a JoinHandle' : 'a promise';
   const proto = Object.getPrototypeOf(v);
   const name = proto?.constructor?.name;
   return name ? `an instance of ${name}` : 'an object with a custom prototype';
@@ -509,6 +510,10 @@ export class Encoder {
       this.close();
     } else if (v instanceof RegExp || v instanceof Boolean || v instanceof Number || v instanceof String) {
       this.v8(v);
+    } else if (v instanceof Promise) {
+      // (Named by its tag, not its constructor: reading a JoinHandle's `constructor` observes it, join.ts.)
+      const what = Object.prototype.toString.call(v) === '[object JoinHandle]' ? 'JoinHandle' : 'promise';
+      this.fail(v, `A pending value stays on its thread: await the ${what} and pass its value, or give the task a oneshot receiver to await there.`);
     } else {
       this.fail(
         v,
