@@ -3,7 +3,7 @@ import { isPrime } from './tasks.js';
 
 await using rt = new Runtime({ workers: 2 });
 
-// Many handles at once: Promise.all for JoinHandles, without a promise per handle.
+// Many handles at once: Promise.all for JoinHandles, without a reaction per handle.
 const hs = Array.from({ length: 10_000 }, (_, i) => rt.spawn(isPrime, i));
 const flags = await joinAll(hs);
 console.log(`primes below 10000: ${flags.filter(Boolean).length}`);
