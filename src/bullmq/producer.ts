@@ -85,13 +85,24 @@ const PENDING = 0;
 const OK = 1;
 const ERR = 2;
 
+// One executor for every handle's native promise (as join.ts): only `resolve` is kept.
+let capturedResolve: (v: unknown) => void = () => {};
+const capture = (resolve: (v: unknown) => void): void => {
+  capturedResolve = resolve;
+};
+
 /**
  * The producer's handle of a remote task, with the `JoinHandle` surface: await
  * it for the task's value; `abort()` cancels it (a waiting job is removed and
  * never runs; a running one has its task's `AbortSignal` fired on its machine);
  * `id` is the BullMQ job id. It settles exactly once.
+ *
+ * Like `JoinHandle`, a native `Promise` that learns it is observed when a
+ * promise operation reads its `constructor` (join.ts says how): a failure
+ * nobody observes is reported when the handle is dropped, never an unhandled
+ * rejection.
  */
-export class RemoteJoinHandle<T> implements PromiseLike<T> {
+export class RemoteJoinHandle<T> extends Promise<T> {
   /** The BullMQ job id. */
   readonly id: string;
   /** The task's portable name. */
@@ -105,12 +116,16 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
   /** @internal */ _missingSince = 0;
   /** @internal */ _cleanup: (() => void) | null = null;
   #owner: BullRuntime;
-  #promise: Promise<T> | null = null;
-  #resolve: ((v: T) => void) | null = null;
-  #reject: ((e: unknown) => void) | null = null;
+  /** Settles the native promise; null once it has. */
+  #resolve: ((v: unknown) => void) | null;
+  /** A promise operation read `constructor`: a reaction is attached now or in a moment. */
+  #awaited = false;
 
-  /** @internal */
+  /** @internal Made by `BullRuntime.spawn`; not constructible from an executor. */
   constructor(owner: BullRuntime, id: string, seq: number, task: string) {
+    if (!(owner instanceof BullRuntime)) throw new TypeError('spindle/bullmq: a RemoteJoinHandle is made by BullRuntime.spawn(), not constructed (use Promise.resolve, Promise.all for other promises)');
+    super(capture as never);
+    this.#resolve = capturedResolve;
     this.#owner = owner;
     this.id = id;
     this._seq = seq;
@@ -155,43 +170,27 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
     return { id: this.id, abort: (o) => this.abort(o), isFinished: () => this.isFinished() };
   }
 
-  then<A = T, B = never>(
-    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
-    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
-    return this.#observe().then(onfulfilled, onrejected);
-  }
-
-  /** As `Promise.prototype.catch`. */
-  catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
-    return this.#observe().catch(onrejected);
-  }
-
-  /** As `Promise.prototype.finally`. */
-  finally(onfinally?: (() => void) | null): Promise<T> {
-    return this.#observe().finally(onfinally);
-  }
-
   /** `'RemoteJoinHandle'`. */
-  get [Symbol.toStringTag](): string {
+  override get [Symbol.toStringTag](): string {
     return 'RemoteJoinHandle';
   }
 
-  #observe(): Promise<T> {
-    if (this.#promise === null) {
-      if (this._state === OK) this.#promise = Promise.resolve(this._value as T);
-      else if (this._state === ERR) {
-        this.#owner._observed(this as RemoteJoinHandle<unknown>);
-        this.#promise = Promise.reject(this._value);
-      }
-      else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-      }
+  /** @internal A promise operation is about to attach a reaction: a failure settled unobserved is taken back and delivered. */
+  _observe(): void {
+    if (this.#awaited) return;
+    this.#awaited = true;
+    if (this._state === ERR) {
+      this.#owner._observed(this as RemoteJoinHandle<unknown>);
+      this.#settleNative();
     }
-    return this.#promise;
+  }
+
+  /** Delivers the settled outcome to the native promise (once). */
+  #settleNative(): void {
+    const r = this.#resolve;
+    if (r === null) return;
+    this.#resolve = null;
+    r(this._state === OK ? this._value : Promise.reject(this._value));
   }
 
   #settled(): void {
@@ -209,7 +208,7 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
     this._state = OK;
     this._value = value;
     this.#settled();
-    if (this.#resolve !== null) this.#resolve(value as T);
+    this.#settleNative();
   }
 
   /** @internal */
@@ -218,10 +217,20 @@ export class RemoteJoinHandle<T> implements PromiseLike<T> {
     this._state = ERR;
     this._value = e;
     this.#settled();
-    if (this.#reject !== null) this.#reject(e);
+    if (this.#awaited) this.#settleNative();
     else if (!(e instanceof JoinError && e.isCancelled())) this.#owner._unobserved(this as RemoteJoinHandle<unknown>, e);
   }
 }
+
+// The observation hook, as JoinHandle's (join.ts).
+Object.defineProperty(RemoteJoinHandle.prototype, 'constructor', {
+  get(this: unknown): PromiseConstructor {
+    if (this instanceof RemoteJoinHandle) this._observe();
+    return Promise;
+  },
+  configurable: true,
+  enumerable: false,
+});
 
 interface Pending {
   h: RemoteJoinHandle<unknown>;

@@ -100,6 +100,28 @@ function suite(): void {
     expect(p.stack).toContain('tasks.js'); // the machine's worker-thread frames
   });
 
+  it('a remote handle is a native promise: taken by Promise.resolve as it is; a failure awaited after it settled is delivered, and one never awaited is no unhandled rejection', async () => {
+    const ok = remote.spawn(double, 4);
+    expect(ok).toBeInstanceOf(Promise);
+    expect(Promise.resolve(ok)).toBe(ok);
+    expect(await Promise.all([ok, remote.spawn(double, 5)])).toEqual([8, 10]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (r: unknown): void => void unhandled.push(r);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const late = remote.spawn(render, 8);
+      const dropped = remote.spawn(render, 9);
+      await until(() => late.isFinished() && dropped.isFinished(), 20_000, 'both remote failures to settle');
+      await new Promise((r) => setImmediate(r));
+      const [r] = await Promise.allSettled([late]);
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RemoteJoinError);
+      expect(((r as PromiseRejectedResult).reason as RemoteJoinError).message).toContain('page 8 has no layout');
+      expect(unhandled).toStrictEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('runs a task defined by its module URL under its derived name', async () => {
     await expect(remote.spawn(double, 21)).resolves.toBe(42);
   });
