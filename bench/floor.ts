@@ -22,13 +22,13 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { JoinHandle, joinAll, type HandleHost } from '../src/join.js';
 import { Runtime } from '../src/runtime.js';
+import { median } from './measure.js';
 import { fibPar } from './spindle-tasks.js';
 
 const N = 100_000;
 const BATCH = 2000;
 const ROUNDS = Number(process.env['SPINDLE_BENCH_ROUNDS'] ?? 9);
 const ONLY = process.env['SPINDLE_BENCH_ONLY'];
-const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** Settles `settle(i)` for every i, BATCH per setImmediate turn. */
 function drain(settle: (i: number) => void): Promise<void> {
@@ -46,7 +46,7 @@ function drain(settle: (i: number) => void): Promise<void> {
 
 const host: HandleHost = { abort() {}, join() {}, unobserved() {}, observed() {} };
 
-/** One row: makes the round's handles, returns how to settle one and how to await them all. */
+/** One row: a round makes N handles, settles them BATCH per turn and awaits them all. */
 interface Row {
   name: string;
   round(): Promise<void>;

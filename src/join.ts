@@ -36,17 +36,22 @@ const ERR = 2;
 // `resolve` is kept (a failure resolves with a rejected promise), so that the
 // reject function dies young instead of living as long as the task.
 let capturedResolve: (v: unknown) => void = () => {};
-const capture = (resolve: (v: unknown) => void): void => {
+/** @internal The executor of a handle's `super(...)`; {@link capturedResolve} then returns its resolve (also bullmq's handle). */
+export const capture = (resolve: (v: unknown) => void): void => {
   capturedResolve = resolve;
 };
+/** @internal The resolve function the last {@link capture} received. */
+export function captured(): (v: unknown) => void {
+  return capturedResolve;
+}
 /**
  * The `#resolve` of a handle born unawaitable (one a JoinSet owns and never
  * hands out): its promise never settles and nothing reads it, so its resolve
  * function is left to die young instead of living as long as the task
- * (about 120 bytes: a function and its context).
+ * (about 120 bytes: a function and its context). Also its executor, which
+ * keeps nothing.
  */
 const UNAWAITABLE = (): void => {};
-const ignore = (): void => {};
 
 /**
  * Handles settled with internal listeners ({@link JoinHandle._listen}), whose
@@ -109,8 +114,8 @@ export class JoinHandle<T> extends Promise<T> {
    */
   constructor(id: number, host: HandleHost, awaitable = true) {
     if (typeof id !== 'number') throw new TypeError('spindle: a JoinHandle is made by spawn(), not constructed (JoinHandle.resolve, .all and the like are not available: use Promise.resolve, Promise.all)');
-    super((awaitable ? capture : ignore) as never);
-    this.#resolve = awaitable ? capturedResolve : UNAWAITABLE;
+    super((awaitable ? capture : UNAWAITABLE) as never);
+    this.#resolve = awaitable ? captured() : UNAWAITABLE;
     this.id = id;
     this.#host = host;
   }
@@ -243,18 +248,25 @@ export class JoinHandle<T> extends Promise<T> {
   }
 }
 
-// The observation hook (see the class comment). Read on the prototype itself
-// (no handle behind it) it is plain `Promise`. Returning `Promise` also makes
-// `then` derive plain promises, and keeps `await` and `Promise.all` from
-// wrapping the handle in another promise.
-Object.defineProperty(JoinHandle.prototype, 'constructor', {
-  get(this: unknown): PromiseConstructor {
-    if (this instanceof JoinHandle) this._observe();
-    return Promise;
-  },
-  configurable: true,
-  enumerable: false,
-});
+/**
+ * @internal Makes `constructor` on `cls.prototype` the observation hook (see
+ * JoinHandle's class comment): a read on an instance calls its `_observe()`.
+ * Read on the prototype itself (no handle behind it) it is plain `Promise`.
+ * Returning `Promise` also makes `then` derive plain promises, and keeps
+ * `await` and `Promise.all` from wrapping the handle in another promise.
+ */
+export function observeOnConstructorRead(cls: Function & { prototype: { _observe(): void } }): void {
+  Object.defineProperty(cls.prototype, 'constructor', {
+    get(this: unknown): PromiseConstructor {
+      if (this instanceof cls) (this as { _observe(): void })._observe();
+      return Promise;
+    },
+    configurable: true,
+    enumerable: false,
+  });
+}
+
+observeOnConstructorRead(JoinHandle);
 
 /** Tokio's `AbortHandle`: can abort a task and ask whether it finished, but not await it. */
 export class AbortHandle {

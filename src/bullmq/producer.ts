@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ErrorCode, JoinError, SpindleError, typeError } from '../errors.js';
-import type { AbortOptions } from '../join.js';
+import { capture, captured, observeOnConstructorRead, type AbortOptions } from '../join.js';
 import { checkMs, checkQueueName, resolveConnection, RedisWatch, whenReady, type RedisConnection } from './connection.js';
 import { portableNameOf } from './names.js';
 import { decodeResult, encodeJob, headlineOf, parseFailure, type JobData } from './wire.js';
@@ -85,12 +85,6 @@ const PENDING = 0;
 const OK = 1;
 const ERR = 2;
 
-// One executor for every handle's native promise (as join.ts): only `resolve` is kept.
-let capturedResolve: (v: unknown) => void = () => {};
-const capture = (resolve: (v: unknown) => void): void => {
-  capturedResolve = resolve;
-};
-
 /**
  * The producer's handle of a remote task, with the `JoinHandle` surface: await
  * it for the task's value; `abort()` cancels it (a waiting job is removed and
@@ -125,7 +119,7 @@ export class RemoteJoinHandle<T> extends Promise<T> {
   constructor(owner: BullRuntime, id: string, seq: number, task: string) {
     if (!(owner instanceof BullRuntime)) throw new TypeError('spindle/bullmq: a RemoteJoinHandle is made by BullRuntime.spawn(), not constructed (use Promise.resolve, Promise.all for other promises)');
     super(capture as never);
-    this.#resolve = capturedResolve;
+    this.#resolve = captured();
     this.#owner = owner;
     this.id = id;
     this._seq = seq;
@@ -222,15 +216,7 @@ export class RemoteJoinHandle<T> extends Promise<T> {
   }
 }
 
-// The observation hook, as JoinHandle's (join.ts).
-Object.defineProperty(RemoteJoinHandle.prototype, 'constructor', {
-  get(this: unknown): PromiseConstructor {
-    if (this instanceof RemoteJoinHandle) this._observe();
-    return Promise;
-  },
-  configurable: true,
-  enumerable: false,
-});
+observeOnConstructorRead(RemoteJoinHandle);
 
 interface Pending {
   h: RemoteJoinHandle<unknown>;
