@@ -611,8 +611,16 @@ export class Decoder {
   private pos = 0;
   /** The heap handles are revived in: null = the process-wide heap. */
   private heap: SharedHeap | null = null;
-  /** Containers made so far in this decode, in encode order (targets of T_REF). */
+  /**
+   * Containers made so far in this decode, in encode order (targets of T_REF):
+   * `objs[0..nObjs)`. Counted rather than cut with `length = 0` between
+   * decodes: setting an array's length is a runtime call, and the cut array
+   * grows its backing store again on the next decode's first push (together
+   * a tenth of decoding a small object). The entries are cleared, not kept, so
+   * that a decoded value is not held alive here until the next decode.
+   */
   private objs: unknown[] = [];
+  private nObjs = 0;
   /** True while decoding a task's arguments: owned handles revived are collected in `owned`. */
   private collecting = false;
   private owned: Owned[] | null = null;
@@ -626,7 +634,15 @@ export class Decoder {
     this.dv = dv;
     this.pos = pos;
     this.heap = heap;
-    if (this.objs.length !== 0) this.objs.length = 0;
+    if (this.nObjs !== 0) this.forgetObjs();
+  }
+
+  private forgetObjs(): void {
+    const n = this.nObjs;
+    this.nObjs = 0;
+    // A large graph's table is dropped rather than kept at its size for every later decode.
+    if (n > 1024) this.objs = [];
+    else for (let i = 0; i < n; i++) this.objs[i] = undefined;
   }
 
   /**
@@ -801,7 +817,7 @@ export class Decoder {
       case T_ARRAY: {
         const n = this.u32();
         const a = new Array<unknown>(n);
-        this.objs.push(a);
+        this.objs[this.nObjs++] = a;
         const u8 = this.u8;
         for (let i = 0; i < n; i++) {
           // Numbers read in place, without a call (half the cost of a number array: map()).
@@ -819,7 +835,7 @@ export class Decoder {
       case T_OBJECT: {
         const n = this.u32();
         const o: Record<string, unknown> = {};
-        this.objs.push(o);
+        this.objs[this.nObjs++] = o;
         for (let i = 0; i < n; i++) {
           const k = this.cachedStr(true);
           o[k] = this.value();
@@ -842,7 +858,7 @@ export class Decoder {
       case T_MAP: {
         const n = this.u32();
         const m = new Map();
-        this.objs.push(m);
+        this.objs[this.nObjs++] = m;
         for (let i = 0; i < n; i++) {
           const k = this.value();
           m.set(k, this.value());
@@ -852,7 +868,7 @@ export class Decoder {
       case T_SET: {
         const n = this.u32();
         const s = new Set();
-        this.objs.push(s);
+        this.objs[this.nObjs++] = s;
         for (let i = 0; i < n; i++) s.add(this.value());
         return s;
       }
@@ -872,7 +888,7 @@ export class Decoder {
       }
       case T_REF: {
         const i = this.u32();
-        if (i >= this.objs.length) throw corrupt(T_REF, this.pos - 5);
+        if (i >= this.nObjs) throw corrupt(T_REF, this.pos - 5);
         return this.objs[i];
       }
       case T_SAB:
@@ -911,7 +927,7 @@ export class Decoder {
       if (e.name !== name) Object.defineProperty(e, 'name', { value: name, writable: true, configurable: true, enumerable: false });
     }
     // Made before its fields are read, so that a field may refer back to it (a cycle).
-    this.objs.push(e);
+    this.objs[this.nObjs++] = e;
     const stack = this.value() as string | undefined;
     const cause = this.value();
     const own = this.value() as Record<string, unknown>;

@@ -63,3 +63,36 @@ describe('codec: own keys only', () => {
     expect({ ...roundTrip(bare) }).toEqual({ x: 1, y: 2 });
   });
 });
+
+// The decoder numbers the containers of one decode for back-references (cycles, T_REF) in a
+// table it reuses between decodes: counted, cleared at the next decode, dropped when large.
+describe('codec: the back-reference table', () => {
+  const cyclic = (n: number): { items: { i: number; root?: unknown }[]; self?: unknown } => {
+    const root: { items: { i: number; root?: unknown }[]; self?: unknown } = { items: [] };
+    for (let i = 0; i < n; i++) root.items.push({ i, root });
+    root.self = root;
+    return root;
+  };
+  const check = (back: ReturnType<typeof cyclic>, n: number): void => {
+    expect(back.self).toBe(back);
+    expect(back.items).toHaveLength(n);
+    for (let i = 0; i < n; i++) {
+      expect(back.items[i]!.i).toBe(i);
+      expect(back.items[i]!.root).toBe(back);
+    }
+  };
+
+  it('resolves cycles in consecutive decodes, each numbering its containers from the start', () => {
+    for (const n of [0, 1, 3, 1500, 2, 1500, 5]) check(roundTrip(cyclic(n)), n);
+  });
+
+  it('a reference past the containers decoded so far is an error, also right after a decode with more', () => {
+    check(roundTrip(cyclic(10)), 10); // its table entries must not serve the bad reference below
+    enc.encodeValue([[1]], 'the value');
+    const bytes = enc.buf.slice(0, enc.pos);
+    // [[1]] is T_ARRAY 1 (T_ARRAY 1 (T_INT 1)): point the inner array at container 5 instead.
+    const T_REF = 21;
+    const bad = Uint8Array.from([...bytes.subarray(0, 5), T_REF, 5, 0, 0, 0]);
+    expect(() => dec.decodeValue(bad, new DataView(bad.buffer), 0)).toThrow(/corrupt encoded value \(tag 21 at byte 5\)/);
+  });
+});
