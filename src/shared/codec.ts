@@ -160,8 +160,8 @@ function describe(v: unknown): string {
 
 /** A value whose encoding cannot fail (so needs no path entry for errors). */
 function isLeaf(x: unknown): boolean {
-  const t = typeof x;
-  return t === 'number' || t === 'string' || t === 'boolean' || t === 'undefined';
+  // Each `typeof x === '…'` compiles to a type check; `typeof` kept in a variable (or switched on) is a call.
+  return typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean' || x === undefined;
 }
 
 function pathOf(path: (string | number)[]): string {
@@ -366,43 +366,33 @@ export class Encoder {
   }
 
   private value(v: unknown): void {
-    switch (typeof v) {
-      case 'number':
-        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
-          this.ensure(5);
-          this.buf[this.pos] = T_INT;
-          this.dv.setInt32(this.pos + 1, v, true);
-          this.pos += 5;
-        } else {
-          this.u8(T_FLOAT);
-          this.f64(v);
-        }
-        return;
-      case 'string':
-        this.str(v);
-        return;
-      case 'boolean':
-        this.u8(v ? T_TRUE : T_FALSE);
-        return;
-      case 'undefined':
-        this.u8(T_UNDEFINED);
-        return;
-      case 'bigint':
-        this.u8(T_BIGINT);
-        this.str(v.toString());
-        return;
-      case 'function':
-        this.fail(v, 'Pass data, not code: define the callee as a task and spawn it, or send its name.');
-      // falls through (fail never returns)
-      case 'symbol':
-        this.fail(v, 'Pass a string instead.');
-      // falls through
-      case 'object':
-        if (v === null) {
-          this.u8(T_NULL);
-          return;
-        }
-        this.object(v);
+    // An if-chain of `typeof v === '…'` (each a type check), not a switch on `typeof v` (a call per value).
+    if (typeof v === 'number') {
+      if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+        this.ensure(5);
+        this.buf[this.pos] = T_INT;
+        this.dv.setInt32(this.pos + 1, v, true);
+        this.pos += 5;
+      } else {
+        this.u8(T_FLOAT);
+        this.f64(v);
+      }
+    } else if (typeof v === 'string') {
+      this.str(v);
+    } else if (typeof v === 'object') {
+      if (v === null) this.u8(T_NULL);
+      else this.object(v);
+    } else if (typeof v === 'boolean') {
+      this.u8(v ? T_TRUE : T_FALSE);
+    } else if (v === undefined) {
+      this.u8(T_UNDEFINED);
+    } else if (typeof v === 'bigint') {
+      this.u8(T_BIGINT);
+      this.str(v.toString());
+    } else if (typeof v === 'function') {
+      this.fail(v, 'Pass data, not code: define the callee as a task and spawn it, or send its name.');
+    } else {
+      this.fail(v, 'Pass a string instead.'); // a symbol
     }
   }
 
