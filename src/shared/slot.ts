@@ -36,7 +36,6 @@ import {
   SLOT_HEAP,
   SLOT_ID_HI,
   SLOT_ID_LO,
-  SLOT_LEN,
   SLOT_OWNER,
   SLOT_STATE,
   type Layout,
@@ -265,7 +264,11 @@ export class Slots {
 
   // ───────────── payload ─────────────
 
-  /** Copies `len` bytes of `src` from `at` into slot i's payload (inline, or a heap block). The slot's holder only. */
+  /**
+   * Copies `len` bytes of `src` from `at` into slot i's payload (inline, or a
+   * heap block). The slot's holder only; the transition that hands the slot on
+   * publishes the payload (the codec is self-delimiting: no length is kept).
+   */
   writePayload(i: number, src: Uint8Array, at: number, len: number): void {
     const base = this.lay.slot(i);
     if (len <= INLINE_BYTES) {
@@ -273,13 +276,13 @@ export class Slots {
       const dst = this.u8;
       const to = this.lay.inline(i);
       for (let k = 0; k < len; k++) dst[to + k] = src[at + k]!;
-      Atomics.store(this.ctl, base + SLOT_HEAP, 0);
+      // Nearly always 0 already (releasePayload leaves it so): a load, not a fence.
+      setWord(this.ctl, base + SLOT_HEAP, 0);
     } else {
       const off = this.heap.alloc(len);
       this.heap.u8.set(src.subarray(at, at + len), off);
       Atomics.store(this.ctl, base + SLOT_HEAP, off);
     }
-    Atomics.store(this.ctl, base + SLOT_LEN, len);
   }
 
   /** Decodes slot i's payload with `read(bytes, view, offset)`. The slot's holder only. */
