@@ -369,6 +369,44 @@ describe('mpsc', () => {
     stx.drop();
   });
 
+  it('strings of every length a slot holds and every kind come back as themselves, through a worker and on one thread', async () => {
+    // A slot's fast path writes a short Latin-1 string itself and longer ones through Node's latin1
+    // codec, reads back likewise at its own switch-over; others take the general encoding.
+    const kinds = [
+      (i: number) => String.fromCharCode(97 + (i % 26)),
+      (i: number) => String.fromCharCode(0x80 + (i % 128)), // Latin-1 above 0x7f, C1 controls included
+      (i: number) => String.fromCharCode(i % 256),
+      (i: number) => (i === 40 ? '日' : 'a'), // not Latin-1 from 41 characters on
+      (i: number) => (i % 2 ? '\uD800' : 'z'), // lone surrogates
+    ];
+    const values: string[] = [];
+    for (const char of kinds) {
+      for (let n = 0; n <= 130; n++) {
+        let s = '';
+        for (let i = 0; i < n; i++) s += char(i);
+        values.push(s);
+      }
+    }
+    const [tx, rx] = mpsc.channel<unknown>(64);
+    const [btx, brx] = mpsc.channel<unknown>(64);
+    const server = rt.spawn(t.echoServer, rx, btx);
+    const back: unknown[] = [];
+    const reader = (async () => {
+      for await (const v of brx) back.push(v);
+    })();
+    for (const v of values) await tx.send(v);
+    tx.drop();
+    expect(await server).toBe(values.length);
+    await reader;
+    expect(back).toEqual(values);
+
+    const [ltx, lrx] = mpsc.unbounded<string>();
+    for (const v of values) ltx.trySend(v);
+    for (const v of values) expect(lrx.tryRecv()).toBe(v);
+    ltx.drop();
+    lrx.drop();
+  });
+
   it('bad input: capacity, values that cannot cross, moved and dropped ends', async () => {
     for (const cap of [0, -1, 1.5, NaN, 2 ** 40, '8']) {
       const e = (() => {

@@ -96,3 +96,45 @@ describe('codec: the back-reference table', () => {
     expect(() => dec.decodeValue(bad, new DataView(bad.buffer), 0)).toThrow(/corrupt encoded value \(tag 21 at byte 5\)/);
   });
 });
+
+// Strings past a few characters are copied by Node's Buffer codecs (latin1, utf16le) rather than
+// a loop: every length around the switch-over, every kind of character, must come back as itself.
+describe('codec: strings of every length and kind', () => {
+  const kinds: [string, (i: number) => string][] = [
+    ['ASCII', (i) => String.fromCharCode(97 + (i % 26))],
+    ['Latin-1 above 0x7f, C1 controls included', (i) => String.fromCharCode(0x80 + (i % 128))],
+    ['the whole Latin-1 range, NUL included', (i) => String.fromCharCode(i % 256)],
+    ['not Latin-1 (CJK after ASCII)', (i) => (i === 0 ? 'a' : '日本語'[i % 3]!)],
+    ['surrogate pairs', (i) => (i % 2 === 0 ? '\u{1F600}' : 'x')],
+    ['lone surrogates', (i) => (i % 3 === 0 ? '\uD800' : i % 3 === 1 ? 'b' : '\uDFFF')],
+  ];
+  const lengths = [0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100, 255, 256, 257, 1000, 5000];
+
+  for (const [kind, char] of kinds) {
+    it(`${kind}: lengths 0 to 5,000 as values, keys and array items`, () => {
+      for (const n of lengths) {
+        let s = '';
+        while (s.length < n) s += char(s.length);
+        s = s.slice(0, n);
+        expect(roundTrip(s)).toBe(s);
+        expect(roundTrip([s, 1, s])).toEqual([s, 1, s]);
+        const o = roundTrip({ [s]: s, after: 'x' });
+        expect(Object.keys(o)).toEqual(Object.keys({ [s]: s, after: 'x' }));
+        expect(o[s]).toBe(s);
+      }
+    });
+  }
+
+  it('a long string decodes from shared memory at any offset (the channel path)', () => {
+    const s = 'é'.repeat(300) + 'z';
+    const t = '日'.repeat(300);
+    enc.encodeValue([s, t], 'the value');
+    const n = enc.pos;
+    for (const at of [0, 1, 2, 3, 7]) {
+      const sab = new SharedArrayBuffer(n + 16);
+      const u8 = new Uint8Array(sab);
+      u8.set(enc.buf.subarray(0, n), at);
+      expect(dec.decodeValue(u8, new DataView(sab), at)).toEqual([s, t]);
+    }
+  });
+});
