@@ -35,6 +35,8 @@ const ROWS: [name: string, value: unknown][] = [
   ['16 numbers in an array', Array.from({ length: 16 }, (_, i) => i * 3)],
   ['a nested object, 4 levels', { a: { b: { c: [1, { d: 2, e: 'three' }] } }, f: null }],
   ['100 small objects in an array', Array.from({ length: 100 }, (_, i) => small(i))],
+  ['an Error with a cause and a code (a panic)', Object.assign(new TypeError('bad input', { cause: new RangeError('out of range') }), { code: 'E_BAD' })],
+  ['a Map of 10 entries', new Map(Array.from({ length: 10 }, (_, i) => [i, `v${i}`]))],
 ];
 
 const enc = new Encoder(null);

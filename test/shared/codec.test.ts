@@ -138,3 +138,32 @@ describe('codec: strings of every length and kind', () => {
     }
   });
 });
+
+// An error is rebuilt without a stack trace of its own (the sent one replaces it): it keeps its
+// class, message, stack, cause and fields, and the process's Error.stackTraceLimit is untouched.
+describe('codec: errors', () => {
+  it('built-in classes keep class, message, stack, cause and fields', () => {
+    const limit = Error.stackTraceLimit;
+    const cause = new RangeError('inner');
+    const e = Object.assign(new TypeError('outer', { cause }), { code: 'E_X', n: 2 });
+    const back = roundTrip(e);
+    expect(back).toBeInstanceOf(TypeError);
+    expect(back.message).toBe('outer');
+    expect(back.stack).toBe(e.stack);
+    expect(back.cause).toBeInstanceOf(RangeError);
+    expect((back.cause as Error).stack).toBe(cause.stack);
+    expect({ code: back.code, n: back.n }).toEqual({ code: 'E_X', n: 2 });
+    const agg = roundTrip(new AggregateError([new Error('a')], 'many'));
+    expect(agg).toBeInstanceOf(AggregateError);
+    expect(agg.errors[0]).toBeInstanceOf(Error);
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+
+  it('an error sent without a stack comes back with none of the decoder\'s frames', () => {
+    const e = new Error('bare');
+    delete (e as { stack?: string }).stack;
+    const back = roundTrip(e);
+    expect(back.message).toBe('bare');
+    expect(String(back.stack)).not.toMatch(/codec|decode/i);
+  });
+});
