@@ -48,7 +48,7 @@ import {
   reap,
   registerChanKind,
 } from './chan.js';
-import { AbortedError, LaggedError, SendError, TryRecvError } from './errors.js';
+import { AbortedError, LaggedError, SendError, TryRecvError, withoutStack } from './errors.js';
 import { lock, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type SleepWord } from './protocol.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
@@ -355,7 +355,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
     this.#use('tryRecv()');
     this[ON_TIMEOUT]();
     const r = this[POLL]();
-    if (r === EMPTY) throw new TryRecvError(ErrorCode.CHANNEL_EMPTY, 'spindle: broadcast tryRecv: nothing new');
+    if (r === EMPTY) throw withoutStack(() => new TryRecvError(ErrorCode.CHANNEL_EMPTY, 'spindle: broadcast tryRecv: nothing new'));
     if (r === CLOSED) throw new TryRecvError(ErrorCode.CLOSED, 'spindle: broadcast tryRecv: every sender is gone and nothing is left');
     return r;
   }

@@ -82,7 +82,7 @@ import {
   unref,
   watchCloses,
 } from './chan.js';
-import { AbortedError, SendError, TryRecvError, TrySendError } from './errors.js';
+import { AbortedError, SendError, TryRecvError, TrySendError, withoutStack } from './errors.js';
 import { POLL_MS, lock, selfTag, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } from './protocol.js';
 import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';
@@ -701,7 +701,7 @@ export class Sender<T> implements SharedHandle, Disposable {
       if (p.closed()) throw new TrySendError('spindle: mpsc trySend failed: the channel is closed', value, ErrorCode.CLOSED);
       const t = p.tailIfRoomLocked();
       if (t === NO_ROOM) {
-        throw new TrySendError(`spindle: mpsc trySend failed: the channel is full (capacity ${p.cap})`, value, ErrorCode.CHANNEL_FULL);
+        throw withoutStack(() => new TrySendError(`spindle: mpsc trySend failed: the channel is full (capacity ${p.cap})`, value, ErrorCode.CHANNEL_FULL));
       }
       // Encoded under the lock: a trySend that fails never moves the handles inside its value.
       const n = encode(value, 'mpsc.Sender.trySend(value)');
@@ -1151,7 +1151,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
     this.#use('tryRecv()');
     this[ON_TIMEOUT]();
     const r = this[POLL]();
-    if (r === EMPTY) throw new TryRecvError(ErrorCode.CHANNEL_EMPTY, 'spindle: mpsc tryRecv: the channel is empty');
+    if (r === EMPTY) throw withoutStack(() => new TryRecvError(ErrorCode.CHANNEL_EMPTY, 'spindle: mpsc tryRecv: the channel is empty'));
     if (r === CLOSED) throw new TryRecvError(ErrorCode.CLOSED, 'spindle: mpsc tryRecv: the channel is closed and empty');
     return r;
   }

@@ -407,6 +407,44 @@ describe('mpsc', () => {
     lrx.drop();
   });
 
+  it('an empty tryRecv and a full trySend throw errors without a stack trace (polling outcomes); closed ones keep theirs', () => {
+    const limit = Error.stackTraceLimit;
+    const [tx, rx] = mpsc.channel<number>(1);
+    const empty = (() => {
+      try {
+        rx.tryRecv();
+      } catch (e) {
+        return e as TryRecvError;
+      }
+    })()!;
+    expect(empty).toBeInstanceOf(TryRecvError);
+    expect(empty.isEmpty()).toBe(true);
+    expect(empty.stack).toBe('TryRecvError: spindle: mpsc tryRecv: the channel is empty');
+    tx.trySend(1);
+    const full = (() => {
+      try {
+        tx.trySend(2);
+      } catch (e) {
+        return e as TrySendError<number>;
+      }
+    })()!;
+    expect(full.isFull()).toBe(true);
+    expect(full.value).toBe(2);
+    expect(full.stack).not.toMatch(/\n\s+at /);
+    expect(Error.stackTraceLimit).toBe(limit);
+    rx.drop();
+    const closed = (() => {
+      try {
+        tx.trySend(3);
+      } catch (e) {
+        return e as TrySendError<number>;
+      }
+    })()!;
+    expect(closed.isClosed()).toBe(true);
+    expect(closed.stack).toMatch(/\n\s+at /);
+    tx.drop();
+  });
+
   it('bad input: capacity, values that cannot cross, moved and dropped ends', async () => {
     for (const cap of [0, -1, 1.5, NaN, 2 ** 40, '8']) {
       const e = (() => {
