@@ -2,7 +2,7 @@
  * `JoinHandle`: the spawner's side of a task. A native promise of the task's
  * value, created and settled by the thread that spawned the task.
  */
-import { ERR_TIMED_OUT, JoinError } from './errors.js';
+import { ERR_TIMED_OUT, JoinError, joinError } from './errors.js';
 
 /** How to abort: `force` terminates a task that does not yield (main thread only). */
 export interface AbortOptions {
@@ -337,7 +337,7 @@ export function withOptions<T>(h: JoinHandle<T>, { signal, timeout }: { signal?:
   }
   const onAbort = (): void => h.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = timeout === undefined ? undefined : setTimeout(() => h._abortWith(new JoinError(h.id, 'cancelled', undefined, ERR_TIMED_OUT(h.id, timeout))), timeout);
+  const timer = timeout === undefined ? undefined : setTimeout(() => h._abortWith(joinError(h.id, 'cancelled', undefined, ERR_TIMED_OUT(h.id, timeout))), timeout);
   h._cleanup = () => {
     signal?.removeEventListener('abort', onAbort);
     clearTimeout(timer);

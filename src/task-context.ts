@@ -4,7 +4,7 @@
  * start of the task (before its first `await`: after that, other tasks may be
  * running on the same thread).
  */
-import { JoinError } from './errors.js';
+import { JoinError, joinError } from './errors.js';
 
 /**
  * The running task's own context, from `currentTask()`: its id, whether it
@@ -76,6 +76,6 @@ export class TaskContext {
   }
 
   #reason(): JoinError {
-    return new JoinError(this.id, 'cancelled');
+    return joinError(this.id, 'cancelled');
   }
 }

@@ -188,6 +188,21 @@ describe('panics', () => {
     expect(p.stack).toContain('fixtures/tasks.js'); // the worker's frames
     const r = je.tryIntoPanic();
     expect(r.ok && r.value).toBe(p);
+    // The JoinError's own stack would be the runtime's frames: it has none (its cause has the task's).
+    expect(je.stack).toBe(`JoinError: ${je.message}`);
+    expect(je.cause).toBe(p);
+  });
+
+  it('a cancelled task\'s JoinError has no stack frames of its own, and aborting leaves Error.stackTraceLimit as it was', async () => {
+    const limit = Error.stackTraceLimit;
+    const hs = Array.from({ length: 50 }, () => rt.spawn(t.sleepThen, 50, 'late'));
+    for (const h of hs) h.abort();
+    for (const h of hs) {
+      const e = (await rejectionOf(h)) as JoinError;
+      expect(e.isCancelled()).toBe(true);
+      expect(e.stack).toBe(`JoinError: task ${h.id} was cancelled`);
+    }
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 
   it('keeps non-Error throws and AggregateErrors', async () => {

@@ -7,7 +7,7 @@
  * Every state change goes through a slot.ts transition; every index outside a
  * queue is in hand (handoff.ts); the fault points name the steps between.
  */
-import { JoinError, ERR_RESULT } from '../src/errors.js';
+import { ERR_RESULT, joinError } from '../src/errors.js';
 import type { JoinHandle } from '../src/join.js';
 import { ownedArgs, releaseArgs, type TaskOwned } from '../src/shared/codec.js';
 import { fault, faultsOn } from '../src/shared/faults.js';
@@ -319,10 +319,10 @@ export class Harness {
         h._slot = -1;
         try {
           if (out === COMPLETE) h._ok(core.decodeValue(i));
-          else if (out === PANICKED) h._err(new JoinError(h.id, 'panic', core.decodeValue(i)));
-          else h._err(new JoinError(h.id, 'cancelled'));
+          else if (out === PANICKED) h._err(joinError(h.id, 'panic', core.decodeValue(i)));
+          else h._err(joinError(h.id, 'cancelled'));
         } catch (e) {
-          h._err(new JoinError(h.id, 'panic', e));
+          h._err(joinError(h.id, 'panic', e));
         }
       } else if (h !== undefined) h._slot = -1;
       core.slots.release(i);
@@ -334,7 +334,7 @@ export class Harness {
 /** Settles a handle this worker owns with a value from this heap. */
 function settle(h: JoinHandle<unknown>, outcome: Outcome, v: unknown): void {
   if (outcome === COMPLETE) h._ok(v);
-  else h._err(new JoinError(h.id, outcome === PANICKED ? 'panic' : 'cancelled', v));
+  else h._err(joinError(h.id, outcome === PANICKED ? 'panic' : 'cancelled', v));
 }
 
 function isThenable(r: unknown): r is PromiseLike<unknown> {

@@ -7,7 +7,7 @@
  * means a task never shares a mutable object with its spawner) and published
  * into a slot on this worker's shared deque.
  */
-import { JoinError } from '../src/errors.js';
+import { JoinError, joinError } from '../src/errors.js';
 import { JoinHandle, type AbortOptions, type HandleHost } from '../src/join.js';
 import { nextTaskId } from '../src/ids.js';
 import type { PanicWatch } from '../src/panics.js';
@@ -129,7 +129,7 @@ export class Spawner implements HandleHost {
 
   /** Aborts a task this worker spawned. (`force` is for main-thread handles: a worker cannot end a peer.) */
   abort(h: JoinHandle<unknown>, _opts?: AbortOptions, reason?: JoinError): void {
-    const why = reason ?? new JoinError(h.id, 'cancelled');
+    const why = reason ?? joinError(h.id, 'cancelled');
     const lt = h._local as LocalTask | null;
     if (lt !== null) {
       this.priv.remove(lt);

@@ -15,7 +15,7 @@
  * when none is: an idle runtime never keeps the process alive, a busy one does.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { ERR_CANCELLED_BY_SHUTDOWN, ERR_OPTION, ERR_START_FAILED, JoinError, rangeError } from '../errors.js';
+import { ERR_CANCELLED_BY_SHUTDOWN, ERR_OPTION, ERR_START_FAILED, JoinError, joinError, rangeError } from '../errors.js';
 import { nextTaskId } from '../ids.js';
 import { JoinHandle, type AbortOptions, type HandleHost } from '../join.js';
 import type { ResolvedOptions } from '../options.js';
@@ -377,10 +377,10 @@ export class Engine implements HandleHost {
       if (!h.isFinished()) {
         try {
           if (out === COMPLETE) h._ok(core.decodeValue(i));
-          else if (out === PANICKED) h._err(new JoinError(h.id, 'panic', core.decodeValue(i)));
-          else h._err(new JoinError(h.id, 'cancelled'));
+          else if (out === PANICKED) h._err(joinError(h.id, 'panic', core.decodeValue(i)));
+          else h._err(joinError(h.id, 'cancelled'));
         } catch (e) {
-          h._err(new JoinError(h.id, 'panic', e));
+          h._err(joinError(h.id, 'panic', e));
         }
       }
     }
@@ -417,7 +417,7 @@ export class Engine implements HandleHost {
     }
     // A task waiting in the overflow is dropped when the drain reaches it.
     if (slot >= 0) this.core.requestAbort(slot);
-    h._err(reason ?? new JoinError(h.id, 'cancelled'));
+    h._err(reason ?? joinError(h.id, 'cancelled'));
     if (opts?.force && slot >= 0) setTimeout(() => this.#forceIfStillRunning(h, slot), opts.grace ?? 1000).unref();
   }
 
@@ -448,7 +448,7 @@ export class Engine implements HandleHost {
         // keep the message
       }
     }
-    this.opts.onPanic(new JoinError(r.id, 'panic', value));
+    this.opts.onPanic(joinError(r.id, 'panic', value));
   }
 
   // ───────────── deaths ─────────────
@@ -475,7 +475,7 @@ export class Engine implements HandleHost {
   #giveUp(e: Error): void {
     this.broken = e;
     this.#workersGone = true;
-    this.#failPending((h) => new JoinError(h.id, 'panic', e, `task ${h.id} cannot run: ${e.message}`));
+    this.#failPending((h) => joinError(h.id, 'panic', e, `task ${h.id} cannot run: ${e.message}`));
     this.#pool.stopping = true;
     this.#pool.terminateAll();
     this.wakeDrive();
@@ -517,7 +517,7 @@ export class Engine implements HandleHost {
       this.#pool.stopping = true;
       this.#workersGone = true;
       this.servers.abandon();
-      this.#failPending((h) => new JoinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
+      this.#failPending((h) => joinError(h.id, 'cancelled', undefined, ERR_CANCELLED_BY_SHUTDOWN(h.id)));
       Atomics.store(this.core.ctl, H_SHUTDOWN, 1);
       this.#pool.terminateAll();
       await this.#pool.allExited();

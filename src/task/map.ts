@@ -12,7 +12,7 @@
  * failure or the signal aborts every chunk not yet finished.
  */
 import { workerHost } from '../context.js';
-import { ErrorCode, JoinError, panicMessage, typeError } from '../errors.js';
+import { ErrorCode, JoinError, joinError, panicMessage, typeError } from '../errors.js';
 import { nextTaskId } from '../ids.js';
 import type { JoinHandle } from '../join.js';
 import { checkMapOptions, type MapOptions } from '../options.js';
@@ -84,7 +84,7 @@ export function runMap(spawnChunk: ChunkSpawn, workers: number, task: unknown, i
   const stub = chunkTaskOf(task); // TypeError for a native function
   const items = itemsOf(inputs);
   const n = items.length;
-  if (signal?.aborted) return Promise.reject(new JoinError(nextTaskId(), 'cancelled', undefined, 'map() was cancelled: its signal was aborted before it started'));
+  if (signal?.aborted) return Promise.reject(joinError(nextTaskId(), 'cancelled', undefined, 'map() was cancelled: its signal was aborted before it started'));
   if (n === 0) return Promise.resolve([]);
   const size = chunk === 0 ? autoChunk(n, workers) : chunk;
   const count = Math.ceil(n / size);
@@ -118,7 +118,7 @@ function collect(handles: JoinHandle<unknown>[], size: number, n: number, signal
     };
     const onAbort = (): void => {
       const first = handles.find((h) => !h.isFinished()) ?? handles[0]!;
-      finish(new JoinError(first.id, 'cancelled', undefined, `map() was cancelled by its signal (task ${first.id} and every other chunk not yet finished were aborted)`));
+      finish(joinError(first.id, 'cancelled', undefined, `map() was cancelled by its signal (task ${first.id} and every other chunk not yet finished were aborted)`));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     for (let k = 0; k < count; k++) {
@@ -129,7 +129,7 @@ function collect(handles: JoinHandle<unknown>[], size: number, n: number, signal
           if (settled) return;
           if (!Array.isArray(v)) {
             const f = v as ChunkFailure;
-            finish(new JoinError(h.id, 'panic', f.error, `task ${h.id} panicked at map() item ${f.failed}: ${panicMessage(f.error)}`, f.failed));
+            finish(joinError(h.id, 'panic', f.error, `task ${h.id} panicked at map() item ${f.failed}: ${panicMessage(f.error)}`, f.failed));
             return;
           }
           parts[k] = v;
@@ -143,7 +143,7 @@ function collect(handles: JoinHandle<unknown>[], size: number, n: number, signal
           if (e instanceof JoinError && e.isPanic()) {
             // The chunk itself failed (its task's module did not load, a result could not cross): say which items.
             const last = Math.min(n, start + size) - 1;
-            finish(new JoinError(e.id, 'panic', e.intoPanic(), `${e.message} (map() items ${start}–${last})`));
+            finish(joinError(e.id, 'panic', e.intoPanic(), `${e.message} (map() items ${start}–${last})`));
             return;
           }
           finish(e);
