@@ -61,6 +61,12 @@ describe('spawn and join', () => {
     cyclic.self = cyclic;
     const back = (await rt.spawn(t.roundTrip, cyclic)) as Record<string, unknown>;
     expect(back.self).toBe(back);
+    // An own key named __proto__ (JSON.parse of untrusted input) crosses as an own key, both ways.
+    const parsed = JSON.parse('{"__proto__": {"isAdmin": true}, "user": "x"}') as Record<string, unknown>;
+    const there = (await rt.spawn(t.roundTrip, parsed)) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(there)).toBe(Object.prototype);
+    expect(there['isAdmin']).toBeUndefined();
+    expect(Object.keys(there)).toEqual(['__proto__', 'user']);
   });
 
   it('passes a SharedArrayBuffer view as the same memory, both ways', async () => {

@@ -606,7 +606,7 @@ export class Encoder {
     this.path.pop();
     // Own enumerable fields (code, errno, custom data) and AggregateError's errors.
     const own: Record<string, unknown> = {};
-    for (const k of Object.keys(e)) own[k] = (e as unknown as Record<string, unknown>)[k];
+    for (const k of Object.keys(e)) ownField(own, k, (e as unknown as Record<string, unknown>)[k]);
     if (e instanceof AggregateError) own.errors = e.errors;
     this.path.push('<fields>');
     this.value(own);
@@ -854,7 +854,8 @@ export class Decoder {
         this.objs[this.nObjs++] = o;
         for (let i = 0; i < n; i++) {
           const k = this.cachedStr(true);
-          o[k] = this.value();
+          if (k === '__proto__') ownField(o, k, this.value());
+          else o[k] = this.value();
         }
         return o;
       }
@@ -959,9 +960,21 @@ export class Decoder {
     }
     if (stack !== undefined) Object.defineProperty(e, 'stack', { value: stack, writable: true, configurable: true, enumerable: false });
     if (hasCause) Object.defineProperty(e, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
-    Object.assign(e, own);
+    for (const k of Object.keys(own)) ownField(e, k, own[k]);
     return e;
   }
+}
+
+/**
+ * Sets an own, enumerable data field. A key named `__proto__` (an own key, as
+ * `JSON.parse` makes from untrusted input) must stay one: assigned, it would
+ * set the object's prototype instead, and the copy on the other thread would
+ * inherit what the original only held (`{"__proto__": {"isAdmin": true}}`
+ * would come back with `isAdmin` true).
+ */
+function ownField(o: object, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else (o as Record<string, unknown>)[k] = v;
 }
 
 /** Scratch for decoding short Latin-1 strings (see strBody). */

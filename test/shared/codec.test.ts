@@ -56,6 +56,23 @@ describe('codec: own keys only', () => {
     expect(Object.keys(back.b)).toEqual(['c']);
   });
 
+  it('an own key named __proto__ stays an own key: it does not become the prototype', () => {
+    const v = JSON.parse('{"__proto__": {"isAdmin": true}, "name": "x", "nested": {"__proto__": [1, 2]}}') as Record<string, unknown>;
+    const back = roundTrip(v) as Record<string, unknown> & { isAdmin?: boolean; nested: Record<string, unknown> };
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(back.isAdmin).toBeUndefined();
+    expect(Object.keys(back)).toEqual(['__proto__', 'name', 'nested']);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toEqual({ isAdmin: true });
+    expect(Object.getPrototypeOf(back.nested)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(back.nested, '__proto__')?.value).toEqual([1, 2]);
+    // An error's own fields likewise.
+    const e = Object.defineProperty(new Error('x'), '__proto__', { value: { code: 'FAKE' }, enumerable: true, writable: true, configurable: true });
+    const eb = roundTrip(e) as Error & { code?: string };
+    expect(eb).toBeInstanceOf(Error);
+    expect(eb.code).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(eb, '__proto__')?.value).toEqual({ code: 'FAKE' });
+  });
+
   it('keeps key order, including integer-like keys, and a null-prototype object', () => {
     const v = { z: 1, 2: 'two', a: 3, 1: 'one' };
     expect(Object.keys(roundTrip(v))).toEqual(Object.keys(v));
