@@ -58,13 +58,14 @@ const T_SAB = 18;
 const T_SAB_VIEW = 19;
 const T_V8 = 20;
 const T_REF = 21;
+const T_HOLE = 22;
 
 /** The tag table, as data (rendered into docs/shared-state.md; the unit is the tag byte). */
 export const CODEC_TAGS = wordTable({
   title: 'Value codec tags',
   base: 'Each value is a tag byte, then its payload, little-endian (`src/shared/codec.ts`); task arguments, results and shared-state values alike',
   unit: 'tag',
-  size: T_REF + 1,
+  size: T_HOLE + 1,
   rows: [
     { name: 'T_UNDEFINED', at: T_UNDEFINED, words: 1, meaning: 'undefined (no payload)', access: 'encoder → decoder' },
     { name: 'T_NULL', at: T_NULL, words: 1, meaning: 'null', access: 'encoder → decoder' },
@@ -88,6 +89,7 @@ export const CODEC_TAGS = wordTable({
     { name: 'T_SAB_VIEW', at: T_SAB_VIEW, words: 1, meaning: 'view of a SharedArrayBuffer: u8 kind, u32 id, u32 offset, u32 length', access: 'encoder → decoder' },
     { name: 'T_V8', at: T_V8, words: 1, meaning: 'RegExp, boxed primitive: u32 bytes of v8.serialize', access: 'encoder → decoder' },
     { name: 'T_REF', at: T_REF, words: 1, meaning: 'a cycle: u32 index of an enclosing container (arrays, objects, Maps, Sets, errors, numbered in order)', access: 'encoder → decoder' },
+    { name: 'T_HOLE', at: T_HOLE, words: 1, meaning: 'a missing element of a sparse array (no payload): it stays missing, not undefined', access: 'encoder → decoder' },
   ],
 });
 
@@ -447,6 +449,11 @@ export class Encoder {
       this.u32(v.length);
       for (let i = 0; i < v.length; i++) {
         const x: unknown = v[i];
+        // A hole reads as undefined; only then is `in` asked (a dense array never pays for it).
+        if (x === undefined && !(i in v)) {
+          this.u8(T_HOLE);
+          continue;
+        }
         // A primitive cannot fail: no path entry for it (half the cost of a number array: map()).
         if (isLeaf(x)) {
           this.value(x);
@@ -844,7 +851,8 @@ export class Decoder {
           } else if (t === T_FLOAT) {
             a[i] = this.dv.getFloat64(this.pos + 1, true);
             this.pos += 9;
-          } else a[i] = this.value();
+          } else if (t === T_HOLE) this.pos++; // left missing: new Array(n) made it a hole
+          else a[i] = this.value();
         }
         return a;
       }

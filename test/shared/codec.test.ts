@@ -73,6 +73,22 @@ describe('codec: own keys only', () => {
     expect(Object.getOwnPropertyDescriptor(eb, '__proto__')?.value).toEqual({ code: 'FAKE' });
   });
 
+  it('a sparse array keeps its holes (missing, not undefined), as structuredClone does', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const cases: unknown[][] = [[1, , 3], new Array(5), [undefined, , undefined], [, 'a', , { b: [, 2] }]];
+    const trailing = [1, 2];
+    trailing.length = 4;
+    cases.push(trailing);
+    for (const v of cases) {
+      const back = roundTrip(v);
+      expect(back).toHaveLength(v.length);
+      expect(Object.keys(back)).toEqual(Object.keys(v));
+      expect(back).toStrictEqual(structuredClone(v));
+    }
+    const back = roundTrip([undefined, , undefined]);
+    expect([0 in back, 1 in back, 2 in back]).toEqual([true, false, true]);
+  });
+
   it('keeps key order, including integer-like keys, and a null-prototype object', () => {
     const v = { z: 1, 2: 'two', a: 3, 1: 'one' };
     expect(Object.keys(roundTrip(v))).toEqual(Object.keys(v));
