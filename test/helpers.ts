@@ -26,6 +26,16 @@ export async function rejectionOf(p: PromiseLike<unknown>): Promise<unknown> {
   throw new Error('expected a rejection, but the promise fulfilled');
 }
 
+/** What `f` throws; fails if it returns. */
+export function thrownBy(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw, but the call returned');
+}
+
 /** Test sizes grow with SPINDLE_STRESS=1. */
 export const STRESS = process.env['SPINDLE_STRESS'] === '1';
 

@@ -14,7 +14,7 @@ import {
 } from '../../src/index.js';
 import { kTerminateWorker } from '../../src/runtime.js';
 import * as t from '../fixtures/channel-tasks.js';
-import { STRESS, rejectionOf, until, within } from '../helpers.js';
+import { STRESS, rejectionOf, thrownBy, until, within } from '../helpers.js';
 
 describe('mpsc', () => {
   let rt: Runtime;
@@ -299,13 +299,7 @@ describe('mpsc', () => {
     const [tx, rx] = mpsc.channel<number>(2);
     tx.trySend(1);
     tx.trySend(2);
-    const full = (() => {
-      try {
-        tx.trySend(3);
-      } catch (e) {
-        return e as TrySendError<number>;
-      }
-    })()!;
+    const full = thrownBy(() => tx.trySend(3)) as TrySendError<number>;
     expect(full.isFull()).toBe(true);
     expect(full.value).toBe(3);
     expect(rx.tryRecv()).toBe(1);
@@ -315,13 +309,7 @@ describe('mpsc', () => {
     const buf: number[] = [];
     expect(await rx.recvMany(buf, 10)).toBe(2);
     expect(buf).toEqual([2, 4]);
-    const empty = (() => {
-      try {
-        rx.tryRecv();
-      } catch (e) {
-        return e as TryRecvError;
-      }
-    })()!;
+    const empty = thrownBy(() => rx.tryRecv()) as TryRecvError;
     expect(empty.isEmpty()).toBe(true);
     const p2 = await tx.reserve();
     p2.release();
@@ -410,36 +398,18 @@ describe('mpsc', () => {
   it('an empty tryRecv and a full trySend throw errors without a stack trace (polling outcomes); closed ones keep theirs', () => {
     const limit = Error.stackTraceLimit;
     const [tx, rx] = mpsc.channel<number>(1);
-    const empty = (() => {
-      try {
-        rx.tryRecv();
-      } catch (e) {
-        return e as TryRecvError;
-      }
-    })()!;
+    const empty = thrownBy(() => rx.tryRecv()) as TryRecvError;
     expect(empty).toBeInstanceOf(TryRecvError);
     expect(empty.isEmpty()).toBe(true);
     expect(empty.stack).toBe('TryRecvError: spindle: mpsc tryRecv: the channel is empty');
     tx.trySend(1);
-    const full = (() => {
-      try {
-        tx.trySend(2);
-      } catch (e) {
-        return e as TrySendError<number>;
-      }
-    })()!;
+    const full = thrownBy(() => tx.trySend(2)) as TrySendError<number>;
     expect(full.isFull()).toBe(true);
     expect(full.value).toBe(2);
     expect(full.stack).not.toMatch(/\n\s+at /);
     expect(Error.stackTraceLimit).toBe(limit);
     rx.drop();
-    const closed = (() => {
-      try {
-        tx.trySend(3);
-      } catch (e) {
-        return e as TrySendError<number>;
-      }
-    })()!;
+    const closed = thrownBy(() => tx.trySend(3)) as TrySendError<number>;
     expect(closed.isClosed()).toBe(true);
     expect(closed.stack).toMatch(/\n\s+at /);
     tx.drop();
