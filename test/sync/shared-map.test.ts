@@ -30,6 +30,22 @@ describe('SharedMap', () => {
     m.free();
   });
 
+  it('keeps values as structuredClone would, from the shared heap: long strings of both widths, holes, own __proto__ keys', () => {
+    const m = new SharedMap<string, unknown>({ shards: 2 });
+    // eslint-disable-next-line no-sparse-arrays
+    const values: unknown[] = ['é'.repeat(1000), '日本'.repeat(500) + '\uD800', 'x'.repeat(17), [1, , 3], JSON.parse('{"__proto__": {"isAdmin": true}, "k": "v"}'), new Error('stored')];
+    values.forEach((v, i) => m.set(`v${i}`, v));
+    for (let round = 0; round < 2; round++) {
+      values.forEach((v, i) => {
+        const back = m.get(`v${i}`);
+        if (v instanceof Error) expect((back as Error).message).toBe('stored');
+        else expect(back).toStrictEqual(structuredClone(v));
+      });
+    }
+    expect((m.get('v4') as { isAdmin?: boolean }).isAdmin).toBeUndefined();
+    m.free();
+  });
+
   it('grows its shards and gives every block back on free', () => {
     const heap = globalHeap();
     heap.trim();
