@@ -21,7 +21,7 @@
  * torn value. Receiver positions live in the receiver's handle and are written
  * to its end block (E_X) when it moves.
  */
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, withoutStack } from '../errors.js';
 import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
@@ -48,7 +48,7 @@ import {
   reap,
   registerChanKind,
 } from './chan.js';
-import { AbortedError, LaggedError, SendError, TryRecvError, withoutStack } from './errors.js';
+import { AbortedError, LaggedError, SendError, TryRecvError } from './errors.js';
 import { lock, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type SleepWord } from './protocol.js';
 import { recvBlocking, recvWait } from './recv-wait.js';

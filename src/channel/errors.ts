@@ -4,7 +4,6 @@
  * `SendError(T)` does. Bad arguments stay `TypeError` / `RangeError`.
  */
 import { ErrorCode, SpindleError } from '../errors.js';
-export { withoutStack } from '../errors.js';
 
 /**
  * A send that could not happen: the receiving side is gone or closed

@@ -46,7 +46,7 @@
  * (futex word the sender sleeps on), +2 NEXT, +3 the sender's thread tag (a
  * dead sender's node is removed and its reservation returned).
  */
-import { ERR_SEND_SYNC_HERE, ErrorCode, typeError } from '../errors.js';
+import { ERR_SEND_SYNC_HERE, ErrorCode, typeError, withoutStack } from '../errors.js';
 import { DeadlockError } from '../sync/errors.js';
 import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
@@ -82,7 +82,7 @@ import {
   unref,
   watchCloses,
 } from './chan.js';
-import { AbortedError, SendError, TryRecvError, TrySendError, withoutStack } from './errors.js';
+import { AbortedError, SendError, TryRecvError, TrySendError } from './errors.js';
 import { POLL_MS, lock, selfTag, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } from './protocol.js';
 import { SPIN_MS, recvBlocking, recvWait } from './recv-wait.js';

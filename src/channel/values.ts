@@ -5,7 +5,7 @@
  * or a channel end is moved into the channel), SharedArrayBuffers as the same
  * memory (named through this thread's runtime registry).
  */
-import { Decoder, Encoder, type SabTable } from '../shared/codec.js';
+import { BufferView, Decoder, ENCODE_BY_NODE, Encoder, NOT_LATIN1, type SabTable } from '../shared/codec.js';
 import { RELEASE, SHARED, isOwned, isSharedHandle } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
 import { threadSabs } from '../shared/sabs.js';
@@ -154,26 +154,14 @@ export const FAST =
   new Set([T_INT, T_FLOAT, T_STR8, T_TRUE, T_FALSE, T_NULL, T_UNDEFINED]).size === 7;
 
 /**
- * Strings longer than these are copied by Node's latin1 codec (C++) instead
- * of a loop here, which is cheaper only for a few characters: measured
- * crossovers, about 48 characters to write (`charCodeAt` stores) and 10 to
- * read (string concatenation; 554 ns against 132 for 59 characters).
+ * A slot's string is read through Node's latin1 codec (C++) past this many
+ * characters: below, the concatenation here is cheaper (past it, 554 ns
+ * against 132 for 59 characters). Written through it past ENCODE_BY_NODE, as
+ * the codec does.
  */
-const WRITE_BY_NODE = 48;
 const READ_BY_NODE = 10;
-/** A character outside Latin-1. */
-const NOT_LATIN1 = /[^\u0000-\u00ff]/;
-
-let viewed: Uint8Array | null = null;
-let view: Buffer | null = null;
-/** `u8` as a Node Buffer (a view over the same memory), kept for the next call: nearly always the same heap. */
-function nodeView(u8: Uint8Array): Buffer {
-  if (u8 !== viewed) {
-    viewed = u8;
-    view = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-  }
-  return view!;
-}
+/** The heap's memory as a Node Buffer (nearly always the same heap). */
+const view = new BufferView();
 
 /**
  * Writes a primitive's encoding at `u8[at]` (at most `room` bytes); returns
@@ -200,9 +188,9 @@ export function writeFast(v: unknown, u8: Uint8Array, at: number, room: number):
       const n = v.length;
       if (n + 5 > room) return -1;
       const p = at + 5;
-      if (n > WRITE_BY_NODE) {
+      if (n > ENCODE_BY_NODE) {
         if (NOT_LATIN1.test(v)) return -1;
-        nodeView(u8).write(v, p, 'latin1');
+        view.of(u8).write(v, p, 'latin1');
       } else {
         for (let i = 0; i < n; i++) {
           const c = v.charCodeAt(i);
@@ -244,7 +232,7 @@ export function readFast(u8: Uint8Array, at: number, len: number): unknown {
   if (tag === T_INT && len === 5) return u8[at + 1]! | (u8[at + 2]! << 8) | (u8[at + 3]! << 16) | (u8[at + 4]! << 24);
   if (tag === T_STR8 && len <= 64) {
     const n = len - 5;
-    if (n > READ_BY_NODE) return nodeView(u8).toString('latin1', at + 5, at + 5 + n);
+    if (n > READ_BY_NODE) return view.of(u8).toString('latin1', at + 5, at + 5 + n);
     // String.fromCharCode on a short subarray is slower than building it here.
     let s = '';
     for (let i = 0; i < n; i++) s += String.fromCharCode(u8[at + 5 + i]!);

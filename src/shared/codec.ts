@@ -164,6 +164,23 @@ function describe(v: unknown): string {
   return name ? `an instance of ${name}` : 'an object with a custom prototype';
 }
 
+/**
+ * @internal A Node Buffer over a Uint8Array's memory, for Node's string
+ * codecs: made again only when the array is another one (a one-entry cache;
+ * each user keeps its own, as each nearly always reads or writes one array).
+ */
+export class BufferView {
+  #of: Uint8Array | null = null;
+  #buf: Buffer | null = null;
+  of(u8: Uint8Array): Buffer {
+    if (u8 !== this.#of) {
+      this.#of = u8;
+      this.#buf = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+    }
+    return this.#buf!;
+  }
+}
+
 /** A value whose encoding cannot fail (so needs no path entry for errors). */
 function isLeaf(x: unknown): boolean {
   // Each `typeof x === '…'` compiles to a type check; `typeof` kept in a variable (or switched on) is a call.
@@ -181,8 +198,8 @@ export class Encoder {
   buf = new Uint8Array(256);
   private dv = new DataView(this.buf.buffer);
   pos = 0;
-  /** `buf` as a Node Buffer, for long strings (nodeBuf). */
-  private bufView: Buffer | null = null;
+  /** `buf` as a Node Buffer, for long strings. */
+  private readonly strView = new BufferView();
   /** `commit` hooks of the shared handles met while encoding (Arc moves). */
   private commits: (() => void)[] = [];
   /** The handles those commits belong to: one handle cannot move twice in one value. */
@@ -369,18 +386,12 @@ export class Encoder {
    * (`npm run bench:codec`). Room is ensured by the caller.
    */
   private longStr(s: string, n: number): void {
-    const out = this.nodeBuf();
+    const out = this.strView.of(this.buf);
     const at = this.pos;
     const latin1 = !NOT_LATIN1.test(s);
     out[at] = latin1 ? T_STR8 : T_STR16;
     this.dv.setUint32(at + 1, n, true);
     this.pos = at + 5 + out.write(s, at + 5, latin1 ? 'latin1' : 'utf16le');
-  }
-
-  /** `buf` as a Node Buffer (a view, made again only when `buf` grew). */
-  private nodeBuf(): Buffer {
-    if (this.bufView === null || this.bufView.buffer !== this.buf.buffer) this.bufView = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-    return this.bufView;
   }
 
   private v8(v: unknown): void {
@@ -634,9 +645,8 @@ export class Decoder {
   private u8: Uint8Array = new Uint8Array(0);
   private dv: DataView = new DataView(new ArrayBuffer(0));
   private pos = 0;
-  /** The `u8` that `bufView` views, for long strings (nodeBuf). */
-  private u8View: Uint8Array | null = null;
-  private bufView: Buffer | null = null;
+  /** The memory being decoded as a Node Buffer, for long strings. */
+  private readonly strView = new BufferView();
   /** The heap handles are revived in: null = the process-wide heap. */
   private heap: SharedHeap | null = null;
   /**
@@ -793,7 +803,7 @@ export class Decoder {
       const end = from + n;
       this.pos = end;
       // Node's latin1 decoder (one byte, one code point: a copy in C++) beats a loop from a few characters on.
-      if (n > DECODE_BY_NODE) return this.nodeBuf().toString('latin1', from, end);
+      if (n > DECODE_BY_NODE) return this.strView.of(this.u8).toString('latin1', from, end);
       const b = this.u8;
       const codes = shortCodes;
       codes.length = n;
@@ -801,21 +811,11 @@ export class Decoder {
       return String.fromCharCode.apply(null, codes);
     }
     this.pos += 2 * n;
-    if (n > DECODE_BY_NODE) return this.nodeBuf().toString('utf16le', from, this.pos);
+    if (n > DECODE_BY_NODE) return this.strView.of(this.u8).toString('utf16le', from, this.pos);
     const codes = shortCodes;
     codes.length = n;
     for (let i = 0; i < n; i++) codes[i] = this.dv.getUint16(from + 2 * i, true);
     return String.fromCharCode.apply(null, codes);
-  }
-
-  /** The memory being decoded as a Node Buffer (a view, made again only when it changes). */
-  private nodeBuf(): Buffer {
-    const u8 = this.u8;
-    if (this.u8View !== u8) {
-      this.u8View = u8;
-      this.bufView = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-    }
-    return this.bufView!;
   }
 
   private value(): unknown {
@@ -998,10 +998,10 @@ const shortCodes: number[] = [];
  * decode 8-16 (a loop of `charCodeAt` stores is cheaper than one of
  * `fromCharCode` arguments).
  */
-const ENCODE_BY_NODE = 48;
+export const ENCODE_BY_NODE = 48;
 const DECODE_BY_NODE = 16;
 /** A character outside Latin-1 (the test for writing a long string as one byte per character). */
-const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+export const NOT_LATIN1 = /[^\u0000-\u00ff]/;
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /**
