@@ -35,7 +35,7 @@
  * Wire format: a one-byte tag, then its payload (little-endian):
  */
 import v8 from 'node:v8';
-import { ErrorCode, typeError } from '../errors.js';
+import { ErrorCode, typeError, withoutStack } from '../errors.js';
 import { HeapMismatchError, RELEASE, SHARED, isOwned, isSharedHandle, reviverFor, type Owned, type SharedHandle } from './handle.js';
 import { globalHeap, type SharedHeap } from './heap.js';
 import { wordTable } from './word-table.js';
@@ -951,13 +951,7 @@ export class Decoder {
     } else {
       // Built with no stack trace of its own: the decoder's frames would be replaced by the sent
       // stack anyway, and capturing them was 90 % of decoding an error (19 us; `npm run bench:codec`).
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        e = name === 'AggregateError' ? new AggregateError([], message) : new (ERROR_CLASSES[name] ?? Error)(message);
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
+      e = withoutStack(() => (name === 'AggregateError' ? new AggregateError([], message) : new (ERROR_CLASSES[name] ?? Error)(message)));
       if (e.name !== name) Object.defineProperty(e, 'name', { value: name, writable: true, configurable: true, enumerable: false });
     }
     // Made before its fields are read, so that a field may refer back to it (a cycle).
