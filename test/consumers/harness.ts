@@ -5,6 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { afterAll } from 'vitest';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,11 +36,19 @@ export function run(cmd: string, args: string[], opts: { cwd: string; env?: Node
 }
 
 let tarball: string | undefined;
+let packDir: string | undefined;
+
+// The tarball serves every project of the test file that imports this module, and goes with it
+// (a child process of vitest's forks pool is killed, not exited: no 'exit' handler would run).
+afterAll(() => {
+  if (packDir !== undefined) rmSync(packDir, { recursive: true, force: true });
+});
 
 /** `npm pack` of this repository (built already: `npm test` builds first), once per test file. */
 export async function pack(): Promise<string> {
   if (tarball !== undefined) return tarball;
   const dir = mkdtempSync(join(tmpdir(), 'spindle-pack-'));
+  packDir = dir;
   const r = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, timeout: 120_000 });
   if (r.code !== 0) throw new Error(`npm pack failed\n${r.all}`);
   const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string }[];
