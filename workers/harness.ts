@@ -106,7 +106,7 @@ export class Harness {
     if (claim === Claim.Stale) return;
     if (claim === Claim.Cancelled) {
       this.core.dropArgs(i);
-      this.deliver(i, CANCELLED, undefined, false);
+      this.deliver(i, CANCELLED, undefined, false, this.core.slots.ownerOf(i));
       return;
     }
     if (err !== undefined) {
@@ -127,7 +127,7 @@ export class Harness {
     }
     if (claim === Claim.Cancelled) {
       this.core.dropArgs(i);
-      this.deliver(i, CANCELLED, undefined, false);
+      this.deliver(i, CANCELLED, undefined, false, this.core.slots.ownerOf(i));
       return;
     }
     this.hand.letGo(); // safety: RUNNING names us as its runner from the claim on
@@ -236,7 +236,9 @@ export class Harness {
   private finishSlot(i: number, outcome: Outcome, v: unknown): void {
     const core = this.core;
     const slots = core.slots;
-    const mine = slots.ownerOf(i) === this.me;
+    // safety: SLOT_OWNER changes only at a publish, which needs the slot FREE: read once for the delivery too.
+    const owner = slots.ownerOf(i);
+    const mine = owner === this.me;
     if (!mine && outcome !== CANCELLED && !slots.aborted(i)) {
       // The payload is ours while the task is RUNNING by us: write it before the state.
       const enc = core.enc;
@@ -252,11 +254,11 @@ export class Harness {
     const out = slots.finish(i, this.me, outcome);
     if (faultsOn) fault('after-finish');
     this.contexts.slotDone(i, out === CANCELLED);
-    this.deliver(i, out, v, mine);
+    this.deliver(i, out, v, mine, owner);
   }
 
-  /** Slot i holds an outcome and is in hand: hand it to its owner (or take it, if that is us). */
-  private deliver(i: number, out: Outcome, v: unknown, mine: boolean): void {
+  /** Slot i holds an outcome and is in hand: hand it to `owner` (its SLOT_OWNER), or take it if `mine`. */
+  private deliver(i: number, out: Outcome, v: unknown, mine: boolean, owner: number): void {
     const core = this.core;
     // Published with the completion, so that a spawner who saw its tasks finish sees them counted.
     this.publishTasksRun();
@@ -264,7 +266,6 @@ export class Harness {
       this.takeOwn(i, out, v);
       return;
     }
-    const owner = core.slots.ownerOf(i);
     if (owner === MAIN) {
       this.beforeHandOff();
       core.mainRing.push(i);

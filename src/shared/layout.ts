@@ -42,7 +42,7 @@
  * | W_PRIVATE     | tasks in the private (unpublished) deque             | owner              | main, thieves (hint) |
  * | W_INJECTED    | tasks taken from the injector                        | owner              | main    |
  * | W_LOCAL_HITS  | nested spawns run without being published            | owner              | main    |
- * | W_LOCAL_LIVE  | live tasks that exist only in this worker's JS heap (private, or run from it); while > 0 the worker holds one unit of H_LIVE for them (live.ts) | owner | main, at the worker's death |
+ * | W_LOCAL_LIVE  | 1 while the worker holds one unit of H_LIVE for the live tasks that exist only in its JS heap (private, or run from it), else 0 (live.ts) | owner | main, at the worker's death |
  * | W_ROLE        | this worker's share of H_IDLE: 0 none, 1 searching, 2 sleeping (idle.ts) | owner | main, at the worker's death |
  * | W_STARTED     | 1 once the worker's bootstrap finished               | owner              | main    |
  * | W_ABORTS      | bumped when a task running here is aborted: look at your tasks' ABORT flags | aborters | owner |
