@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JoinError, Runtime, spawn } from '../src/index.js';
 import * as t from './fixtures/tasks.js';
-import { rejectionOf, within } from './helpers.js';
+import { rejectionOf, thrownBy, within } from './helpers.js';
 
 describe('spawn and join', () => {
   let rt: Runtime;
@@ -318,6 +318,21 @@ describe('bad input', () => {
     const e = (await rejectionOf(rt.spawn(t.returnsFunction))) as JoinError;
     expect(e.isPanic()).toBe(true);
     expect((e.intoPanic() as Error).message).toMatch(/result cannot be sent back.*is a function/);
+  });
+
+  it('a value nested deeper than a stack: a RangeError naming the argument at spawn, a panic saying so for a result; nothing else fails', async () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 1_000_000; i++) deep = [deep];
+    const before = rt.metrics().spawned;
+    const e = thrownBy(() => rt.spawn(t.echo as (v: unknown) => unknown, deep)) as RangeError & { code: string };
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.code).toBe('ERR_SPINDLE_NOT_SENDABLE');
+    expect(e.message).toMatch(/^spindle: argument 1 is nested too deeply to cross threads \(Maximum call stack size exceeded\)/);
+    expect(rt.metrics().spawned).toBe(before); // nothing was half-spawned
+    const r = (await rejectionOf(rt.spawn(t.nested, 1_000_000))) as JoinError;
+    expect(r.isPanic()).toBe(true);
+    expect((r.intoPanic() as Error).message).toMatch(/result cannot be sent back.*the result is nested too deeply to cross threads/);
+    expect(await rt.spawn(t.add, 2, 3)).toBe(5);
   });
 
   it('validates options', () => {

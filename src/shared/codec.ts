@@ -181,6 +181,19 @@ export class BufferView {
   }
 }
 
+/**
+ * A stack overflow while encoding or decoding, said plainly: the codec recurses
+ * once per level of nesting, as structuredClone does, and fails where it does
+ * (a receiver whose stack is smaller than its sender's can fail where the
+ * sender did not: the main thread's stack is about 1 MB, a worker's 4 MB).
+ * Any other error is returned as it is.
+ */
+function tooDeep(e: unknown, what: string): unknown {
+  if (!(e instanceof RangeError) || (e as { code?: unknown }).code !== undefined || !/call stack/i.test(e.message)) return e;
+  return Object.assign(new RangeError(`spindle: ${what} (${e.message}). Flatten it, or send it in parts.`, { cause: e }), { code: ErrorCode.NOT_SENDABLE });
+}
+const DECODE_TOO_DEEP = 'a value received from another thread is nested too deeply to decode on this one';
+
 /** A value whose encoding cannot fail (so needs no path entry for errors). */
 function isLeaf(x: unknown): boolean {
   // Each `typeof x === '…'` compiles to a type check; `typeof` kept in a variable (or switched on) is a call.
@@ -305,7 +318,13 @@ export class Encoder {
 
   private top(v: unknown, what: string | number): void {
     this.what = what;
-    this.value(v);
+    try {
+      this.value(v);
+    } catch (e) {
+      // The encoder recurses per level of nesting, as structuredClone does, and fails where it does:
+      // said at the call site like any value that cannot cross, not as a bare stack overflow.
+      throw tooDeep(e, `${this.label} is nested too deeply to cross threads`);
+    }
   }
 
   private fail(v: unknown, hint: string): never {
@@ -702,7 +721,7 @@ export class Decoder {
       return args;
     } catch (e) {
       if (this.owned !== null) releaseAll(this.owned, undefined);
-      throw e;
+      throw tooDeep(e, DECODE_TOO_DEEP);
     } finally {
       this.collecting = false;
       this.owned = null;
@@ -715,6 +734,8 @@ export class Decoder {
     this.busy = true;
     try {
       return this.value();
+    } catch (e) {
+      throw tooDeep(e, DECODE_TOO_DEEP);
     } finally {
       this.busy = false;
     }
@@ -726,6 +747,8 @@ export class Decoder {
     this.busy = true;
     try {
       return this.value();
+    } catch (e) {
+      throw tooDeep(e, DECODE_TOO_DEEP);
     } finally {
       this.busy = false;
     }

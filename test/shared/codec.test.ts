@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Decoder, Encoder } from '../../src/shared/codec.js';
 import { inspect, isDeepStrictEqual } from 'node:util';
-import { STRESS } from '../helpers.js';
+import { STRESS, thrownBy } from '../helpers.js';
 
 const enc = new Encoder(null);
 const dec = new Decoder(null);
@@ -268,5 +268,49 @@ describe('codec: against structuredClone', () => {
       // own key named 'constructor' as the objects' classes.
       if (!isDeepStrictEqual(back, copy)) expect.fail(`value ${i} (seed ${at}) differs from its structuredClone copy:\n${inspect(copy, { depth: 6 })}\n${inspect(back, { depth: 6 })}`);
     }
+  });
+});
+
+describe('codec: values nested too deeply', () => {
+  const nested = (depth: number): unknown[] => {
+    let a: unknown[] = [];
+    for (let i = 0; i < depth; i++) a = [a];
+    return a;
+  };
+  const code = (e: unknown): unknown => (e as { code?: unknown }).code;
+
+  it('a value deeper than the stack is a RangeError naming it, at the call site; the encoder goes on working', () => {
+    const e = thrownBy(() => enc.encodeArgs([1, nested(1_000_000)])) as RangeError;
+    expect(e).toBeInstanceOf(RangeError);
+    expect(code(e)).toBe('ERR_SPINDLE_NOT_SENDABLE');
+    expect(e.message).toMatch(/^spindle: argument 2 is nested too deeply to cross threads \(Maximum call stack size exceeded\)/);
+    expect(e.cause).toBeInstanceOf(RangeError);
+    const o = { x: 1 };
+    expect(roundTrip([o, o, nested(50)])).toEqual([o, o, nested(50)]);
+  });
+
+  it('an encoding deeper than the decoding thread\'s stack is a RangeError saying so; the decoder goes on working', () => {
+    // Each level of [[…]] is the same prefix: repeat it a million times around the innermost [].
+    enc.encodeValue(nested(1), 'v');
+    const one = enc.buf.slice(0, enc.pos);
+    enc.encodeValue(nested(2), 'v');
+    const two = enc.buf.slice(0, enc.pos);
+    const prefix = two.subarray(0, two.length - one.length);
+    expect([...two.subarray(prefix.length)]).toEqual([...one]);
+    const depth = 1_000_000;
+    const bytes = new Uint8Array(prefix.length * depth + one.length);
+    for (let i = 0; i < depth; i++) bytes.set(prefix, i * prefix.length);
+    bytes.set(one, prefix.length * depth);
+    const e = thrownBy(() => dec.decodeValue(bytes, new DataView(bytes.buffer), 0)) as RangeError;
+    expect(e).toBeInstanceOf(RangeError);
+    expect(code(e)).toBe('ERR_SPINDLE_NOT_SENDABLE');
+    expect(e.message).toMatch(/^spindle: a value received from another thread is nested too deeply to decode on this one/);
+    expect(roundTrip({ a: [1, 'two'], b: nested(10) })).toEqual({ a: [1, 'two'], b: nested(10) });
+  });
+
+  it('any other error passes through as it is', () => {
+    const e = thrownBy(() => enc.encodeArgs([() => 1])) as TypeError;
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.message).toMatch(/argument 1 is a function/);
   });
 });
