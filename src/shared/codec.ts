@@ -16,7 +16,9 @@
  * value comes back as `structuredClone` copies it - holes of sparse arrays,
  * own keys named `__proto__`, -0 and lone surrogates included (a test
  * compares the two on random values) - and keeps more: an error's own fields
- * (`code`, ...) and a Buffer's class.
+ * (`code`, ...) and a Buffer's class. It keeps less in one place: an array's
+ * non-index properties (`arr.note = 'x'`) are not copied (finding them would
+ * cost a walk of every array's keys).
  *
  * What cannot cross — functions, symbols, class instances (their prototype and
  * private fields would be lost), WeakMaps, promises, sockets — is refused with
