@@ -17,13 +17,15 @@
  * Then the same for a worker: the cost of one fork-join task on a runtime of
  * one worker, with the work taken out (fib(27) with leaves n ≤ 2: every task
  * spawns one child and awaits it), which is what keeps the fork-join
- * scenario from 1.00 of the sequential function.
+ * scenario from 1.00 of the sequential function; beside it, the same
+ * recursion as plain async functions on that worker (no runtime at all):
+ * what two awaits per node cost whatever runs them.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { JoinHandle, joinAll, type HandleHost } from '../src/join.js';
 import { Runtime } from '../src/runtime.js';
 import { median } from './measure.js';
-import { fibPar } from './spindle-tasks.js';
+import { fibAsyncFloor, fibPar } from './spindle-tasks.js';
 
 const N = 100_000;
 const BATCH = 2000;
@@ -127,16 +129,21 @@ const nodes = (k: number): number => (k <= FJ_CUTOFF ? 0 : 1 + nodes(k - 1) + no
 const tasks = nodes(FJ_N);
 const rt = new Runtime({ workers: 1 });
 await rt.spawn(fibPar, 22, FJ_CUTOFF);
+await rt.spawn(fibAsyncFloor, 22, FJ_CUTOFF);
 const fj: number[] = [];
+const plain: number[] = [];
 for (let k = 0; k < ROUNDS; k++) {
   const t0 = process.hrtime.bigint();
   await rt.spawn(fibPar, FJ_N, FJ_CUTOFF);
   fj.push(Number(process.hrtime.bigint() - t0) / tasks);
+  plain.push((await rt.spawn(fibAsyncFloor, FJ_N, FJ_CUTOFF)) / tasks);
 }
 await rt.shutdown();
+const row = (xs: number[]): string => `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}] | ${(1e9 / median(xs) / 1e6).toFixed(2)}M`;
 console.log('');
 console.log('| per task, on a worker | ns | ceiling, tasks/s |');
 console.log('| --- | ---: | ---: |');
-console.log(`| fork-join on 1 worker: fib(${FJ_N}), leaves n ≤ ${FJ_CUTOFF}, ${tasks.toLocaleString('en-US')} tasks (spawn a child, compute the other half, await the child) | ${median(fj).toFixed(0)} [${Math.min(...fj).toFixed(0)}–${Math.max(...fj).toFixed(0)}] | ${(1e9 / median(fj) / 1e6).toFixed(2)}M |`);
+console.log(`| fork-join on 1 worker: fib(${FJ_N}), leaves n ≤ ${FJ_CUTOFF}, ${tasks.toLocaleString('en-US')} tasks (spawn a child, compute the other half, await the child) | ${row(fj)} |`);
+console.log(`| the same recursion as plain async functions on that worker, each half awaited in turn (no runtime, no handle): the floor of a task body with two awaits | ${row(plain)} |`);
 console.log('');
 console.log('Reproduce: `npm run bench:floor`');

@@ -27,3 +27,20 @@ export const fibPar: Task<[number, number], Promise<number>> = task(
     return (await left) + right;
   },
 );
+
+/** fibPar's recursion as plain async functions on one thread, each half awaited in turn: no runtime, no handle. */
+async function fibAsync(n: number, cutoff: number): Promise<number> {
+  if (n <= cutoff) return body.fib(n);
+  const right = await fibAsync(n - 2, cutoff);
+  return (await fibAsync(n - 1, cutoff)) + right;
+}
+
+/**
+ * Times {@link fibAsync} on the worker that runs it (ns): the floor that any
+ * fork-join task body with two awaits pays per node, whatever the runtime.
+ */
+export const fibAsyncFloor = task(import.meta.url, async function fibAsyncFloor(n: number, cutoff: number): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fibAsync(n, cutoff);
+  return Number(process.hrtime.bigint() - t0);
+});
