@@ -74,7 +74,8 @@ export class Overflow {
   /** Removes the first task; once empty, everything is reused from the start. */
   shift(): void {
     this.#handles[this.#head++] = undefined;
-    if (this.#head === this.#tail) this.clear();
+    // Every entry is undefined now: the handles array is kept, not regrown from [] by the next burst.
+    if (this.#head === this.#tail) this.#head = this.#tail = this.#arenaUsed = 0;
   }
 
   /** Every handle still waiting, oldest first. */
