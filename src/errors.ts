@@ -126,6 +126,20 @@ export function rangeError(message: string, code: ErrorCode = ErrorCode.INVALID_
   return Object.assign(new RangeError(message), { code });
 }
 
+/**
+ * Throws a `TypeError` unless `o` is undefined or an options object. An
+ * `AbortSignal` passed where `{ signal }` belongs is named: it has no own keys,
+ * so it would pass for an empty options object and be ignored - an abort that
+ * never takes effect.
+ */
+export function checkOptionsObject(o: unknown, what: string, shape: string): void {
+  if (o === undefined) return;
+  if (typeof o !== 'object' || o === null) throw typeError(`spindle: ${what} takes an options object ${shape}, got ${describe(o)}`);
+  if (typeof AbortSignal !== 'undefined' && o instanceof AbortSignal) {
+    throw typeError(`spindle: ${what} takes an options object ${shape}, got an AbortSignal: pass { signal } rather than the signal itself`);
+  }
+}
+
 export const ERR_SPAWN_AFTER_SHUTDOWN =
   'spindle: spawn() after shutdown(): this runtime no longer accepts tasks. Create a new Runtime, or spawn before shutting down.';
 export const ERR_RUNTIME_IN_WORKER =

@@ -1,7 +1,7 @@
 /** Runtime options, validated in one place. */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
-import { ERR_OPTION, ERR_UNKNOWN_OPTION, ERR_WORKERS } from './errors.js';
+import { ERR_OPTION, ERR_UNKNOWN_OPTION, ERR_WORKERS, checkOptionsObject } from './errors.js';
 import type { JoinError } from './errors.js';
 
 /**
@@ -117,6 +117,7 @@ export interface SpawnOptions {
 
 export function checkSpawnOptions(o: SpawnOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError(ERR_OPTION('spawnWith options', 'an object', o));
+  checkOptionsObject(o, 'spawnWith(options, task, ...args)', '{ signal?, timeout? }');
   for (const k of Object.keys(o)) {
     if (k !== 'signal' && k !== 'timeout') throw new TypeError(`spindle: unknown spawnWith option '${k}' (expected signal, timeout)`);
   }
@@ -156,6 +157,7 @@ export interface ResolvedMapOptions {
 export function checkMapOptions(o: MapOptions | undefined): ResolvedMapOptions {
   if (o === undefined) return { chunk: 0, signal: undefined };
   if (typeof o !== 'object' || o === null) throw new TypeError(ERR_OPTION('map() options', 'an object { chunk?, signal? }', o));
+  checkOptionsObject(o, 'map(task, inputs, options)', '{ chunk?, signal? }');
   for (const k of Object.keys(o)) {
     if (k !== 'chunk' && k !== 'signal') throw new TypeError(`spindle: unknown map() option '${k}' (expected chunk, signal)`);
   }

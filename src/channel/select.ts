@@ -87,6 +87,10 @@ interface Settled {
 export async function select<B extends Record<string, SelectBranch>>(branches: B, opts?: { signal?: AbortSignal }): Promise<Selected<B>> {
   const signal = signalOf(opts, 'select()');
   if (typeof branches !== 'object' || branches === null) throw typeError('spindle: select(branches) takes an object of branches: { name: receiver, ... }');
+  if (isPollable(branches) || branches instanceof AbortSignal || typeof (branches as { then?: unknown }).then === 'function') {
+    // (Its own keys are none: it would read as zero branches.)
+    throw typeError('spindle: select(branches) takes an object of named branches, e.g. select({ jobs: rx, stop: signal }), not a single receiver, signal or promise: wrap it in an object');
+  }
   const keys = Object.keys(branches);
   if (keys.length === 0) throw typeError('spindle: select(branches) needs at least one branch');
   const n = keys.length;

@@ -5,6 +5,7 @@
  * variants in workers, an `AbortSignal` that abandons a wait, and a choice of
  * whether a wait keeps the process alive.
  */
+import { checkOptionsObject } from '../errors.js';
 import { AbortedError } from './errors.js';
 
 /**
@@ -38,7 +39,9 @@ export function checkAborted(signal: AbortSignal | undefined, what: string): voi
 
 /** Checks the `{ signal }` option of a waiting call. */
 export function signalOf(opts: { signal?: AbortSignal } | undefined, what: string): AbortSignal | undefined {
-  const s = opts?.signal;
+  if (opts === undefined) return undefined;
+  checkOptionsObject(opts, what, '{ signal? }');
+  const s = opts.signal;
   if (s !== undefined && !(s instanceof AbortSignal)) {
     throw Object.assign(new TypeError(`spindle: ${what}: the signal option must be an AbortSignal`), { code: 'ERR_SPINDLE_INVALID_ARG' });
   }

@@ -199,14 +199,22 @@ export class Semaphore extends SharedObject {
   }
 
   /**
-   * Waits (without blocking the thread) for `n` permits; `{ signal }` gives up
-   * cleanly (a waiter holds nothing). @throws SemaphoreClosedError if closed, now or while waiting.
+   * Waits (without blocking the thread) for `n` permits (default 1);
+   * `{ signal }` gives up cleanly (a waiter holds nothing): `acquire({ signal })`
+   * or `acquire(n, { signal })`. @throws SemaphoreClosedError if closed, now or while waiting.
    */
-  async acquire(n = 1, opts?: WaitOptions): Promise<SemaphorePermit> {
+  acquire(opts?: WaitOptions): Promise<SemaphorePermit>;
+  acquire(n: number, opts?: WaitOptions): Promise<SemaphorePermit>;
+  async acquire(nOrOpts: number | WaitOptions = 1, opts?: WaitOptions): Promise<SemaphorePermit> {
     this.live('acquire()');
-    checkCount(n, 'Semaphore.acquire(n)', 1);
+    let n = nOrOpts;
+    if (typeof n === 'object' && n !== null && opts === undefined) {
+      opts = n;
+      n = 1;
+    }
+    checkCount(n as number, 'Semaphore.acquire(n)', 1);
     const signal = checkSignal(opts, 'Semaphore.acquire()');
-    const r = retryAsync(this.i32, this.w(STATE), this.#take(n), signal, abortWith(signal, 'Semaphore.acquire()'), this.#onTimeout);
+    const r = retryAsync(this.i32, this.w(STATE), this.#take(n as number), signal, abortWith(signal, 'Semaphore.acquire()'), this.#onTimeout);
     return r instanceof Promise ? (await r)._track() : r;
   }
 

@@ -4,7 +4,7 @@
  * (Atomics.wait), and how long a waiter sleeps before it looks for a dead holder.
  */
 import { isMainThread } from 'node:worker_threads';
-import { typeError } from '../errors.js';
+import { checkOptionsObject, typeError } from '../errors.js';
 import { sleepOn } from '../shared/wake.js';
 import { MainThreadBlockingError, WaitAbortedError } from './errors.js';
 
@@ -43,7 +43,9 @@ export interface WaitOptions {
 
 /** Checks a `{ signal }` option; throws the abort at once if it already fired. */
 export function checkSignal(opts: WaitOptions | undefined, what: string): AbortSignal | undefined {
-  const signal = opts?.signal;
+  if (opts === undefined) return undefined;
+  checkOptionsObject(opts, what, '{ signal? }');
+  const signal = opts.signal;
   if (signal === undefined) return undefined;
   if (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
     throw typeError(`spindle: ${what}: { signal } must be an AbortSignal`);

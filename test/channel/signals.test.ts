@@ -1,7 +1,7 @@
 // Every waiting call takes { signal }: besides recv/send/reserve/changed (mpsc,
 // select and broadcast/watch tests), a sender's closed() and JoinSet's joins.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortedError, JoinSet, Runtime, mpsc, oneshot, watch } from '../../src/index.js';
+import { AbortedError, Barrier, JoinSet, Mutex, Notify, RwLock, Runtime, Semaphore, broadcast, mpsc, oneshot, select, watch } from '../../src/index.js';
 import * as t from '../fixtures/channel-tasks.js';
 import { STRESS, rejectionOf, within } from '../helpers.js';
 
@@ -42,6 +42,72 @@ describe('closed({ signal })', () => {
       tx.drop();
       rx.drop();
     });
+  });
+});
+
+describe('an AbortSignal passed where { signal } belongs', () => {
+  it('is a TypeError that says so, at every call that takes wait options (it used to pass for an empty options object: an abort that never took effect)', async () => {
+    const signal = new AbortController().signal;
+    /** What the call threw or rejected with. */
+    const failure = async (f: () => unknown): Promise<unknown> => {
+      try {
+        await f();
+      } catch (e) {
+        return e;
+      }
+      throw new Error('expected a TypeError, but the call succeeded');
+    };
+    const [tx, rx] = mpsc.channel<number>(1);
+    const [otx, orx] = oneshot<number>();
+    const [btx, brx] = broadcast<number>(2);
+    const [wtx, wrx] = watch<number>(0);
+    const set = new JoinSet<number>({ runtime: rt });
+    const mutex = new Mutex(0);
+    const rw = new RwLock(0);
+    const sem = new Semaphore(1);
+    const notify = new Notify();
+    const barrier = new Barrier(2);
+    const as = signal as never;
+    const calls: [string, () => unknown][] = [
+      ['mpsc.Receiver.recv()', () => rx.recv(as)],
+      ['mpsc.Sender.send()', () => tx.send(1, as)],
+      ['mpsc.Sender.reserve()', () => tx.reserve(as)],
+      ['mpsc.Sender.closed()', () => tx.closed(as)],
+      ['oneshot.Receiver.recv()', () => orx.recv(as)],
+      ['broadcast.Receiver.recv()', () => brx.recv(as)],
+      ['watch.Receiver.changed()', () => wrx.changed(as)],
+      ['select()', () => select({ rx }, as)],
+      ['JoinSet.joinNext()', () => set.joinNext(as)],
+      ['Mutex.lock()', () => mutex.lock(as)],
+      ['RwLock.read()', () => rw.read(as)],
+      ['RwLock.write()', () => rw.write(as)],
+      ['Semaphore.acquire()', () => sem.acquire(as)],
+      ['Notify.notified()', () => notify.notified(as)],
+      ['Barrier.wait()', () => barrier.wait(as)],
+      ['spawnWith(options, task, ...args)', () => rt.spawnWith(as, t.after, 0, 1)],
+      ['map(task, inputs, options)', () => rt.map(t.after as never, [], as)],
+    ];
+    for (const [what, call] of calls) {
+      const e = (await failure(call)) as TypeError & { code: string };
+      expect(e, what).toBeInstanceOf(TypeError);
+      expect(e.code, what).toBe('ERR_SPINDLE_INVALID_ARG');
+      expect(e.message, what).toMatch(/takes an options object \{ .* \}, got an AbortSignal: pass \{ signal \} rather than the signal itself/);
+    }
+    // The ends and locks are untouched: they work as before.
+    tx.send(5);
+    expect(await rx.recv({ signal })).toBe(5);
+    expect((await sem.acquire({ signal })).release()).toBeUndefined();
+    for (const end of [tx, rx, otx, orx, btx, brx, wtx, wrx]) end.drop();
+    for (const x of [mutex, rw, sem, notify, barrier]) x.free();
+  });
+
+  it('select() given one receiver instead of an object of branches says how to call it', async () => {
+    const [tx, rx] = mpsc.channel<number>(1);
+    const e = (await rejectionOf(select(rx as never))) as TypeError;
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.message).toMatch(/select\(branches\) takes an object of named branches, e\.g\. select\(\{ jobs: rx, stop: signal \}\)/);
+    tx.drop();
+    rx.drop();
   });
 });
 
