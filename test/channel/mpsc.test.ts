@@ -25,6 +25,31 @@ describe('mpsc', () => {
 
   const n = STRESS ? 1_000_000 : 100_000;
 
+  it('values of every encoded length from 1 to 400 bytes, in the slot and out of line, arrive intact; heap blocks around them are untouched', async () => {
+    // A payload is copied four bytes at a time plus a tail: an overrun would show in a canary block or a later value.
+    const heap = globalHeap();
+    const [tx, rx] = mpsc.channel<unknown>(4);
+    const canaries: { at: number; size: number; fill: number }[] = [];
+    for (let len = 0; len <= 400; len++) {
+      const size = 1 + (len % 13);
+      const at = heap.alloc(size);
+      const fill = (len * 37) & 0xff;
+      heap.u8For(at + size).fill(fill, at, at + size);
+      canaries.push({ at, size, fill });
+      const text = 'abcdefghij'.repeat(41).slice(0, len);
+      const values = [text, { text, n: len }, [len, text.slice(0, len >> 1), len / 3]];
+      for (const v of values) await tx.send(v);
+      for (const v of values) expect(await rx.recv()).toEqual(v);
+    }
+    for (const c of canaries) {
+      const bytes = heap.u8For(c.at + c.size).subarray(c.at, c.at + c.size);
+      expect([...bytes].every((b) => b === c.fill), `canary of ${c.size} bytes at ${c.at}`).toBe(true);
+      heap.free(c.at);
+    }
+    tx.drop();
+    rx.drop();
+  });
+
   it(`${n} messages from two worker producers to the main thread arrive in order per sender, none lost or doubled`, async () => {
     const [tx, rx] = mpsc.channel<number>(1024);
     const per = n / 2;
