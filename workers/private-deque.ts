@@ -55,8 +55,11 @@ export class PrivateDeque {
     this.compact();
   }
 
+  /** Once the shifted-out head has met the end, starts over from index 0. */
   private compact(): void {
-    if (this.head >= this.items.length) {
+    // Not when head is 0 already: setting an array's length is a runtime call, and
+    // fork-join empties this deque at nearly every join (its spawn, then its join).
+    if (this.head !== 0 && this.head >= this.items.length) {
       this.items.length = 0;
       this.head = 0;
     }
