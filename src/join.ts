@@ -61,11 +61,31 @@ const UNAWAITABLE = (): void => {};
  * per call, a reaction a small fraction of that.
  */
 const RESOLVED = Promise.resolve();
-let toFire: JoinHandle<unknown>[] = [];
+/**
+ * The handles to fire, `toFire[0..nFire)`: counted, and cleared entry by entry
+ * as they fire, so that the array keeps its capacity from batch to batch. A
+ * fresh `[]` per batch (or `length = 0`, which drops the backing store) had
+ * it regrow, and be copied, a dozen times on its way to the thousands of
+ * handles one drain of completions settles.
+ */
+let toFire: (JoinHandle<unknown> | undefined)[] = [];
+let nFire = 0;
+/** The other batch array: listeners that settle more handles while a batch fires fill this one. */
+let spareFire: (JoinHandle<unknown> | undefined)[] = [];
 const fireAll = (): void => {
   const batch = toFire;
-  toFire = [];
-  for (let i = 0; i < batch.length; i++) batch[i]!._fire();
+  const n = nFire;
+  toFire = spareFire;
+  nFire = 0;
+  try {
+    for (let i = 0; i < n; i++) {
+      const h = batch[i]!;
+      batch[i] = undefined;
+      h._fire();
+    }
+  } finally {
+    spareFire = batch;
+  }
 };
 
 type Listener = (h: JoinHandle<any>) => void;
@@ -209,8 +229,8 @@ export class JoinHandle<T> extends Promise<T> {
       c();
     }
     if (this.#listener !== null) {
-      if (toFire.length === 0) void RESOLVED.then(fireAll);
-      toFire.push(this);
+      if (nFire === 0) void RESOLVED.then(fireAll);
+      toFire[nFire++] = this;
     }
   }
 
