@@ -51,9 +51,16 @@ export interface JoinedWithId<T> {
 export class JoinSet<T> implements Disposable, AsyncDisposable {
   /** Spawned, not yet returned by a join. */
   readonly #live = new Set<JoinHandle<T>>();
-  /** Finished, in finishing order, not yet returned. */
-  readonly #done: Done<T>[] = [];
+  /**
+   * Finished, in finishing order, not yet returned: `#done[#doneHead..#doneTail)`.
+   * Counted, and each entry cleared as it is joined, so that the array keeps
+   * its capacity (a `length = 0` whenever it emptied dropped the backing
+   * store, which the next completion regrew); the joined front is cut off now
+   * and then, so a set that never quite empties does not grow without bound.
+   */
+  readonly #done: (Done<T> | undefined)[] = [];
   #doneHead = 0;
+  #doneTail = 0;
   /** Spawned but not yet watched (inside a task: watching is deferred one turn). */
   #unwatched: JoinHandle<T>[] = [];
   #watchScheduled = false;
@@ -118,7 +125,7 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
 
   #finish(h: JoinHandle<T>, ok: boolean, v: T | JoinError): void {
     if (!this.#live.delete(h)) return; // detached meanwhile
-    this.#done.push({ id: h.id, ok, v });
+    this.#done[this.#doneTail++] = { id: h.id, ok, v };
     const w = this.#wake;
     if (w !== null) {
       this.#wake = null;
@@ -127,10 +134,13 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
   }
 
   #take(): Done<T> | undefined {
-    if (this.#doneHead === this.#done.length) return undefined;
-    const d = this.#done[this.#doneHead++]!;
-    if (this.#doneHead === this.#done.length) {
-      this.#done.length = 0;
+    if (this.#doneHead === this.#doneTail) return undefined;
+    const d = this.#done[this.#doneHead]!;
+    this.#done[this.#doneHead++] = undefined;
+    if (this.#doneHead === this.#doneTail) this.#doneHead = this.#doneTail = 0;
+    else if (this.#doneHead >= 4096) {
+      this.#done.splice(0, this.#doneHead);
+      this.#doneTail -= this.#doneHead;
       this.#doneHead = 0;
     }
     return d;
@@ -138,7 +148,7 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
 
   /** Tasks in the set not yet joined (running, or finished and waiting to be joined). */
   get len(): number {
-    return this.#live.size + this.#done.length - this.#doneHead;
+    return this.#live.size + this.#doneTail - this.#doneHead;
   }
 
   /** True when the set holds no task. */
@@ -250,7 +260,7 @@ export class JoinSet<T> implements Disposable, AsyncDisposable {
     this.#live.clear();
     this.#unwatched = [];
     this.#done.length = 0;
-    this.#doneHead = 0;
+    this.#doneHead = this.#doneTail = 0;
   }
 
   /** Aborts what is left (Tokio drops a JoinSet that way). */

@@ -31,6 +31,25 @@ describe('JoinSet', () => {
     expect(set.tryJoinNext()).toBeUndefined();
   });
 
+  it('10,000 finished tasks joined one by one come out once each, and the set is empty after (its done queue is cut as it goes)', async () => {
+    const set = new JoinSet<number>({ runtime: rt });
+    const n = 10_000;
+    const handles = Array.from({ length: n }, (_, i) => set.spawn(t.after, 0, i));
+    // Let them all finish first, so that the queue of finished tasks is long while it is joined.
+    await until(() => handles.every((h) => h.isFinished()), 30_000, 'every task to finish');
+    await new Promise(setImmediate); // (the set takes them in on a microtask after they settle)
+    const seen = new Uint8Array(n);
+    for (let k = 0; k < n; k++) {
+      const v = set.tryJoinNext();
+      expect(v, `join ${k}`).toBeDefined();
+      seen[v!]++;
+    }
+    expect(seen.every((c) => c === 1)).toBe(true);
+    expect(set.len).toBe(0);
+    expect(set.tryJoinNext()).toBeUndefined();
+    expect(await set.joinNext()).toBeUndefined();
+  });
+
   it('a panic comes out of joinNext as its JoinError; the set goes on', async () => {
     const set = new JoinSet<number>({ runtime: rt });
     set.spawn(t.panicAfter, 5, 'bad');
