@@ -188,6 +188,15 @@ describe('codec: errors', () => {
     expect(back.cause).toBeInstanceOf(RangeError);
     expect((back.cause as Error).stack).toBe(cause.stack);
     expect({ code: back.code, n: back.n }).toEqual({ code: 'E_X', n: 2 });
+    // stack and cause are own, non-enumerable and writable, as on the original.
+    expect(Object.keys(back)).toEqual(['code', 'n']);
+    for (const k of ['stack', 'cause']) {
+      const d = Object.getOwnPropertyDescriptor(back, k)!;
+      expect(d, k).toBeDefined();
+      expect(d.enumerable, k).toBe(false);
+    }
+    back.stack = 'rewritten';
+    expect(back.stack).toBe('rewritten');
     const agg = roundTrip(new AggregateError([new Error('a')], 'many'));
     expect(agg).toBeInstanceOf(AggregateError);
     expect(agg.errors[0]).toBeInstanceOf(Error);
