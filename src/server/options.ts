@@ -28,7 +28,7 @@ export interface ListenOptions {
   closeTimeout?: number;
 }
 
-/** @internal */
+/** `listen()`'s options once checked, with every default filled in (what the workers receive). */
 export interface ResolvedListenOptions {
   port: number;
   host: string;

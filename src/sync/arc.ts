@@ -89,7 +89,7 @@ abstract class Counted implements Owned {
     if (this.state === LIVE) this.drop();
   }
 
-  /** @internal The end of the task this handle was moved into: drop it unless it was dropped or moved on. */
+  /** The end of the task this handle was moved into: drop it unless it was dropped or moved on (called by the runtime). */
   [RELEASE](): void {
     if (this.state === LIVE) this.drop();
   }
