@@ -7,6 +7,7 @@
  * A task owns the Arcs moved into it: the runtime releases ([RELEASE]) at the
  * task's end each one the task neither dropped nor moved on (codec.ts `ownedArgs`).
  */
+import { typeError } from '../errors.js';
 import { storedHandle } from '../shared/codec.js';
 import { RELEASE, SHARED, dropperFor, registerSharedKind, type Owned, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import type { SharedHeap } from '../shared/heap.js';
@@ -138,7 +139,9 @@ export class Arc<T = unknown> extends Counted implements SharedHandle, Disposabl
 
   /** @internal Use Arc.new (or receive one from another thread). */
   constructor(opts: Attach) {
-    const at = attachOf(opts)!;
+    const at = attachOf(opts);
+    // Tokio's Arc::new is a static function here too; `new Arc(value)` would fail on a missing field.
+    if (at === undefined) throw typeError('spindle: an Arc is made by Arc.new(value), not new Arc(value)');
     super(at.heap, at.offset, at.generation ?? at.heap.generation(at.offset));
   }
 
@@ -216,7 +219,8 @@ export class Weak<T = unknown> extends Counted implements SharedHandle, Disposab
 
   /** @internal Use arc.downgrade(). */
   constructor(opts: Attach) {
-    const at = attachOf(opts)!;
+    const at = attachOf(opts);
+    if (at === undefined) throw typeError('spindle: a Weak is made by arc.downgrade(), not new Weak()');
     super(at.heap, at.offset, at.generation ?? at.heap.generation(at.offset));
   }
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { SHARED, reviverFor } from '../../src/shared/handle.js';
-import { Arc, HandleStateError, HeapMismatchError, Mutex, SharedHeap, globalHeap } from '../../src/sync/index.js';
+import { Arc, HandleStateError, HeapMismatchError, Mutex, SharedHeap, Weak, globalHeap } from '../../src/sync/index.js';
 import { firstMessage, exited, send, syncJob } from '../helpers.js';
 
 describe('Arc / Weak', () => {
@@ -57,6 +57,13 @@ describe('Arc / Weak', () => {
     arc.drop();
     expect(weak.upgrade()).toBeNull();
     weak.drop();
+  });
+
+  it('new Arc(value) and new Weak() say how an Arc and a Weak are made', () => {
+    const NewArc = Arc as unknown as new (v: unknown) => unknown;
+    const NewWeak = Weak as unknown as new () => unknown;
+    expect(() => new NewArc(5)).toThrow(/^spindle: an Arc is made by Arc\.new\(value\), not new Arc\(value\)$/);
+    expect(() => new NewWeak()).toThrow(/^spindle: a Weak is made by arc\.downgrade\(\), not new Weak\(\)$/);
   });
 
   it('refuses a shared object from another heap', () => {
