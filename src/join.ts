@@ -2,7 +2,7 @@
  * `JoinHandle`: the spawner's side of a task. A native promise of the task's
  * value, created and settled by the thread that spawned the task.
  */
-import { ERR_TIMED_OUT, JoinError, joinError } from './errors.js';
+import { ERR_TIMED_OUT, JoinError, joinError, typeError } from './errors.js';
 
 /** How to abort: `force` terminates a task that does not yield (main thread only). */
 export interface AbortOptions {
@@ -133,7 +133,7 @@ export class JoinHandle<T> extends Promise<T> {
    * hands out (JoinSet): it is observed through listeners only.
    */
   constructor(id: number, host: HandleHost, awaitable = true) {
-    if (typeof id !== 'number') throw new TypeError('spindle: a JoinHandle is made by spawn(), not constructed (JoinHandle.resolve, .all and the like are not available: use Promise.resolve, Promise.all)');
+    if (typeof id !== 'number') throw typeError('spindle: a JoinHandle is made by spawn(), not constructed (JoinHandle.resolve, .all and the like are not available: use Promise.resolve, Promise.all)');
     super((awaitable ? capture : UNAWAITABLE) as never);
     this.#resolve = awaitable ? captured() : UNAWAITABLE;
     this.id = id;
@@ -326,10 +326,10 @@ export class AbortHandle {
  * ```
  */
 export function joinAll<const H extends readonly JoinHandle<unknown>[]>(handles: H): Promise<{ -readonly [K in keyof H]: Awaited<H[K]> }> {
-  if (!Array.isArray(handles)) throw new TypeError(`spindle: joinAll() takes an array of JoinHandles, got ${typeof handles}`);
+  if (!Array.isArray(handles)) throw typeError(`spindle: joinAll() takes an array of JoinHandles, got ${typeof handles}`);
   for (let i = 0; i < handles.length; i++) {
     if (!(handles[i] instanceof JoinHandle)) {
-      throw new TypeError(`spindle: joinAll() takes JoinHandles only; element ${i} is ${handles[i] === null ? 'null' : typeof handles[i]} (await other values with Promise.all)`);
+      throw typeError(`spindle: joinAll() takes JoinHandles only; element ${i} is ${handles[i] === null ? 'null' : typeof handles[i]} (await other values with Promise.all)`);
     }
   }
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 /** Runtime options, validated in one place. */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
-import { ERR_OPTION, ERR_UNKNOWN_OPTION, ERR_WORKERS, checkOptionsObject } from './errors.js';
+import { ERR_OPTION, ERR_UNKNOWN_OPTION, ERR_WORKERS, checkOptionsObject, typeError, rangeError } from './errors.js';
 import type { JoinError } from './errors.js';
 
 /**
@@ -56,22 +56,22 @@ export function defaultPanicHook(e: JoinError): void {
 }
 
 export function resolveOptions(opts: RuntimeOptions = {}): ResolvedOptions {
-  if (typeof opts !== 'object' || opts === null) throw new TypeError(ERR_OPTION('options', 'an object', opts));
-  for (const k of Object.keys(opts)) if (!KNOWN.has(k)) throw new TypeError(ERR_UNKNOWN_OPTION(k));
+  if (typeof opts !== 'object' || opts === null) throw typeError(ERR_OPTION('options', 'an object', opts));
+  for (const k of Object.keys(opts)) if (!KNOWN.has(k)) throw typeError(ERR_UNKNOWN_OPTION(k));
   const workers = opts.workers ?? availableParallelism();
   if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > 1024) {
-    throw new RangeError(ERR_WORKERS(workers));
+    throw rangeError(ERR_WORKERS(workers));
   }
   const queueCapacity = opts.queueCapacity ?? 1 << 15;
   if (!isPow2(queueCapacity, 256, 1 << 20)) {
-    throw new RangeError(ERR_OPTION('queueCapacity', 'a power of two from 256 to 1048576', queueCapacity));
+    throw rangeError(ERR_OPTION('queueCapacity', 'a power of two from 256 to 1048576', queueCapacity));
   }
   const dequeCapacity = opts.dequeCapacity ?? 1024;
   if (!isPow2(dequeCapacity, 16, 1 << 16)) {
-    throw new RangeError(ERR_OPTION('dequeCapacity', 'a power of two from 16 to 65536', dequeCapacity));
+    throw rangeError(ERR_OPTION('dequeCapacity', 'a power of two from 16 to 65536', dequeCapacity));
   }
   const onPanic = opts.onPanic ?? defaultPanicHook;
-  if (typeof onPanic !== 'function') throw new TypeError(ERR_OPTION('onPanic', 'a function', onPanic));
+  if (typeof onPanic !== 'function') throw typeError(ERR_OPTION('onPanic', 'a function', onPanic));
   return { workers, queueCapacity, dequeCapacity, onPanic, resourceLimits: { ...DEFAULT_RESOURCE_LIMITS, ...checkResourceLimits(opts.resourceLimits) } };
 }
 
@@ -81,14 +81,14 @@ const LIMITS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRange
 function checkResourceLimits(r: unknown): ResourceLimits | undefined {
   if (r === undefined) return undefined;
   if (typeof r !== 'object' || r === null || Array.isArray(r)) {
-    throw new TypeError(ERR_OPTION('resourceLimits', `an object with any of ${LIMITS.join(', ')}`, r));
+    throw typeError(ERR_OPTION('resourceLimits', `an object with any of ${LIMITS.join(', ')}`, r));
   }
   for (const [k, v] of Object.entries(r)) {
     if (!(LIMITS as readonly string[]).includes(k)) {
-      throw new TypeError(`spindle: unknown resourceLimits option '${k}' (expected ${LIMITS.join(', ')})`);
+      throw typeError(`spindle: unknown resourceLimits option '${k}' (expected ${LIMITS.join(', ')})`);
     }
     if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-      throw new RangeError(ERR_OPTION(`resourceLimits.${k}`, 'a positive number of megabytes', v));
+      throw rangeError(ERR_OPTION(`resourceLimits.${k}`, 'a positive number of megabytes', v));
     }
   }
   return r as ResourceLimits;
@@ -116,14 +116,14 @@ export interface SpawnOptions {
 }
 
 export function checkSpawnOptions(o: SpawnOptions): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError(ERR_OPTION('spawnWith options', 'an object', o));
+  if (typeof o !== 'object' || o === null) throw typeError(ERR_OPTION('spawnWith options', 'an object', o));
   checkOptionsObject(o, 'spawnWith(options, task, ...args)', '{ signal?, timeout? }');
   for (const k of Object.keys(o)) {
-    if (k !== 'signal' && k !== 'timeout') throw new TypeError(`spindle: unknown spawnWith option '${k}' (expected signal, timeout)`);
+    if (k !== 'signal' && k !== 'timeout') throw typeError(`spindle: unknown spawnWith option '${k}' (expected signal, timeout)`);
   }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(ERR_OPTION('signal', 'an AbortSignal', o.signal));
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError(ERR_OPTION('signal', 'an AbortSignal', o.signal));
   if (o.timeout !== undefined && (typeof o.timeout !== 'number' || !(o.timeout > 0) || !Number.isFinite(o.timeout))) {
-    throw new RangeError(ERR_OPTION('timeout', 'a positive, finite number of milliseconds', o.timeout));
+    throw rangeError(ERR_OPTION('timeout', 'a positive, finite number of milliseconds', o.timeout));
   }
 }
 
@@ -156,16 +156,16 @@ export interface ResolvedMapOptions {
 /** Validates `map()`'s options: TypeError / RangeError naming the option and what is allowed. */
 export function checkMapOptions(o: MapOptions | undefined): ResolvedMapOptions {
   if (o === undefined) return { chunk: 0, signal: undefined };
-  if (typeof o !== 'object' || o === null) throw new TypeError(ERR_OPTION('map() options', 'an object { chunk?, signal? }', o));
+  if (typeof o !== 'object' || o === null) throw typeError(ERR_OPTION('map() options', 'an object { chunk?, signal? }', o));
   checkOptionsObject(o, 'map(task, inputs, options)', '{ chunk?, signal? }');
   for (const k of Object.keys(o)) {
-    if (k !== 'chunk' && k !== 'signal') throw new TypeError(`spindle: unknown map() option '${k}' (expected chunk, signal)`);
+    if (k !== 'chunk' && k !== 'signal') throw typeError(`spindle: unknown map() option '${k}' (expected chunk, signal)`);
   }
   const { chunk, signal } = o;
   if (chunk !== undefined) {
-    if (typeof chunk !== 'number') throw new TypeError(ERR_OPTION('chunk', 'a positive integer (items per task)', chunk));
-    if (!Number.isSafeInteger(chunk) || chunk < 1) throw new RangeError(ERR_OPTION('chunk', 'a positive integer (items per task)', chunk));
+    if (typeof chunk !== 'number') throw typeError(ERR_OPTION('chunk', 'a positive integer (items per task)', chunk));
+    if (!Number.isSafeInteger(chunk) || chunk < 1) throw rangeError(ERR_OPTION('chunk', 'a positive integer (items per task)', chunk));
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(ERR_OPTION('signal', 'an AbortSignal', signal));
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ERR_OPTION('signal', 'an AbortSignal', signal));
   return { chunk: chunk ?? 0, signal };
 }

@@ -169,6 +169,7 @@ export class Runtime implements AsyncDisposable {
    * the runtime* (detached ones, nested ones) have finished.
    */
   async run<T>(main: (rt: this) => T | Promise<T>): Promise<T> {
+    if (typeof main !== 'function') throw typeError(`spindle: Runtime.run(main) takes a function (rt) => { ... }, got ${typeof main}`);
     const v = await main(this);
     await this.#engine.whenQuiet();
     return v;

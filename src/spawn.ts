@@ -1,5 +1,5 @@
 import { workerHost } from './context.js';
-import { ERR_NO_TASK_CONTEXT } from './errors.js';
+import { ERR_NO_TASK_CONTEXT, ErrorCode, SpindleError } from './errors.js';
 import { withOptions, type JoinHandle } from './join.js';
 import { checkSpawnOptions, type SpawnOptions } from './options.js';
 import { Runtime } from './runtime.js';
@@ -52,6 +52,6 @@ export function spawnWith<A extends unknown[], R>(
  */
 export function currentTask(): TaskContext {
   const ctx = workerHost()?.current();
-  if (ctx === undefined) throw new Error(ERR_NO_TASK_CONTEXT);
+  if (ctx === undefined) throw new SpindleError(ErrorCode.WRONG_CONTEXT, ERR_NO_TASK_CONTEXT);
   return ctx;
 }

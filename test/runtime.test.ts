@@ -335,6 +335,21 @@ describe('bad input', () => {
     expect(await rt.spawn(t.add, 2, 3)).toBe(5);
   });
 
+  it('bad input is a TypeError or RangeError with the code ERR_SPINDLE_INVALID_ARG; a call outside its context says so with ERR_SPINDLE_WRONG_CONTEXT', async () => {
+    const { currentTask, joinAll } = await import('../src/index.js');
+    const codeOf = (f: () => unknown): unknown => (thrownBy(f) as { code?: unknown }).code;
+    expect(codeOf(() => new Runtime({ workers: 2.5 }))).toBe('ERR_SPINDLE_INVALID_ARG');
+    expect(codeOf(() => new Runtime({ wrkers: 2 } as never))).toBe('ERR_SPINDLE_INVALID_ARG');
+    expect(codeOf(() => rt.spawnWith({ timeout: -1 }, t.add, 1, 2))).toBe('ERR_SPINDLE_INVALID_ARG');
+    expect(codeOf(() => rt.map(t.add as never, [], { chunk: 0 }))).toBe('ERR_SPINDLE_INVALID_ARG');
+    expect(codeOf(() => joinAll([Promise.resolve(1)] as never))).toBe('ERR_SPINDLE_INVALID_ARG');
+    const run = (await rejectionOf(rt.run(5 as never))) as TypeError & { code: string };
+    expect(run).toBeInstanceOf(TypeError);
+    expect(run.code).toBe('ERR_SPINDLE_INVALID_ARG');
+    expect(run.message).toMatch(/Runtime\.run\(main\) takes a function/);
+    expect(codeOf(() => currentTask())).toBe('ERR_SPINDLE_WRONG_CONTEXT');
+  });
+
   it('validates options', () => {
     for (const workers of [0, -1, 1.5, 1e6, NaN]) expect(() => new Runtime({ workers })).toThrow(RangeError);
     expect(() => new Runtime({ workers: 0 })).toThrow(/workers must be an integer from 1 to 1024, got 0/);

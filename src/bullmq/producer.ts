@@ -117,7 +117,7 @@ export class RemoteJoinHandle<T> extends Promise<T> {
 
   /** @internal Made by `BullRuntime.spawn`; not constructible from an executor. */
   constructor(owner: BullRuntime, id: string, seq: number, task: string) {
-    if (!(owner instanceof BullRuntime)) throw new TypeError('spindle/bullmq: a RemoteJoinHandle is made by BullRuntime.spawn(), not constructed (use Promise.resolve, Promise.all for other promises)');
+    if (!(owner instanceof BullRuntime)) throw typeError('spindle/bullmq: a RemoteJoinHandle is made by BullRuntime.spawn(), not constructed (use Promise.resolve, Promise.all for other promises)');
     super(capture as never);
     this.#resolve = captured();
     this.#owner = owner;

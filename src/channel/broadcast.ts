@@ -21,7 +21,7 @@
  * torn value. Receiver positions live in the receiver's handle and are written
  * to its end block (E_X) when it moves.
  */
-import { ErrorCode, withoutStack } from '../errors.js';
+import { ErrorCode, withoutStack, typeError } from '../errors.js';
 import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
@@ -414,7 +414,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
   /** Drops this receiver. */
   drop(): void {
     this.#use('drop()');
-    if (this.#pending > 0) throw new TypeError('spindle: broadcast.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
+    if (this.#pending > 0) throw typeError('spindle: broadcast.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
     this.#state = H_DROPPED_LOCAL;
     if (!this.#dead) dropListedEnd(this.#heap, this.#e);
   }
@@ -438,7 +438,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
   /** The shared-handle protocol: moves (with its position) to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    if (this.#pending > 0) throw new TypeError('spindle: a broadcast.Receiver cannot be moved while a recv on it is waiting');
+    if (this.#pending > 0) throw typeError('spindle: a broadcast.Receiver cannot be moved while a recv on it is waiting');
     return {
       kind: 'broadcast.Receiver',
       heap: this.#heap,

@@ -14,7 +14,7 @@
  *   O_PTR   17  out-of-line block                      sender, before VALUE_SET
  *   O_DATA  18..27  inline encoding (40 bytes)
  */
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, typeError } from '../errors.js';
 import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
@@ -421,7 +421,7 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
   /** Drops the receiver: a value not yet read is freed, and the sender sees it closed. */
   drop(): void {
     this.#use('drop()');
-    if (this.#pending > 0) throw new TypeError('spindle: oneshot.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
+    if (this.#pending > 0) throw typeError('spindle: oneshot.Receiver.drop(): a recv on it is still waiting; await it (or abort it) first');
     this.#state = H_DROPPED_LOCAL;
     if (this.#dead || this.#taken) return;
     if (!this.#closed) closeRx(this.#heap, this.#i32, this.#b);
@@ -448,9 +448,9 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
   /** The shared-handle protocol: moves to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    if (this.#taken) throw new TypeError('spindle: this oneshot.Receiver already received its value; there is nothing left to move');
-    if (this.#pending > 0) throw new TypeError('spindle: a oneshot.Receiver cannot be moved while a recv on it is waiting');
-    if (this.#closed) throw new TypeError('spindle: a closed oneshot.Receiver cannot be moved; read its value (or drop it) here');
+    if (this.#taken) throw typeError('spindle: this oneshot.Receiver already received its value; there is nothing left to move');
+    if (this.#pending > 0) throw typeError('spindle: a oneshot.Receiver cannot be moved while a recv on it is waiting');
+    if (this.#closed) throw typeError('spindle: a closed oneshot.Receiver cannot be moved; read its value (or drop it) here');
     return { kind: 'oneshot.Receiver', heap: this.#heap, offset: this.#b << 2, generation: this.#heap.generation(this.#b << 2), commit: () => { this.#state = H_MOVED; } };
   }
 }

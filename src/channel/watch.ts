@@ -16,6 +16,7 @@
  * A receiver's seen version lives in its handle, and in its end block (E_X)
  * when it moves.
  */
+import { typeError } from '../errors.js';
 import { RELEASE, SHARED, registerSharedKind, type SharedHandle, type SharedRef } from '../shared/handle.js';
 import { globalHeap, type SharedHeap } from '../shared/heap.js';
 import {
@@ -188,7 +189,7 @@ export class Sender<T> implements SharedHandle, Disposable {
    */
   sendIfModified(modify: (value: T) => boolean | { changed: boolean; value: T }): boolean {
     this.#use('sendIfModified()');
-    if (typeof modify !== 'function') throw new TypeError('spindle: watch.Sender.sendIfModified(modify): modify must be a function');
+    if (typeof modify !== 'function') throw typeError('spindle: watch.Sender.sendIfModified(modify): modify must be a function');
     this.#reap();
     if (this.#dead) return false;
     const c = this.#c;
@@ -469,7 +470,7 @@ export class Receiver<T> implements SharedHandle, Disposable {
   /** Waits until `predicate(value)` holds (checking the current value first); resolves with that value. */
   async waitFor(predicate: (value: T) => boolean, opts?: { signal?: AbortSignal }): Promise<T> {
     this.#use('waitFor()');
-    if (typeof predicate !== 'function') throw new TypeError('spindle: watch.Receiver.waitFor(predicate): predicate must be a function');
+    if (typeof predicate !== 'function') throw typeError('spindle: watch.Receiver.waitFor(predicate): predicate must be a function');
     for (;;) {
       const v = this.borrowAndUpdate();
       if (predicate(v)) return v;
@@ -488,7 +489,7 @@ export class Receiver<T> implements SharedHandle, Disposable {
   /** Drops this receiver. */
   drop(): void {
     this.#use('drop()');
-    if (this.#pending > 0) throw new TypeError('spindle: watch.Receiver.drop(): a changed() on it is still waiting; await it (or abort it) first');
+    if (this.#pending > 0) throw typeError('spindle: watch.Receiver.drop(): a changed() on it is still waiting; await it (or abort it) first');
     this.#state = H_DROPPED_LOCAL;
     if (!this.#dead) dropListedEnd(this.#heap, this.#e);
   }
@@ -512,7 +513,7 @@ export class Receiver<T> implements SharedHandle, Disposable {
   /** The shared-handle protocol: moves (with what it has seen) to the receiving thread. */
   [SHARED](): SharedRef {
     this.#use('send');
-    if (this.#pending > 0) throw new TypeError('spindle: a watch.Receiver cannot be moved while a changed() on it is waiting');
+    if (this.#pending > 0) throw typeError('spindle: a watch.Receiver cannot be moved while a changed() on it is waiting');
     return {
       kind: 'watch.Receiver',
       heap: this.#heap,

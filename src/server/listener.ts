@@ -1,5 +1,7 @@
 /** `Listener`: the handle `Runtime.listen()` resolves with. */
 
+import { rangeError } from '../errors.js';
+
 /** @internal What a Listener asks of the runtime's server hub. */
 export interface ListenerHost {
   close(id: number, timeout: number): Promise<void>;
@@ -47,7 +49,7 @@ export class Listener implements AsyncDisposable {
   close(options: CloseOptions = {}): Promise<void> {
     const timeout = options.timeout ?? this.closeTimeout;
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
-      return Promise.reject(new RangeError(`spindle: option timeout must be a number of milliseconds ≥ 0 (Infinity: no limit), got ${String(timeout)}`));
+      return Promise.reject(rangeError(`spindle: option timeout must be a number of milliseconds ≥ 0 (Infinity: no limit), got ${String(timeout)}`));
     }
     this.#closing ??= this.hub.close(this.id, timeout);
     return this.#closing;
