@@ -289,7 +289,9 @@ export class JoinError extends SpindleError {
    * the worker's stack, `cause` and own fields. Throws if the task was cancelled.
    */
   intoPanic(): unknown {
-    if (this.#kind !== 'panic') throw new Error(`spindle: intoPanic() on a JoinError that is not a panic (task ${this.id} was cancelled)`);
+    if (this.#kind !== 'panic') {
+      throw new SpindleError(ErrorCode.WRONG_CONTEXT, `spindle: intoPanic() on a JoinError that is not a panic (task ${this.id} was cancelled); check isPanic() first, or use tryIntoPanic()`);
+    }
     return this.#panic;
   }
 

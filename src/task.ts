@@ -170,7 +170,7 @@ function registryTask(name: string, fn: Function): Task {
   const key = moduleKey(url, name);
   const prevKey = registryNames.get(name);
   if (prevKey !== undefined && prevKey !== key) {
-    throw new Error(ERR_TASK_REGISTRY_TWICE(name, parseModuleKey(prevKey).url, url));
+    throw typeError(ERR_TASK_REGISTRY_TWICE(name, parseModuleKey(prevKey).url, url));
   }
   const t = register(url, name, fn, true);
   registryNames.set(name, key);

@@ -348,6 +348,13 @@ describe('bad input', () => {
     expect(run.code).toBe('ERR_SPINDLE_INVALID_ARG');
     expect(run.message).toMatch(/Runtime\.run\(main\) takes a function/);
     expect(codeOf(() => currentTask())).toBe('ERR_SPINDLE_WRONG_CONTEXT');
+    const h = rt.spawn(t.sleepThen, 60_000, 'late');
+    h.abort();
+    const cancelled = (await rejectionOf(h)) as JoinError;
+    expect(cancelled.isCancelled()).toBe(true);
+    const misuse = thrownBy(() => cancelled.intoPanic()) as Error & { code?: string };
+    expect(misuse.code).toBe('ERR_SPINDLE_WRONG_CONTEXT');
+    expect(misuse.message).toMatch(/not a panic .*check isPanic\(\) first, or use tryIntoPanic\(\)/);
   });
 
   it('validates options', () => {
