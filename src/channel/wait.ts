@@ -5,7 +5,7 @@
  * variants in workers, an `AbortSignal` that abandons a wait, and a choice of
  * whether a wait keeps the process alive.
  */
-import { checkOptionsObject } from '../errors.js';
+import { checkOptionsObject, typeError } from '../errors.js';
 import { AbortedError } from './errors.js';
 
 /**
@@ -43,7 +43,7 @@ export function signalOf(opts: { signal?: AbortSignal } | undefined, what: strin
   checkOptionsObject(opts, what, '{ signal? }');
   const s = opts.signal;
   if (s !== undefined && !(s instanceof AbortSignal)) {
-    throw Object.assign(new TypeError(`spindle: ${what}: the signal option must be an AbortSignal`), { code: 'ERR_SPINDLE_INVALID_ARG' });
+    throw typeError(`spindle: ${what}: the signal option must be an AbortSignal`);
   }
   return s;
 }

@@ -993,7 +993,7 @@ export class Decoder {
       // A constructed error has its own non-enumerable `stack` (a data property on Node 20, an
       // accessor pair on 22 and 24): assigned, it stays so, at a quarter of defineProperty's cost
       // (0.4 against 1.6 us). One made by Object.create (a registered class) has none.
-      if (Object.prototype.hasOwnProperty.call(e, 'stack')) (e as { stack: string }).stack = stack;
+      if (hasOwn(e, 'stack')) (e as { stack: string }).stack = stack;
       else Object.defineProperty(e, 'stack', { value: stack, writable: true, configurable: true, enumerable: false });
     }
     if (hasCause) Object.defineProperty(e, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
