@@ -112,6 +112,13 @@ const MAIN_SPIN_MIN_MS = 0.002;
  */
 const SHORT_WAIT_MS = 2 * MAIN_SPIN_MS;
 
+/**
+ * Free slots the main thread keeps for its own next spawns (#spare), at most
+ * this many, and at most a quarter of the slots (workers reserve from the free
+ * ring too).
+ */
+const SPARE_SLOTS = 256;
+
 /** Workers dying before they finish start-up, in a row, before the runtime gives up. */
 const MAX_START_FAILURES = 3;
 
@@ -139,6 +146,20 @@ export class Engine implements HandleHost {
   readonly #spin = new SpinWindow(MAIN_SPIN_MS, MAIN_SPIN_MIN_MS);
   /** Tasks the drain published since it last called newWork (see #announce). */
   #unannounced = 0;
+  /**
+   * Slots this thread freed, FREE and in no ring, the last freed on top:
+   * #reserve takes them before the free ring. The ring is first in, first out,
+   * so that through it alone every spawn took the slot least recently used,
+   * and a loop of `await spawn()` walked all `queueCapacity` slots (a megabyte
+   * and more of slot words and payloads, cold in the cache, and a first-touch
+   * page fault every 128 tasks until each page had been used once: 20–30 µs
+   * each on the 2-vCPU VM, every 128th round trip). From here a loop reuses
+   * one slot. Main thread only (no atomics): a slot here has no other holder
+   * unless death recovery also put it in the free ring (a duplicate), and
+   * whoever reserves second finds it taken (`Slots.reserve` false).
+   */
+  readonly #spare: Int32Array;
+  #spares = 0;
   readonly #keepAlive: NodeJS.Timeout;
   #quiet: (() => void)[] = [];
   #spawned = 0;
@@ -156,6 +177,7 @@ export class Engine implements HandleHost {
       workers: opts.workers,
       dequeCapacity: internal.dequeCapacity ?? opts.dequeCapacity,
     };
+    this.#spare = new Int32Array(Math.min(SPARE_SLOTS, config.slots >> 2));
     const buffer = new SharedArrayBuffer(Core.bytes(config));
     // The mesh of ports for SharedArrayBuffers (sabs.ts): mesh[a][b] is thread a's end towards b.
     const threads = opts.workers + 1;
@@ -208,9 +230,13 @@ export class Engine implements HandleHost {
     return h;
   }
 
-  /** A free slot, reserved (slot.ts), or -1. Stale duplicates in the free ring are dropped. */
+  /** A free slot, reserved (slot.ts), or -1. Stale duplicates are dropped. */
   #reserve(): number {
     const { free, slots } = this.core;
+    while (this.#spares > 0) {
+      const i = this.#spare[--this.#spares]!;
+      if (slots.reserve(i)) return i;
+    }
     for (;;) {
       const i = free.pop();
       if (i === -1 || slots.reserve(i)) return i;
@@ -359,10 +385,11 @@ export class Engine implements HandleHost {
     return false;
   }
 
-  /** RESERVED or TAKEN slot back to everyone, through the free ring. */
+  /** RESERVED or TAKEN slot back: to this thread's spares (#spare) while they have room, else to everyone through the free ring. */
   #freeSlot(i: number): void {
     this.core.slots.release(i);
-    this.core.free.push(i);
+    if (this.#spares < this.#spare.length) this.#spare[this.#spares++] = i;
+    else this.core.free.push(i);
   }
 
   /** Takes the outcome in slot i (unless it is a stale duplicate), settles its handle, releases the slot. */
