@@ -7,6 +7,7 @@ export const benchEcho = task(import.meta.url, function benchEcho(x: number): nu
 });
 
 export const benchProduce = task(import.meta.url, async function benchProduce(tx: mpsc.Sender<unknown>, kind: ValueKind, n: number): Promise<void> {
+  // n: every message, the untimed ones included (channels.ts, STREAM_WARM).
   using sender = tx;
   const vals = Array.from({ length: 1024 }, (_, i) => makeValue(kind, i));
   for (let i = 0; i < n; i++) await sender.send(vals[i & 1023]);

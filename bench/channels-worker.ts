@@ -12,7 +12,10 @@ import { makeValue, nodeEndpoint, type ValueKind } from './channel-values.js';
 interface Job {
   op: string;
   heap: SharedArrayBuffer;
+  /** Messages timed. */
   n: number;
+  /** Messages sent before them, untimed (see STREAM_WARM in channels.ts). */
+  warm: number;
   kind: ValueKind;
   port?: MessagePort;
   handle?: { kind: string; offset: number };
@@ -23,6 +26,27 @@ const heap = SharedHeap.fromBuffer(job.heap);
 setGlobalHeap(heap);
 const revive = <T>(): T => reviverFor(job.handle!.kind)(heap, job.handle!.offset) as T;
 const post = (m: unknown): void => parentPort!.postMessage(m);
+
+/**
+ * A consuming worker's clock: starts at the last untimed message (the
+ * `warm`-th, at least the first), `tick()` once per message is true at the last timed one, `ms()`
+ * the time between.
+ */
+function streamClock(): { tick(): boolean; ms(): number } {
+  let got = 0;
+  let t0 = 0;
+  let t1 = 0;
+  return {
+    tick(): boolean {
+      got++;
+      if (got === job.warm) t0 = performance.now();
+      if (got !== job.warm + job.n) return false;
+      t1 = performance.now();
+      return true;
+    },
+    ms: () => t1 - t0,
+  };
+}
 
 function waitGo(): void {
   post('ready');
@@ -73,15 +97,15 @@ const ops: Record<string, () => unknown> = {
     const port = job.port ?? parentPort!;
     const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
     waitGo();
-    for (let i = 0; i < job.n; i++) port.postMessage(vals[i & 1023]);
+    for (let i = 0, end = job.warm + job.n; i < end; i++) port.postMessage(vals[i & 1023]);
   },
   async portConsume() {
     await warmStreams(job.kind);
     const port = job.port!;
-    let n = 0;
+    const clock = streamClock();
     port.on('message', () => {
-      if (++n === job.n) {
-        post('done');
+      if (clock.tick()) {
+        post(clock.ms());
         port.close();
       }
     });
@@ -96,7 +120,7 @@ const ops: Record<string, () => unknown> = {
     const tx = revive<mpsc.Sender<unknown>>();
     const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
     waitGo();
-    for (let i = 0; i < job.n; i++) await tx.send(vals[i & 1023]);
+    for (let i = 0, end = job.warm + job.n; i < end; i++) await tx.send(vals[i & 1023]);
     tx.drop();
   },
   async spindleProduceSync() {
@@ -104,17 +128,21 @@ const ops: Record<string, () => unknown> = {
     const tx = revive<mpsc.Sender<unknown>>();
     const vals = Array.from({ length: 1024 }, (_, i) => makeValue(job.kind, i));
     waitGo();
-    for (let i = 0; i < job.n; i++) tx.sendSync(vals[i & 1023]);
+    for (let i = 0, end = job.warm + job.n; i < end; i++) tx.sendSync(vals[i & 1023]);
     tx.drop();
   },
   async spindleConsume() {
     await warmStreams(job.kind);
     const rx = revive<mpsc.Receiver<unknown>>();
     post('ready');
+    const clock = streamClock();
     let n = 0;
-    for await (const _ of rx) n++;
+    for await (const _ of rx) {
+      n++;
+      clock.tick();
+    }
     rx.drop();
-    post(n === job.n ? 'done' : `lost: ${n}`);
+    post(n === job.warm + job.n ? clock.ms() : `lost: ${n - job.warm} of ${job.n}`);
   },
   async spindleOneshotServer() {
     const rx = revive<mpsc.Receiver<[number, oneshot.Sender<number>]>>();

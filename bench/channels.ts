@@ -5,10 +5,12 @@
 // Each figure is the median of ROUNDS runs [min–max]; every run uses fresh
 // channels and (for the plain-thread rows) fresh worker threads, which run the
 // stream code paths for a while before the timed part (channels-worker.ts,
-// warmStreams), so that a stream's figure is a steady state.
+// warmStreams), and every stream sends STREAM_WARM messages before the timed
+// ones, so that a stream's figure is a steady state.
 //
-// Environment: SPINDLE_BENCH_ROUNDS (default 5), SPINDLE_BENCH_N (messages
-// per stream, default 300000; objects and multithreading use fewer), and
+// Environment: SPINDLE_BENCH_ROUNDS (default 5), SPINDLE_BENCH_N (timed
+// messages per stream, default 300000; objects and multithreading use fewer),
+// SPINDLE_BENCH_WARM (untimed ones before them, default 200000), and
 // SPINDLE_BENCH_ONLY (a substring of the row names to run).
 import { availableParallelism, loadavg } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -38,6 +40,17 @@ async function warm(one: (i: number) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 200 || performance.now() < end; i++) await one(i);
 }
 const CAP = 1024;
+/**
+ * Messages each stream sends before the timed ones, through the same channel
+ * or port, every implementation alike: the clock starts when the consumer
+ * has received them. A fresh worker's first 100,000 or so spindle messages
+ * run at a third of the speed of the rest (V8's tiers catching up on this
+ * very loop: the local warm-up in channels-worker.ts does not reach the
+ * cross-thread paths), and a stream of N messages would be mostly that.
+ * SPINDLE_BENCH_WARM overrides it (at least 1); objects and the
+ * multithreading package use a third and a tenth of it, as of N.
+ */
+const STREAM_WARM = Math.max(1, Number(process.env['SPINDLE_BENCH_WARM'] ?? 200_000));
 
 const WORKER = new URL('./channels-worker.js', import.meta.url);
 
@@ -80,96 +93,111 @@ function sent(h: SharedHandle): { kind: string; offset: number } {
 
 // ───────────────────────── one-way streams (messages/s) ─────────────────────────
 
-async function portWorkerToMain(kind: ValueKind, n: number): Promise<number> {
-  const s = start('portProduce', { n, kind });
+/**
+ * The consumer's clock on the main thread: `tick()` once per message; the
+ * clock starts at the `warm`-th (the last untimed one) and stops at the
+ * last; `rate()` is the timed messages per second.
+ */
+function clock(warm: number, n: number): { tick(): void; done(): boolean; rate(): number; got(): number } {
   let got = 0;
   let t0 = 0;
+  let t1 = 0;
+  return {
+    tick(): void {
+      got++;
+      if (got === warm) t0 = performance.now();
+      else if (got === warm + n) t1 = performance.now();
+    },
+    done: () => got === warm + n,
+    rate: () => (n / (t1 - t0)) * 1000,
+    got: () => got - warm,
+  };
+}
+
+async function portWorkerToMain(kind: ValueKind, n: number, warm: number): Promise<number> {
+  const s = start('portProduce', { n, warm, kind });
+  const c = clock(warm, n);
   const all = new Promise<void>((resolve) => {
     s.w.on('message', (m) => {
-      if (m !== 'ready' && ++got === n) resolve();
+      if (m === 'ready') return;
+      c.tick();
+      if (c.done()) resolve();
     });
   });
   await s.ready;
-  t0 = performance.now();
   s.go();
   await all;
-  const dt = performance.now() - t0;
   await s.w.terminate();
-  return (n / dt) * 1000;
+  return c.rate();
 }
 
-async function portWorkerToWorker(kind: ValueKind, n: number): Promise<number> {
+/** A consuming worker's report: the timed part's milliseconds, or what went wrong. */
+function rateFrom(r: unknown, n: number, what: string): number {
+  if (typeof r !== 'number') throw new Error(`${what}: ${String(r)}`);
+  return (n / r) * 1000;
+}
+
+async function portWorkerToWorker(kind: ValueKind, n: number, warm: number): Promise<number> {
   const { port1, port2 } = new MessageChannel();
-  const c = start('portConsume', { n, kind, port: port2 }, [port2]);
-  const p = start('portProduce', { n, kind, port: port1 }, [port1]);
+  const c = start('portConsume', { n, warm, kind, port: port2 }, [port2]);
+  const p = start('portProduce', { n, warm, kind, port: port1 }, [port1]);
   await Promise.all([c.ready, p.ready]);
-  const t0 = performance.now();
-  p.go();
-  await c.done;
-  const dt = performance.now() - t0;
-  await Promise.all([c.w.terminate(), p.w.terminate()]);
-  return (n / dt) * 1000;
-}
-
-async function spindleWorkerToMain(kind: ValueKind, n: number, cap: number, op = 'spindleProduce'): Promise<number> {
-  const [tx, rx] = cap === 0 ? mpsc.unbounded<unknown>() : mpsc.channel<unknown>(cap);
-  const p = start(op, { n, kind, handle: sent(tx) });
-  await p.ready;
-  const t0 = performance.now();
-  p.go();
-  let got = 0;
-  for await (const _ of rx) got++;
-  const dt = performance.now() - t0;
-  rx.drop();
-  if (got !== n) throw new Error(`spindle lost messages: ${got} of ${n}`);
-  await p.w.terminate();
-  return (n / dt) * 1000;
-}
-
-async function spindleWorkerToWorker(kind: ValueKind, n: number, cap: number, op = 'spindleProduce'): Promise<number> {
-  const [tx, rx] = mpsc.channel<unknown>(cap);
-  const c = start('spindleConsume', { n, kind, handle: sent(rx) });
-  const p = start(op, { n, kind, handle: sent(tx) });
-  await Promise.all([c.ready, p.ready]);
-  const t0 = performance.now();
   p.go();
   const r = await c.done;
-  const dt = performance.now() - t0;
-  if (r !== 'done') throw new Error(`spindle worker→worker: ${String(r)}`);
   await Promise.all([c.w.terminate(), p.w.terminate()]);
-  return (n / dt) * 1000;
+  return rateFrom(r, n, 'MessagePort worker→worker');
+}
+
+async function spindleWorkerToMain(kind: ValueKind, n: number, warm: number, cap: number, op = 'spindleProduce'): Promise<number> {
+  const [tx, rx] = cap === 0 ? mpsc.unbounded<unknown>() : mpsc.channel<unknown>(cap);
+  const p = start(op, { n, warm, kind, handle: sent(tx) });
+  await p.ready;
+  p.go();
+  const c = clock(warm, n);
+  for await (const _ of rx) c.tick();
+  rx.drop();
+  if (!c.done()) throw new Error(`spindle lost messages: ${c.got()} of ${n}`);
+  await p.w.terminate();
+  return c.rate();
+}
+
+async function spindleWorkerToWorker(kind: ValueKind, n: number, warm: number, cap: number, op = 'spindleProduce'): Promise<number> {
+  const [tx, rx] = mpsc.channel<unknown>(cap);
+  const c = start('spindleConsume', { n, warm, kind, handle: sent(rx) });
+  const p = start(op, { n, warm, kind, handle: sent(tx) });
+  await Promise.all([c.ready, p.ready]);
+  p.go();
+  const r = await c.done;
+  await Promise.all([c.w.terminate(), p.w.terminate()]);
+  return rateFrom(r, n, 'spindle worker→worker');
 }
 
 let rt: Runtime | undefined;
 const runtime = (): Runtime => (rt ??= new Runtime({ workers: 2 }));
 
-async function spindleTaskToMain(kind: ValueKind, n: number, cap: number): Promise<number> {
+async function spindleTaskToMain(kind: ValueKind, n: number, warm: number, cap: number): Promise<number> {
   const [tx, rx] = mpsc.channel<unknown>(cap);
-  const t0 = performance.now();
-  const h = runtime().spawn(benchProduce, tx, kind, n);
-  let got = 0;
-  for await (const _ of rx) got++;
-  const dt = performance.now() - t0;
+  const h = runtime().spawn(benchProduce, tx, kind, warm + n);
+  const c = clock(warm, n);
+  for await (const _ of rx) c.tick();
   await h;
   rx.drop();
-  if (got !== n) throw new Error(`spindle task lost messages: ${got} of ${n}`);
-  return (n / dt) * 1000;
+  if (!c.done()) throw new Error(`spindle task lost messages: ${c.got()} of ${n}`);
+  return c.rate();
 }
 
-async function mtWorkerToMain(kind: ValueKind, n: number): Promise<number> {
+async function mtWorkerToMain(kind: ValueKind, n: number, warm: number): Promise<number> {
   const [tx, rx] = mtChannel<unknown>(CAP, { size: 8 << 20 });
-  const t0 = performance.now();
-  const h = mtSpawn(mtMove(tx, kind, n), async (tx, kind, n) => {
+  const h = mtSpawn(mtMove(tx, kind, warm + n), async (tx, kind, n) => {
     const make = (i: number): unknown => (kind === 'number' ? i : kind === 'string' ? `message ${i}` : { id: i, name: 'item', tags: ['a', 'b'], score: i / 2 });
     for (let i = 0; i < n; i++) await tx.send(make(i));
     tx[Symbol.dispose]();
   });
-  let got = 0;
-  for await (const _ of rx) got++;
-  const dt = performance.now() - t0;
+  const c = clock(warm, n);
+  for await (const _ of rx) c.tick();
   await h.join();
-  if (got !== n) throw new Error(`multithreading lost messages: ${got} of ${n}`);
-  return (n / dt) * 1000;
+  if (!c.done()) throw new Error(`multithreading lost messages: ${c.got()} of ${n}`);
+  return c.rate();
 }
 
 // ───────────────────────── round trips (µs) ─────────────────────────
@@ -290,25 +318,26 @@ function fmt(x: number, unit: Row['unit']): string {
 async function main(): Promise<void> {
   const before = loadavg()[0]!;
   console.log(`Channel benchmarks: Node ${process.version}, ${availableParallelism()} CPUs, load average ${before.toFixed(2)} at start; ${ROUNDS} rounds, median [min–max].\n`);
-  const kinds: [ValueKind, number][] = [
-    ['number', N],
-    ['string', N],
-    ['object', Math.floor(N / 3)],
+  // [kind, timed messages, untimed ones before them]
+  const kinds: [ValueKind, number, number][] = [
+    ['number', N, STREAM_WARM],
+    ['string', N, STREAM_WARM],
+    ['object', Math.floor(N / 3), Math.max(1, Math.floor(STREAM_WARM / 3))],
   ];
-  for (const [kind, n] of kinds) {
+  for (const [kind, n, w] of kinds) {
     const g = `worker→main, ${kind}s`;
-    await measure(g, 'MessagePort', 'msgs/s', () => portWorkerToMain(kind, n));
-    await measure(g, `spindle mpsc(${CAP}), await send`, 'msgs/s', () => spindleWorkerToMain(kind, n, CAP), 'MessagePort');
-    await measure(g, `spindle mpsc(${CAP}), sendSync`, 'msgs/s', () => spindleWorkerToMain(kind, n, CAP, 'spindleProduceSync'), 'MessagePort');
-    await measure(g, 'spindle mpsc unbounded, await send', 'msgs/s', () => spindleWorkerToMain(kind, n, 0), 'MessagePort');
-    await measure(g, `spindle mpsc(${CAP}), from a runtime task`, 'msgs/s', () => spindleTaskToMain(kind, n, CAP), 'MessagePort');
-    await measure(g, `multithreading channel(${CAP})`, 'msgs/s', () => mtWorkerToMain(kind, Math.min(n, 30_000)), 'MessagePort');
+    await measure(g, 'MessagePort', 'msgs/s', () => portWorkerToMain(kind, n, w));
+    await measure(g, `spindle mpsc(${CAP}), await send`, 'msgs/s', () => spindleWorkerToMain(kind, n, w, CAP), 'MessagePort');
+    await measure(g, `spindle mpsc(${CAP}), sendSync`, 'msgs/s', () => spindleWorkerToMain(kind, n, w, CAP, 'spindleProduceSync'), 'MessagePort');
+    await measure(g, 'spindle mpsc unbounded, await send', 'msgs/s', () => spindleWorkerToMain(kind, n, w, 0), 'MessagePort');
+    await measure(g, `spindle mpsc(${CAP}), from a runtime task`, 'msgs/s', () => spindleTaskToMain(kind, n, w, CAP), 'MessagePort');
+    await measure(g, `multithreading channel(${CAP})`, 'msgs/s', () => mtWorkerToMain(kind, Math.min(n, 30_000), Math.max(1, Math.floor(w / 10))), 'MessagePort');
   }
-  for (const [kind, n] of kinds) {
+  for (const [kind, n, w] of kinds) {
     const g = `worker→worker, ${kind}s`;
-    await measure(g, 'MessagePort', 'msgs/s', () => portWorkerToWorker(kind, n));
-    await measure(g, `spindle mpsc(${CAP}), await send`, 'msgs/s', () => spindleWorkerToWorker(kind, n, CAP), 'MessagePort');
-    await measure(g, `spindle mpsc(${CAP}), sendSync`, 'msgs/s', () => spindleWorkerToWorker(kind, n, CAP, 'spindleProduceSync'), 'MessagePort');
+    await measure(g, 'MessagePort', 'msgs/s', () => portWorkerToWorker(kind, n, w));
+    await measure(g, `spindle mpsc(${CAP}), await send`, 'msgs/s', () => spindleWorkerToWorker(kind, n, w, CAP), 'MessagePort');
+    await measure(g, `spindle mpsc(${CAP}), sendSync`, 'msgs/s', () => spindleWorkerToWorker(kind, n, w, CAP, 'spindleProduceSync'), 'MessagePort');
   }
   await measure('round trip', 'MessagePort ping-pong', 'µs', portRoundTrip);
   await measure('round trip', 'JoinHandle: await spawn(echo)', 'µs', joinHandleRoundTrip);
