@@ -1,5 +1,5 @@
 /**
- * `npm run bench:spaced [-- --workers 2 --rounds 3 --warm 2000]`
+ * `npm run bench:spaced [-- --workers 2 --rounds 3 --warm 2000 --spaced-warm 0]`
  *
  * What a pool costs when its work does not come back to back, every pool side
  * by side in one run:
@@ -12,7 +12,13 @@
  * - tiny tasks a timer tick apart (~1 ms, as jobs from a queue over the
  *   network arrive): the whole process's CPU per task (`process.cpuUsage`, every
  *   thread), minus what the same loop costs without the tasks. A pool whose
- *   idle threads spin, or that wakes them at great cost, shows it here.
+ *   idle threads spin, or that wakes them at great cost, shows it here. The
+ *   park and wake paths are not the round trips' hot ones, and V8 compiles
+ *   them while they run: its compiler threads are part of the process's CPU
+ *   (about 50 µs per task for spindle's code in the first few thousand spaced
+ *   tasks, a few µs after 15,000). `--spaced-warm N` runs N spaced tasks
+ *   untimed first, on every pool, to measure a pool that has been serving a
+ *   while.
  *
  * Each figure is the median of the rounds, [min–max]; the rounds interleave the
  * pools. Markdown on stdout, progress on stderr.
@@ -28,17 +34,20 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
     warm: { type: 'string', default: '2000' },
+    'spaced-warm': { type: 'string', default: '0' },
     peers: { type: 'string' },
   },
 });
 const WORKERS = Number(values.workers);
 const ROUNDS = Number(values.rounds);
 const WARM = Number(values.warm);
+const SPACED_WARM = Number(values['spaced-warm']);
 const CALLS = 20_000;
 const SPACED = 500;
 for (const [flag, v] of [['--workers', WORKERS], ['--rounds', ROUNDS], ['--warm', WARM]] as const) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`bench:spaced: ${flag} must be a positive integer, got ${String(v)}`);
 }
+if (!Number.isInteger(SPACED_WARM) || SPACED_WARM < 0) throw new Error(`bench:spaced: --spaced-warm must be an integer ≥ 0, got ${String(SPACED_WARM)}`);
 const peers = values.peers === undefined ? [...PEERS] : values.peers.split(',').filter((p) => p !== '');
 for (const p of peers) {
   if (!(PEERS as readonly string[]).includes(p)) throw new Error(`bench:spaced: unknown peer '${p}'; expected some of: ${PEERS.join(', ')}`);
@@ -93,6 +102,10 @@ for (let r = 1; r <= ROUNDS; r++) {
     }
     process.stderr.write(`round ${r}/${ROUNDS} ${a.name}\n`);
     const rt = await roundTrips(a);
+    for (let i = 0; i < SPACED_WARM; i++) {
+      await a.run('tiny', i);
+      await tick();
+    }
     const idle = await cpuPerTick(a, false);
     const busy = await cpuPerTick(a, true);
     await a.close();
@@ -106,8 +119,8 @@ for (let r = 1; r <= ROUNDS; r++) {
 
 const cpus = os.cpus();
 console.log(`# Spaced work: plain-loop round trips, and CPU per task when tasks come a timer tick apart\n`);
-console.log(`${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), Node ${process.version}, ${WORKERS} worker threads per pool; round trips after ${WARM.toLocaleString('en-US')} warm-up calls on a fresh pool; median of ${ROUNDS} interleaved rounds [min–max].`);
-console.log(`Reproduce: \`npm run bench:spaced -- --workers ${WORKERS} --rounds ${ROUNDS} --warm ${WARM}${values.peers === undefined ? '' : ` --peers ${values.peers}`}\`\n`);
+console.log(`${cpus.length} CPUs (${cpus[0]?.model ?? '?'}), Node ${process.version}, ${WORKERS} worker threads per pool; round trips after ${WARM.toLocaleString('en-US')} warm-up calls on a fresh pool, CPU per spaced task after ${SPACED_WARM.toLocaleString('en-US')} untimed ones; median of ${ROUNDS} interleaved rounds [min–max].`);
+console.log(`Reproduce: \`npm run bench:spaced -- --workers ${WORKERS} --rounds ${ROUNDS} --warm ${WARM} --spaced-warm ${SPACED_WARM}${values.peers === undefined ? '' : ` --peers ${values.peers}`}\`\n`);
 console.log('| pool | round trip p50, µs | p99, µs | p99.9, µs | process CPU per task a tick apart, µs |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [id, row] of rows) {
