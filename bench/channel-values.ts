@@ -45,3 +45,27 @@ export function nodeEndpoint(nep: NodePort): {
     ...(nep.start ? { start: () => nep.start!() } : {}),
   };
 }
+
+/**
+ * A stream consumer's clock: `tick()` once per message received, true at the
+ * last one. It runs from the `warm`-th message (the last untimed one; at
+ * least 1) to the last of the `n` timed ones after it.
+ */
+export function streamClock(warm: number, n: number): { tick(): boolean; done(): boolean; ms(): number; rate(): number; timed(): number } {
+  let got = 0;
+  let t0 = 0;
+  let t1 = 0;
+  return {
+    tick(): boolean {
+      got++;
+      if (got === warm) t0 = performance.now();
+      if (got !== warm + n) return false;
+      t1 = performance.now();
+      return true;
+    },
+    done: () => got === warm + n,
+    ms: () => t1 - t0,
+    rate: () => (n / (t1 - t0)) * 1000,
+    timed: () => got - warm,
+  };
+}

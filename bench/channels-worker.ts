@@ -7,7 +7,7 @@ import { SharedHeap, setGlobalHeap } from '../src/shared/heap.js';
 import { mpsc, type oneshot } from '../src/channel/index.js';
 import type { Endpoint } from '../src/channel/endpoint.js';
 import { serve } from '../src/comlink.js';
-import { makeValue, nodeEndpoint, type ValueKind } from './channel-values.js';
+import { makeValue, nodeEndpoint, streamClock, type ValueKind } from './channel-values.js';
 
 interface Job {
   op: string;
@@ -26,27 +26,6 @@ const heap = SharedHeap.fromBuffer(job.heap);
 setGlobalHeap(heap);
 const revive = <T>(): T => reviverFor(job.handle!.kind)(heap, job.handle!.offset) as T;
 const post = (m: unknown): void => parentPort!.postMessage(m);
-
-/**
- * A consuming worker's clock: starts at the last untimed message (the
- * `warm`-th, at least the first), `tick()` once per message is true at the last timed one, `ms()`
- * the time between.
- */
-function streamClock(): { tick(): boolean; ms(): number } {
-  let got = 0;
-  let t0 = 0;
-  let t1 = 0;
-  return {
-    tick(): boolean {
-      got++;
-      if (got === job.warm) t0 = performance.now();
-      if (got !== job.warm + job.n) return false;
-      t1 = performance.now();
-      return true;
-    },
-    ms: () => t1 - t0,
-  };
-}
 
 function waitGo(): void {
   post('ready');
@@ -102,7 +81,7 @@ const ops: Record<string, () => unknown> = {
   async portConsume() {
     await warmStreams(job.kind);
     const port = job.port!;
-    const clock = streamClock();
+    const clock = streamClock(job.warm, job.n);
     port.on('message', () => {
       if (clock.tick()) {
         post(clock.ms());
@@ -135,7 +114,7 @@ const ops: Record<string, () => unknown> = {
     await warmStreams(job.kind);
     const rx = revive<mpsc.Receiver<unknown>>();
     post('ready');
-    const clock = streamClock();
+    const clock = streamClock(job.warm, job.n);
     let n = 0;
     for await (const _ of rx) {
       n++;

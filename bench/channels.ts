@@ -20,7 +20,7 @@ import { channel as mtChannel, move as mtMove, shutdown as mtShutdown, spawn as 
 import { Runtime, globalHeap, mpsc, oneshot } from '../src/index.js';
 import { SHARED, type SharedHandle } from '../src/shared/handle.js';
 import { endpointPair, releaseProxy, spawnActor, wrap } from '../src/comlink.js';
-import { nodeEndpoint, type ValueKind } from './channel-values.js';
+import { nodeEndpoint, streamClock, type ValueKind } from './channel-values.js';
 import { benchEcho, benchProduce, makeBenchCounter } from './channel-tasks.js';
 
 const ROUNDS = Number(process.env['SPINDLE_BENCH_ROUNDS'] ?? 5);
@@ -93,30 +93,9 @@ function sent(h: SharedHandle): { kind: string; offset: number } {
 
 // ───────────────────────── one-way streams (messages/s) ─────────────────────────
 
-/**
- * The consumer's clock on the main thread: `tick()` once per message; the
- * clock starts at the `warm`-th (the last untimed one) and stops at the
- * last; `rate()` is the timed messages per second.
- */
-function clock(warm: number, n: number): { tick(): void; done(): boolean; rate(): number; got(): number } {
-  let got = 0;
-  let t0 = 0;
-  let t1 = 0;
-  return {
-    tick(): void {
-      got++;
-      if (got === warm) t0 = performance.now();
-      else if (got === warm + n) t1 = performance.now();
-    },
-    done: () => got === warm + n,
-    rate: () => (n / (t1 - t0)) * 1000,
-    got: () => got - warm,
-  };
-}
-
 async function portWorkerToMain(kind: ValueKind, n: number, warm: number): Promise<number> {
   const s = start('portProduce', { n, warm, kind });
-  const c = clock(warm, n);
+  const c = streamClock(warm, n);
   const all = new Promise<void>((resolve) => {
     s.w.on('message', (m) => {
       if (m === 'ready') return;
@@ -153,10 +132,10 @@ async function spindleWorkerToMain(kind: ValueKind, n: number, warm: number, cap
   const p = start(op, { n, warm, kind, handle: sent(tx) });
   await p.ready;
   p.go();
-  const c = clock(warm, n);
+  const c = streamClock(warm, n);
   for await (const _ of rx) c.tick();
   rx.drop();
-  if (!c.done()) throw new Error(`spindle lost messages: ${c.got()} of ${n}`);
+  if (!c.done()) throw new Error(`spindle lost messages: ${c.timed()} of ${n}`);
   await p.w.terminate();
   return c.rate();
 }
@@ -178,11 +157,11 @@ const runtime = (): Runtime => (rt ??= new Runtime({ workers: 2 }));
 async function spindleTaskToMain(kind: ValueKind, n: number, warm: number, cap: number): Promise<number> {
   const [tx, rx] = mpsc.channel<unknown>(cap);
   const h = runtime().spawn(benchProduce, tx, kind, warm + n);
-  const c = clock(warm, n);
+  const c = streamClock(warm, n);
   for await (const _ of rx) c.tick();
   await h;
   rx.drop();
-  if (!c.done()) throw new Error(`spindle task lost messages: ${c.got()} of ${n}`);
+  if (!c.done()) throw new Error(`spindle task lost messages: ${c.timed()} of ${n}`);
   return c.rate();
 }
 
@@ -193,10 +172,10 @@ async function mtWorkerToMain(kind: ValueKind, n: number, warm: number): Promise
     for (let i = 0; i < n; i++) await tx.send(make(i));
     tx[Symbol.dispose]();
   });
-  const c = clock(warm, n);
+  const c = streamClock(warm, n);
   for await (const _ of rx) c.tick();
   await h.join();
-  if (!c.done()) throw new Error(`multithreading lost messages: ${c.got()} of ${n}`);
+  if (!c.done()) throw new Error(`multithreading lost messages: ${c.timed()} of ${n}`);
   return c.rate();
 }
 
