@@ -70,13 +70,18 @@ async function roundTrips(a: Adapter): Promise<{ p50: number; p99: number; p999:
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999) };
 }
 
-/** µs of process CPU per iteration of `await tick()`, with a task before each tick when `task`. */
-async function cpuPerTick(a: Adapter, task: boolean): Promise<number> {
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < SPACED; i++) {
+/** `n` iterations of `await tick()`, with a task before each tick when `task`. */
+async function spaced(a: Adapter, n: number, task: boolean): Promise<void> {
+  for (let i = 0; i < n; i++) {
     if (task) await a.run('tiny', i);
     await tick();
   }
+}
+
+/** µs of process CPU per iteration of `await tick()`, with a task before each tick when `task`. */
+async function cpuPerTick(a: Adapter, task: boolean): Promise<number> {
+  const c0 = process.cpuUsage();
+  await spaced(a, SPACED, task);
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / SPACED;
 }
@@ -102,10 +107,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     }
     process.stderr.write(`round ${r}/${ROUNDS} ${a.name}\n`);
     const rt = await roundTrips(a);
-    for (let i = 0; i < SPACED_WARM; i++) {
-      await a.run('tiny', i);
-      await tick();
-    }
+    await spaced(a, SPACED_WARM, true);
     const idle = await cpuPerTick(a, false);
     const busy = await cpuPerTick(a, true);
     await a.close();

@@ -39,6 +39,7 @@
  */
 import { ErrorCode, typeError } from '../errors.js';
 import type { SharedHeap } from '../shared/heap.js';
+import { InvariantError } from '../shared/ring.js';
 import { HandleStateError } from '../sync/errors.js';
 import { deadTags, lock, selfTag, unlock } from './lock.js';
 import { wake } from '../shared/wake.js';
@@ -121,7 +122,7 @@ export function registerChanKind(kind: number, ops: ChanOps): void {
  * few dozen bytes of a channel or end block.
  */
 function zeroBlock(heap: SharedHeap, off: number, bytes: number): void {
-  if ((bytes & 3) !== 0) throw new RangeError(`spindle internal error: a channel block of ${bytes} bytes (not whole words)`);
+  if ((bytes & 3) !== 0) throw new InvariantError(`a channel block of ${bytes} bytes (not whole words)`);
   const i32 = heap.i32For(off + bytes);
   for (let w = off >> 2, end = (off + bytes) >> 2; w < end; w++) i32[w] = 0;
 }
