@@ -9,8 +9,9 @@
  *   H_LIST_LOCK 1  tagged lock (lock.ts) over the end list  end create/sweep/reap
  *   H_LIST      2  first end block (linked by E_NEXT)       under H_LIST_LOCK
  *   H_REFS      3  live ends + waiting calls; 0 frees it    every end (add/sub)
- *   H_SENDERS   4  live sending ends                        every end (add/sub) → closers
- *   H_RECEIVERS 5  live receiving ends                      every end (add/sub) → closers
+ *   H_SENDERS   4  live sending ends (a oneshot end that     every end (add/sub) → closers
+ *   H_RECEIVERS 5  live receiving ends  is done leaves its   every end (add/sub) → closers
+ *                  count: dropEmbeddedDone)
  *   H_FLAGS     6  TX_CLOSED | RX_CLOSED | CLOSE_WATCHED     closers, closed() waiters (or) → everyone
  *   H_LISTED    7  end blocks in the list                   under H_LIST_LOCK
  *   H_DROPPED   8  dropped blocks still listed (sweep hint) droppers → sweepers
@@ -107,11 +108,17 @@ export interface ChanOps {
   /** Frees what the channel owns besides its header block (queued values, rings). */
   release(heap: SharedHeap, i32: Int32Array, base: number): void;
 }
-const opsByKind = new Map<number, ChanOps>();
+/**
+ * By the low byte of the channel's kind tag (KIND.oneshot … KIND.watch are 1 … 4): an array
+ * index, where a Map lookup was a measurable part of every close and free.
+ */
+const opsByKind: (ChanOps | undefined)[] = [];
+const opsOf = (kind: number): ChanOps | undefined => opsByKind[kind & 0xff];
 
 /** Registers a channel kind's close/free behaviour. */
 export function registerChanKind(kind: number, ops: ChanOps): void {
-  opsByKind.set(kind, ops);
+  if (opsByKind[kind & 0xff] !== undefined) throw new InvariantError(`channel kind ${kind.toString(16)} registered twice (or two kinds share a low byte)`);
+  opsByKind[kind & 0xff] = ops;
 }
 
 /**
@@ -152,15 +159,19 @@ export function checkKind(heap: SharedHeap, off: number, kind: number, what: str
   }
 }
 
-/** Sets `flag` in H_FLAGS; true if this call set it. Bumps H_CLOSE_SEQ and wakes closed() waiters. */
+/** Sets `flag` in H_FLAGS; true if this call set it. Bumps H_CLOSE_SEQ and wakes closed() waiters, if any watch. */
 export function setFlag(i32: Int32Array, base: number, flag: number): boolean {
   const old = Atomics.or(i32, base + H_FLAGS, flag);
   if ((old & flag) !== 0) return false;
-  Atomics.add(i32, base + H_CLOSE_SEQ, 1);
-  // safety: a waiter sets CLOSE_WATCHED, then reads the flags. If our OR came first, that read sees
-  // our flag and the waiter returns; if its OR came first, `old` shows CLOSE_WATCHED and we notify
-  // (seq-cst RMWs: one of the two sees the other, so no wake-up is lost).
-  if ((old & CLOSE_WATCHED) !== 0) wake(i32, base + H_CLOSE_SEQ);
+  // safety: a waiter sets CLOSE_WATCHED, then reads H_CLOSE_SEQ and the flags, then sleeps on
+  // H_CLOSE_SEQ. If our OR came first, its read of the flags sees our flag and it returns: no bump
+  // needed. If its OR came first, `old` shows CLOSE_WATCHED and we bump and notify: a waiter that
+  // read the old sequence either sees the new one when it goes to sleep or is woken (seq-cst RMWs:
+  // one of the two ORs sees the other, so no wake-up is lost).
+  if ((old & CLOSE_WATCHED) !== 0) {
+    Atomics.add(i32, base + H_CLOSE_SEQ, 1);
+    wake(i32, base + H_CLOSE_SEQ);
+  }
   return true;
 }
 
@@ -183,7 +194,7 @@ export function unref(heap: SharedHeap, base: number): void {
 function freeChan(heap: SharedHeap, base: number): void {
   const i32 = heap.i32For((base + HEADER_WORDS) * 4);
   const kind = Atomics.load(i32, base + H_KIND);
-  opsByKind.get(kind)!.release(heap, i32, base);
+  opsOf(kind)!.release(heap, i32, base);
   // safety: refs reached 0, so no end and no call uses the channel any more:
   // the listed blocks are dropped or dead; dead ones stay allocated (a copy may be in flight).
   for (let e = Atomics.load(i32, base + H_LIST); e !== 0; ) {
@@ -203,7 +214,7 @@ function freeChan(heap: SharedHeap, base: number): void {
 function roleDown(heap: SharedHeap, i32: Int32Array, base: number, role: number, n: number): void {
   const word = role === SENDER ? H_SENDERS : H_RECEIVERS;
   if (Atomics.sub(i32, base + word, n) !== n) return;
-  const ops = opsByKind.get(Atomics.load(i32, base + H_KIND))!;
+  const ops = opsOf(Atomics.load(i32, base + H_KIND))!;
   if (role === SENDER) {
     setFlag(i32, base, TX_CLOSED);
     ops.sendersGone(heap, i32, base);
@@ -264,6 +275,8 @@ export function claimOwner(i32: Int32Array, ownerIdx: number, what: string): boo
 
 /** Marks an end dropped (by its owner); false if it was reaped as dead meanwhile. */
 function markDropped(i32: Int32Array, ownerIdx: number): boolean {
+  // Nearly always the word names this thread (it holds the end): one CAS, no load before it.
+  if (Atomics.compareExchange(i32, ownerIdx, LIVE | selfTag, DROPPED) === (LIVE | selfTag)) return true;
   for (;;) {
     const o = Atomics.load(i32, ownerIdx);
     if ((o & STATE_MASK) !== LIVE) return false;
@@ -284,11 +297,17 @@ export function dropListedEnd(heap: SharedHeap, e: number): void {
   unref(heap, base);
 }
 
-/** Creates the embedded end at owner word `H_EMBED + slot` (a channel's one-of-a-kind end). */
+/**
+ * Creates the embedded end at owner word `H_EMBED + slot` (a channel's one-of-a-kind end), in a
+ * block this thread just allocated (allocChan) and has not published: plain stores, as
+ * {@link zeroBlock}'s, which the store that later publishes the block (a handle's message or
+ * task) orders before any other thread's first look.
+ */
 export function initEmbedded(i32: Int32Array, base: number, slot: number, role: number): void {
-  Atomics.store(i32, base + H_EMBED + slot, LIVE | selfTag);
-  Atomics.add(i32, base + H_REFS, 1);
-  Atomics.add(i32, base + (role === SENDER ? H_SENDERS : H_RECEIVERS), 1);
+  i32[base + H_EMBED + slot] = LIVE | selfTag;
+  i32[base + H_REFS] = i32[base + H_REFS]! + 1;
+  const count = base + (role === SENDER ? H_SENDERS : H_RECEIVERS);
+  i32[count] = i32[count]! + 1;
 }
 
 /** Drops an embedded end. */
@@ -296,6 +315,21 @@ export function dropEmbedded(heap: SharedHeap, base: number, slot: number, role:
   const i32 = heap.i32For((base + HEADER_WORDS) * 4);
   if (!markDropped(i32, base + H_EMBED + slot)) return;
   roleDown(heap, i32, base, role, 1);
+  unref(heap, base);
+}
+
+/**
+ * Drops an embedded end whose side has nothing left to tell: a oneshot's sender once its value
+ * is set (`flag` 0), its receiver once it has taken the value (`flag` RX_CLOSED, for the
+ * sender's `closed()`). Its role count stays (nothing reads a oneshot's counts: the reaper
+ * skips a dropped end, and the peer reads VALUE_SET and the flags), and the kind's close hook
+ * does not run (it would wake a receiver the value already woke, or free a value already
+ * taken): a mark, a flag and a reference instead of a full close.
+ */
+export function dropEmbeddedDone(heap: SharedHeap, base: number, slot: number, flag: number): void {
+  const i32 = heap.i32For((base + HEADER_WORDS) * 4);
+  if (!markDropped(i32, base + H_EMBED + slot)) return;
+  if (flag !== 0) setFlag(i32, base, flag);
   unref(heap, base);
 }
 
@@ -364,7 +398,7 @@ export function reap(heap: SharedHeap, base: number, seen: number): number {
       else receivers++;
     }
   }
-  opsByKind.get(kind)?.reaped?.(heap, i32, base, dead);
+  opsOf(kind)?.reaped?.(heap, i32, base, dead);
   const n = senders + receivers;
   if (n === 0) return deaths;
   Atomics.add(i32, base + H_DROPPED, listed); // the next sweep unlinks them

@@ -33,6 +33,7 @@ import {
   checkKind,
   claimOwner,
   dropEmbedded,
+  dropEmbeddedDone,
   handleStateError,
   initEmbedded,
   reap,
@@ -43,6 +44,7 @@ import {
   watchCloses,
 } from './chan.js';
 import { AbortedError, RecvError, SendError } from './errors.js';
+import { HandleStateError } from '../sync/errors.js';
 import { POLL_MS } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } from './protocol.js';
 import { selfTag } from './lock.js';
@@ -82,15 +84,17 @@ export class Sender<T> implements SharedHandle, Disposable {
   readonly #dead: boolean;
   #state = H_LIVE;
   #sent = false;
+  /** The send was refused (the receiver was gone): the one thing a spent sender still knows. */
+  #refused = false;
   #deaths: number;
 
   /** @internal */
-  constructor(heap: SharedHeap, b: number, dead = false) {
+  constructor(heap: SharedHeap, b: number, dead = false, deaths = heap.deathCount()) {
     this.#heap = heap;
     this.#b = b;
     this.#i32 = heap.i32For((b << 2) + BYTES);
     this.#dead = dead;
-    this.#deaths = heap.deathCount();
+    this.#deaths = deaths;
   }
 
   /** @internal Moved into a spawn or a message: the live sender is (or soon is) on another thread. */
@@ -125,6 +129,7 @@ export class Sender<T> implements SharedHandle, Disposable {
     if (this.#dead || (Atomics.load(i32, b + O_STATE) & RX_GONE) !== 0) {
       // A refused send spends the sender too (Tokio's send takes self): nothing is left to drop.
       this.#sent = true;
+      this.#refused = true;
       this.#state = H_DROPPED_LOCAL;
       if (!this.#dead) dropEmbedded(heap, b, 0, SENDER);
       throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
@@ -144,17 +149,34 @@ export class Sender<T> implements SharedHandle, Disposable {
     const old = Atomics.or(i32, b + O_STATE, VALUE_SET);
     this.#state = H_DROPPED_LOCAL;
     if ((old & RX_GONE) !== 0) {
+      this.#refused = true;
       freeValue(heap, i32, b);
       dropEmbedded(heap, b, 0, SENDER);
       throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
     }
     wakeReceiver(heap, i32, b + O_RX);
-    dropEmbedded(heap, b, 0, SENDER);
+    // The value woke the receiver, which reads VALUE_SET before it looks for a close.
+    dropEmbeddedDone(heap, b, 0, 0);
   }
 
-  /** True once the receiver is gone (dropped, or its thread died). */
+  /**
+   * A sender whose send went through has let go of the channel (the receiver frees it once it has
+   * the value), so it can no longer look: asking is an error, not a read of memory that may be
+   * another channel's by now. One whose send was refused knows the receiver is gone.
+   */
+  #spent(op: string): boolean {
+    if (!this.#sent) return false;
+    if (this.#refused) return true;
+    throw new HandleStateError(
+      `spindle: oneshot.Sender.${op}: this sender already sent its value, which spent it (as Tokio's send takes the sender) and let go of the channel; ` +
+        'to learn when the value is taken, have the receiver reply on a channel of its own',
+    );
+  }
+
+  /** True once the receiver is gone (dropped, or its thread died). Throws after a send that went through (the sender is spent). */
   isClosed(): boolean {
     this.#use('isClosed()');
+    if (this.#spent('isClosed()')) return true;
     this.#reap();
     return this.#dead || (Atomics.load(this.#i32, this.#b + H_FLAGS) & RX_CLOSED) !== 0;
   }
@@ -165,6 +187,7 @@ export class Sender<T> implements SharedHandle, Disposable {
    */
   async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
+    if (this.#spent('closed()')) return;
     const signal = signalOf(opts, 'oneshot.Sender.closed()');
     if (signal?.aborted) throw new AbortedError('oneshot.Sender.closed()', signal.reason);
     if (this.#dead) return;
@@ -253,12 +276,12 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
   readonly #sibling: Sender<T> | null;
 
   /** @internal */
-  constructor(heap: SharedHeap, b: number, dead = false, sibling: Sender<T> | null = null) {
+  constructor(heap: SharedHeap, b: number, dead = false, sibling: Sender<T> | null = null, deaths = heap.deathCount()) {
     this.#heap = heap;
     this.#b = b;
     this.#i32 = heap.i32For((b << 2) + BYTES);
     this.#dead = dead;
-    this.#deaths = heap.deathCount();
+    this.#deaths = deaths;
     this.#sibling = sibling;
   }
 
@@ -276,8 +299,12 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
     if (this.#closed && !this.#keptAtClose) return CLOSED;
     const i32 = this.#i32;
     const b = this.#b;
-    const flags = Atomics.load(i32, b + H_FLAGS);
-    if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) return (flags & TX_CLOSED) !== 0 ? CLOSED : EMPTY;
+    if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) {
+      // safety: the flags first, then the value again: a sender sets VALUE_SET before its drop
+      // can close the side, so a close seen here with no value set means no value will come.
+      if ((Atomics.load(i32, b + H_FLAGS) & TX_CLOSED) === 0) return EMPTY;
+      if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) return CLOSED;
+    }
     this.#taken = true;
     // safety: the value is being received: RX_GONE before our role drops below, so the close
     // that drop triggers (closeRx) does not free it again nor drop the handles it carries.
@@ -297,8 +324,9 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
       }
       return decodeAt(heap, (b + O_DATA) << 2, ((b + O_DATA) << 2) + len) as T;
     } finally {
-      // The receiver's work is done: let go of the channel now (the last end frees it).
-      dropEmbedded(heap, b, 1, RECEIVER);
+      // The receiver's work is done: let go of the channel now (the last end frees it). RX_GONE
+      // is set, so nothing is left for a close to free: the sender's closed() needs the flag only.
+      dropEmbeddedDone(heap, b, 1, RX_CLOSED);
     }
   }
 
@@ -491,6 +519,7 @@ export function channel<T>(): [Sender<T>, Receiver<T>] {
   const i32 = heap.i32For(off + BYTES);
   initEmbedded(i32, b, 0, SENDER);
   initEmbedded(i32, b, 1, RECEIVER);
-  const tx = new Sender<T>(heap, b);
-  return [tx, new Receiver<T>(heap, b, false, tx)];
+  const deaths = heap.deathCount();
+  const tx = new Sender<T>(heap, b, false, deaths);
+  return [tx, new Receiver<T>(heap, b, false, tx, deaths)];
 }

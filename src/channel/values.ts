@@ -33,16 +33,17 @@ const sabTable: SabTable = {
 export const enc = new Encoder(sabTable);
 const dec = new Decoder(sabTable);
 
-let dv: DataView | undefined;
-let dvBuffer: SharedArrayBuffer | undefined;
-
 /** Encodes `v` (commits moved handles); returns the byte count in `enc.buf`. `what` names the call in errors. */
 export function encode(v: unknown, what: string): number {
   return enc.encodeValue(v, what);
 }
 
-/** An Int32 view of the encoder's buffer (which `ensure` replaces when it grows). */
+/**
+ * An Int32 view of the encoder's buffer, and the byte array it views (the encoder replaces
+ * `enc.buf` when it grows). Compared by identity: reading `.buffer` is a runtime call.
+ */
 let encWords = new Int32Array(enc.buf.buffer);
+let encWordsOf = enc.buf;
 
 /**
  * Copies the last encoding into the heap at byte `at`: four bytes at a time
@@ -60,7 +61,10 @@ export function copyEncoded(heap: SharedHeap, at: number, n: number): void {
   const u8 = heap.u8For(at + n);
   let i = 0;
   if ((at & 3) === 0) {
-    if (encWords.buffer !== b.buffer) encWords = new Int32Array(b.buffer);
+    if (encWordsOf !== b) {
+      encWords = new Int32Array(b.buffer);
+      encWordsOf = b;
+    }
     const w = encWords;
     const h32 = heap.i32For(at + n);
     const base = at >> 2;
@@ -73,12 +77,7 @@ export function copyEncoded(heap: SharedHeap, at: number, n: number): void {
 
 /** Decodes the value whose encoding starts at byte `at` of the heap (and ends by `end`). */
 export function decodeAt(heap: SharedHeap, at: number, end: number): unknown {
-  const u8 = heap.u8For(end);
-  if (dvBuffer !== heap.buffer || dv!.byteLength < end) {
-    dvBuffer = heap.buffer;
-    dv = new DataView(heap.buffer, 0, heap.buffer.byteLength);
-  }
-  return dec.decodeValue(u8, dv!, at);
+  return dec.decodeValue(heap.u8For(end), heap.dvFor(end), at);
 }
 
 /** Decodes a value from private bytes (a copy taken from shared memory). */

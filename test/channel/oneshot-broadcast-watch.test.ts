@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AtomicI32,
+  HandleStateError,
   LaggedError,
   RecvError,
   Runtime,
@@ -69,6 +70,22 @@ describe('oneshot', () => {
     })()!;
     expect(e2.value).toBe('late');
     expect(e2.message).toMatch(/receiver is gone/);
+  });
+
+  it('a sender whose send went through is spent: isClosed() and closed() say so instead of reading the freed channel', async () => {
+    const [tx, rx] = oneshot<string>();
+    tx.send('v');
+    expect(await rx).toBe('v'); // the receiver has freed the channel
+    expect(() => tx.isClosed()).toThrow(HandleStateError);
+    expect(() => tx.isClosed()).toThrow(/already sent its value/);
+    const e = await within(rejectionOf(tx.closed()), 2000, 'closed() after a send to reject');
+    expect(e).toBeInstanceOf(HandleStateError);
+    // A refused send knows the receiver is gone.
+    const [tx2, rx2] = oneshot<string>();
+    rx2.drop();
+    expect(() => tx2.send('late')).toThrow(SendError);
+    expect(tx2.isClosed()).toBe(true);
+    await within(tx2.closed(), 2000, 'closed() after a refused send');
   });
 
   it('round trips through a serving task, and frees every oneshot it used', async () => {
