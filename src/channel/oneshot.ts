@@ -50,7 +50,7 @@ import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } fr
 import { selfTag } from './lock.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
-import { copyEncoded, decodeAt, dropOwnedAt, encode } from './values.js';
+import { NOT_FAST, copyEncoded, decodeAt, dropOwnedAt, encode, readFast, writeFast } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 
 const O_STATE = 12;
@@ -134,8 +134,12 @@ export class Sender<T> implements SharedHandle, Disposable {
       if (!this.#dead) dropEmbedded(heap, b, 0, SENDER);
       throw new SendError('spindle: oneshot send failed: the receiver is gone; the value is returned in err.value', value);
     }
-    const n = encode(value, 'oneshot.Sender.send(value)');
-    if (n > INLINE) {
+    // A primitive straight into the block (the codec's own layout: values.ts), else the encoder.
+    const fast = writeFast(value, heap.u8For((b << 2) + BYTES), (b + O_DATA) << 2, INLINE);
+    const n = fast >= 0 ? fast : encode(value, 'oneshot.Sender.send(value)');
+    if (fast >= 0) {
+      Atomics.store(i32, b + O_LEN, n);
+    } else if (n > INLINE) {
       const p = heap.alloc(n);
       copyEncoded(heap, p, n);
       Atomics.store(i32, b + O_PTR, p);
@@ -322,7 +326,9 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
           Atomics.store(i32, b + O_LEN, 0);
         }
       }
-      return decodeAt(heap, (b + O_DATA) << 2, ((b + O_DATA) << 2) + len) as T;
+      const at = (b + O_DATA) << 2;
+      const v = readFast(heap.u8For(at + len), at, len);
+      return (v !== NOT_FAST ? v : decodeAt(heap, at, at + len)) as T;
     } finally {
       // The receiver's work is done: let go of the channel now (the last end frees it). RX_GONE
       // is set, so nothing is left for a close to free: the sender's closed() needs the flag only.

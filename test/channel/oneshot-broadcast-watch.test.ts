@@ -31,6 +31,27 @@ describe('oneshot', () => {
     await h;
   });
 
+  it('carries every kind of value, on one thread and from a task: numbers (-0, floats, beyond int32), strings (Latin-1, not, long), objects, out-of-line', async () => {
+    const values: unknown[] = [0, -0, 7, -2, 1.5, 2 ** 31, NaN, true, false, null, undefined, '', 'ab', 'é'.repeat(20), '日本', 'x'.repeat(35), 'y'.repeat(36), 'z'.repeat(500), { a: 1, b: [2, 3] }, new Array(50).fill(7)];
+    const same = (got: unknown[]): void => {
+      expect(got.length).toBe(values.length);
+      for (let i = 0; i < values.length; i++) {
+        if (typeof values[i] === 'object' && values[i] !== null) expect(got[i]).toEqual(values[i]);
+        else expect(Object.is(got[i], values[i]), `value ${i}: ${String(got[i])} for ${String(values[i])}`).toBe(true);
+      }
+    };
+    const here = values.map((v) => {
+      const [tx, rx] = oneshot<unknown>();
+      tx.send(v);
+      return rx.tryRecv();
+    });
+    same(here);
+    const pairs = values.map(() => oneshot<unknown>());
+    const h = rt.spawn(t.sendEach, pairs.map(([tx]) => tx), values);
+    same(await within(Promise.all(pairs.map(([, rx]) => rx.recv())), 5000, 'the values from the task'));
+    await h;
+  });
+
   it('a sender dropped unsent rejects the receiver with a closed RecvError', async () => {
     const [tx, rx] = oneshot<string>();
     await rt.spawn(t.dropOnce, tx);
