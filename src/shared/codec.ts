@@ -215,10 +215,15 @@ export class Encoder {
   pos = 0;
   /** `buf` as a Node Buffer, for long strings. */
   private readonly strView = new BufferView();
-  /** `commit` hooks of the shared handles met while encoding (Arc moves). */
-  private commits: (() => void)[] = [];
-  /** The handles those commits belong to: one handle cannot move twice in one value. */
-  private moved: object[] = [];
+  /**
+   * `commit` hooks of the shared handles met while encoding (Arc moves), `commits[0..nMoved)`,
+   * and the handles they belong to (one handle cannot move twice in one value). Counted, and
+   * cleared entry by entry: setting an array's length is a runtime call, and it drops the
+   * backing store that the next value with a handle in it would grow again.
+   */
+  private commits: ((() => void) | undefined)[] = [];
+  private moved: (object | undefined)[] = [];
+  private nMoved = 0;
   /** Containers being encoded (the path from the root), and their numbers for back-references. */
   private stack: object[] = [];
   private stackIds: number[] = [];
@@ -295,8 +300,7 @@ export class Encoder {
     this.busy = true;
     this.pos = 0;
     // Setting an array's length is a runtime call: only when something is left (after a throw).
-    if (this.commits.length !== 0) this.commits.length = 0;
-    if (this.moved.length !== 0) this.moved.length = 0;
+    if (this.nMoved !== 0) this.clearMoved();
     if (this.stack.length !== 0) {
       this.stack.length = 0;
       this.stackIds.length = 0;
@@ -308,10 +312,30 @@ export class Encoder {
   }
 
   private runCommits(): void {
-    if (this.commits.length === 0) return;
-    for (const c of this.commits) c();
-    this.commits.length = 0;
-    this.moved.length = 0;
+    const n = this.nMoved;
+    if (n === 0) return;
+    this.nMoved = 0;
+    for (let i = 0; i < n; i++) {
+      const c = this.commits[i]!;
+      this.commits[i] = undefined;
+      this.moved[i] = undefined;
+      c();
+    }
+  }
+
+  /** Forgets the handles met without moving them (an encode that failed, or one told not to commit). */
+  private clearMoved(): void {
+    for (let i = 0; i < this.nMoved; i++) {
+      this.commits[i] = undefined;
+      this.moved[i] = undefined;
+    }
+    this.nMoved = 0;
+  }
+
+  /** True if `h` was met already in this value. */
+  private movedAlready(h: object): boolean {
+    for (let i = 0; i < this.nMoved; i++) if (this.moved[i] === h) return true;
+    return false;
   }
 
   private get label(): string {
@@ -627,15 +651,15 @@ export class Encoder {
     this.u32(ref.offset);
     this.u32(ref.generation ?? heap.generation(ref.offset));
     if (ref.commit !== undefined && !this.storing) {
-      if (this.moved.includes(h)) {
+      if (this.movedAlready(h)) {
         const where = this.path.length ? `${this.label} (at ${pathOf(this.path)})` : this.label;
         throw typeError(
           `spindle: ${where} is a ${ref.kind} already passed once in this spawn: it can only move once. Pass .clone() for each further use.`,
           ErrorCode.NOT_SENDABLE,
         );
       }
-      this.moved.push(h);
-      this.commits.push(ref.commit);
+      this.moved[this.nMoved] = h;
+      this.commits[this.nMoved++] = ref.commit;
     }
   }
 
