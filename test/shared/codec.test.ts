@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Decoder, Encoder } from '../../src/shared/codec.js';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { STRESS, thrownBy } from '../helpers.js';
+import { Arc, HandleStateError } from '../../src/index.js';
 
 const enc = new Encoder(null);
 const dec = new Decoder(null);
@@ -321,5 +322,32 @@ describe('codec: values nested too deeply', () => {
     const e = thrownBy(() => enc.encodeArgs([() => 1])) as TypeError;
     expect(e).toBeInstanceOf(TypeError);
     expect(e.message).toMatch(/argument 1 is a function/);
+  });
+});
+
+describe('codec: handles that move', () => {
+  it('every handle in a value moves once the encode succeeds; one met twice, or a value that fails, moves none', () => {
+    const enc2 = new Encoder(null);
+    const arcs = Array.from({ length: 5 }, (_, i) => Arc.new(i));
+    enc2.encodeValue({ all: arcs }, 'the value');
+    for (const a of arcs) expect(() => a.get()).toThrow(HandleStateError); // moved
+
+    const a = Arc.new('a');
+    const b = Arc.new('b');
+    const twice = thrownBy(() => enc2.encodeValue([a, { again: a }], 'the value')) as TypeError;
+    expect(twice).toBeInstanceOf(TypeError);
+    expect(twice.message).toMatch(/already passed once in this spawn: it can only move once/);
+    expect(a.get()).toBe('a'); // nothing moved
+    const bad = thrownBy(() => enc2.encodeValue([b, () => 1], 'the value'));
+    expect(bad).toBeInstanceOf(TypeError);
+    expect(b.get()).toBe('b');
+    // The next value that moves a handle moves only its own, not those the failed ones met.
+    const c = Arc.new('c');
+    enc2.encodeValue([c], 'the value');
+    expect(() => c.get()).toThrow(HandleStateError);
+    expect(a.get()).toBe('a');
+    expect(b.get()).toBe('b');
+    a.drop();
+    b.drop();
   });
 });
