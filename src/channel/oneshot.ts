@@ -48,7 +48,7 @@ import { HandleStateError } from '../sync/errors.js';
 import { POLL_MS } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, SPIN, type SleepWord } from './protocol.js';
 import { selfTag } from './lock.js';
-import { recvBlocking, recvWait } from './recv-wait.js';
+import { quickRecv, recvBlocking, recvWait } from './recv-wait.js';
 import { RX_HUB, RX_SEQ, RX_WAITING, wakeReceiver } from './rx-wake.js';
 import { NOT_FAST, copyEncoded, decodeAt, dropOwnedAt, encode, readFast, writeFast } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
@@ -393,15 +393,22 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (r === EMPTY) {
+      try {
+        r = quickRecv(this, signal, 'oneshot.Receiver.recv()');
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (r === EMPTY) return this.#wait(signal);
+    }
     if (r === CLOSED) return Promise.reject(this.#closedError());
-    if (r !== EMPTY) return Promise.resolve(r);
-    return this.#wait(signal);
+    return Promise.resolve(r);
   }
 
   async #wait(signal: AbortSignal | undefined): Promise<T> {
     this.#pending++;
     try {
-      const r = await recvWait(this, signal, 'oneshot.Receiver.recv()');
+      const r = await recvWait(this, signal, 'oneshot.Receiver.recv()', true, true);
       if (r === CLOSED) throw this.#closedError();
       return r;
     } finally {
