@@ -207,10 +207,20 @@ async function joinHandleRoundTrip(): Promise<number> {
   return ((performance.now() - t0) / RT) * 1000;
 }
 
+/**
+ * The oneshot rows' server: one worker for every round, as the JoinHandle rows share one
+ * runtime, so that both compare servers that have been up a while.
+ */
+let oneshotServer: { tx: mpsc.Sender<[number, oneshot.Sender<number>]>; s: Started } | undefined;
+
 async function oneshotRoundTrip(): Promise<number> {
-  const [tx, rx] = mpsc.channel<[number, oneshot.Sender<number>]>(64);
-  const s = start('spindleOneshotServer', { handle: sent(rx) });
-  await s.ready;
+  if (oneshotServer === undefined) {
+    const [tx, rx] = mpsc.channel<[number, oneshot.Sender<number>]>(64);
+    const s = start('spindleOneshotServer', { handle: sent(rx) });
+    await s.ready;
+    oneshotServer = { tx, s };
+  }
+  const tx = oneshotServer.tx;
   const one = async (i: number): Promise<void> => {
     const [otx, orx] = oneshot<number>();
     await tx.send([i, otx]);
@@ -219,10 +229,14 @@ async function oneshotRoundTrip(): Promise<number> {
   await warm(one);
   const t0 = performance.now();
   for (let i = 0; i < RT; i++) await one(i);
-  const us = ((performance.now() - t0) / RT) * 1000;
-  tx.drop();
-  await s.w.terminate();
-  return us;
+  return ((performance.now() - t0) / RT) * 1000;
+}
+
+async function stopOneshotServer(): Promise<void> {
+  if (oneshotServer === undefined) return;
+  oneshotServer.tx.drop();
+  await oneshotServer.s.w.terminate();
+  oneshotServer = undefined;
 }
 
 interface Counter {
@@ -277,12 +291,23 @@ interface Row {
 const rows: Row[] = [];
 
 async function measure(group: string, name: string, unit: Row['unit'], run: () => Promise<number>, base?: string): Promise<void> {
-  if (ONLY !== undefined && !`${group} ${name}`.includes(ONLY)) return;
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) samples.push(await run());
-  rows.push({ group, name, unit, samples, base });
-  const s = [...samples].sort((a, b) => a - b);
-  process.stderr.write(`  ${group} | ${name}: ${fmt(median(s), unit)} [${fmt(s[0]!, unit)}–${fmt(s[s.length - 1]!, unit)}]\n`);
+  await measureInterleaved(group, unit, [{ name, run, base }]);
+}
+
+/**
+ * Rows compared with each other, their rounds interleaved (A B A B …): this machine drifts
+ * between a fast and a slow state for seconds at a time, which would otherwise land on one row.
+ */
+async function measureInterleaved(group: string, unit: Row['unit'], entries: { name: string; run: () => Promise<number>; base?: string }[]): Promise<void> {
+  const chosen = entries.filter((e) => ONLY === undefined || `${group} ${e.name}`.includes(ONLY));
+  const samples = chosen.map((): number[] => []);
+  for (let r = 0; r < ROUNDS; r++) for (let k = 0; k < chosen.length; k++) samples[k]!.push(await chosen[k]!.run());
+  for (let k = 0; k < chosen.length; k++) {
+    const { name, base } = chosen[k]!;
+    rows.push({ group, name, unit, samples: samples[k]!, base });
+    const s = [...samples[k]!].sort((a, b) => a - b);
+    process.stderr.write(`  ${group} | ${name}: ${fmt(median(s), unit)} [${fmt(s[0]!, unit)}–${fmt(s[s.length - 1]!, unit)}]\n`);
+  }
 }
 
 function median(sorted: number[]): number {
@@ -319,8 +344,11 @@ async function main(): Promise<void> {
     await measure(g, `spindle mpsc(${CAP}), sendSync`, 'msgs/s', () => spindleWorkerToWorker(kind, n, w, CAP, 'spindleProduceSync'), 'MessagePort');
   }
   await measure('round trip', 'MessagePort ping-pong', 'µs', portRoundTrip);
-  await measure('round trip', 'JoinHandle: await spawn(echo)', 'µs', joinHandleRoundTrip);
-  await measure('round trip', 'oneshot: request over mpsc, reply on a oneshot', 'µs', oneshotRoundTrip, 'JoinHandle: await spawn(echo)');
+  await measureInterleaved('round trip', 'µs', [
+    { name: 'JoinHandle: await spawn(echo)', run: joinHandleRoundTrip },
+    { name: 'oneshot: request over mpsc, reply on a oneshot', run: oneshotRoundTrip, base: 'JoinHandle: await spawn(echo)' },
+  ]);
+  await stopOneshotServer();
   await measure('round trip', 'comlink over a MessagePort', 'µs', comlinkPortRoundTrip);
   await measure('round trip', 'comlink over a spindle endpoint', 'µs', comlinkSpindleRoundTrip, 'comlink over a MessagePort');
   await measure('round trip', 'comlink, spawnActor (runtime task)', 'µs', spawnActorRoundTrip, 'comlink over a MessagePort');
