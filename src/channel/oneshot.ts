@@ -188,6 +188,8 @@ export class Sender<T> implements SharedHandle, Disposable {
   /**
    * Resolves when the receiver is gone (Tokio's `Sender::closed`). With `{ signal }`: rejects with
    * `AbortedError` when it fires (a `closed()` takes nothing, so abandoning one is always safe).
+   * After a send that went through it rejects with `HandleStateError` (the send spent the sender);
+   * after a refused one it resolves (the receiver is gone).
    */
   async closed(opts?: { signal?: AbortSignal }): Promise<void> {
     this.#use('closed()');
