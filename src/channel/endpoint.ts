@@ -192,8 +192,9 @@ abstract class Listening {
         if (this.#stop === null || this.#stop.signal.aborted) this.#stop = new AbortController();
         let v: unknown;
         try {
-          // Unref'd: the endpoint holds the process only while replies are pending (#keep).
-          v = await rx.recv({ signal: this.#stop.signal, ref: false });
+          // Unref'd: the endpoint holds the process only while replies are pending (#keep). The
+          // listeners answer from promise callbacks: no polls until they have run.
+          v = await rx._recvAfterDispatch(this.#stop.signal, false);
         } catch (e) {
           if (e instanceof AbortedError) continue;
           throw e;
@@ -445,7 +446,8 @@ export class ServerEndpoint extends Listening {
  */
 export async function serveInbox(obj: unknown, inbox: mpsc.Receiver<Envelope>, expose: (obj: unknown, ep: ServerEndpoint) => void): Promise<void> {
   const clients = new Map<number, ServerEndpoint>();
-  for await (const env of inbox) {
+  // The actor answers from promise callbacks: no polls for the next request until they have run.
+  for (let env = await inbox._recvAfterDispatch(undefined, true); env !== undefined; env = await inbox._recvAfterDispatch(undefined, true)) {
     if ('hello' in env) {
       const ep = new ServerEndpoint(env.hello, () => clients.delete(env.c));
       clients.set(env.c, ep);

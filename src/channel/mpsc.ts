@@ -1136,10 +1136,28 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
     return this.#wait(signal, opts?.ref !== false).then(endToUndefined);
   }
 
-  async #wait(signal: AbortSignal | undefined, ref = true): Promise<T | typeof CLOSED> {
+  /**
+   * @internal `recv({ signal, ref })` for a loop that has just handed a message to code that
+   * answers from promise callbacks (an endpoint's listeners): when nothing is queued, no polls
+   * before its thread's queued callbacks have run. They would only hold up the very message the
+   * other side must see before it can answer (recvWait: the spin waits for a setImmediate).
+   */
+  _recvAfterDispatch(signal: AbortSignal | undefined, ref: boolean): Promise<T | undefined> {
+    this.#use('recv()');
+    try {
+      const r = this[POLL]();
+      if (r !== EMPTY) return Promise.resolve(r === CLOSED ? undefined : r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#wait(signal, ref, true).then(endToUndefined);
+  }
+
+  /** `polled`: skip recvWait's first polls (see _recvAfterDispatch). */
+  async #wait(signal: AbortSignal | undefined, ref = true, polled = false): Promise<T | typeof CLOSED> {
     this.#pending++;
     try {
-      return await recvWait(this, signal, 'mpsc.Receiver.recv()', ref);
+      return await recvWait(this, signal, 'mpsc.Receiver.recv()', ref, polled);
     } finally {
       this.#pending--;
       if (this.#dropWhenIdle && this.#pending === 0 && this.#state === H_LIVE) this.drop();
