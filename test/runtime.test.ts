@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JoinError, Runtime, spawn } from '../src/index.js';
+import { kInternal } from '../src/runtime.js';
 import * as t from './fixtures/tasks.js';
 import { rejectionOf, thrownBy, within } from './helpers.js';
 
@@ -97,6 +98,28 @@ describe.each([1, 2, 4])('fork-join with %i worker(s)', (workers) => {
     const xs = Array.from({ length: 20_000 }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % 100_000));
     const sorted = await within(rt.spawn(t.msort, xs, 500), 30_000, 'merge sort');
     expect(sorted).toStrictEqual(xs.slice().sort((a, b) => a - b));
+  });
+});
+
+describe('payloads of one int (kept in the slot header)', () => {
+  it('an int argument and an int result at every edge come back exact, beside payloads that are not one int, through reused slots', async () => {
+    // 4 slots: every slot carries small, inline and heap payloads in turn.
+    const rt = new Runtime({ workers: 2, [kInternal]: { slots: 4, dequeCapacity: 4 } } as never);
+    try {
+      const values: unknown[] = [0, 1, -1, 255, 256, -256, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -0, 1.5, NaN, 'abcd', null, [7], 'x'.repeat(200)];
+      for (let round = 0; round < 20; round++) {
+        const got = await within(Promise.all(values.map((v) => rt.spawn(t.echo, v))), 10_000, `round ${round}`);
+        for (let i = 0; i < values.length; i++) {
+          if (typeof values[i] === 'object' && values[i] !== null) expect(got[i]).toEqual(values[i]);
+          else expect(Object.is(got[i], values[i]), `${String(values[i])} came back as ${String(got[i])}`).toBe(true);
+        }
+        // Two int arguments (not one) and an int result; and an int result of a string argument.
+        expect(await rt.spawn(t.add, 2 ** 31 - 2, 1)).toBe(2 ** 31 - 1);
+        expect(await rt.spawn(t.add, -(2 ** 31), -1)).toBe(-(2 ** 31) - 1);
+      }
+    } finally {
+      await rt.shutdown();
+    }
   });
 });
 

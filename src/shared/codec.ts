@@ -1041,6 +1041,34 @@ function ownField(o: object, k: string, v: unknown): void {
 /** Scratch for decoding short Latin-1 strings (see strBody). */
 const shortCodes: number[] = [];
 /**
+ * A payload that is one int32 in the codec's layout: a value ([T_INT, int32], 5 bytes) or an
+ * argument list of one int ([1, 0, T_INT, int32], 7 bytes) — a tiny task's argument and result.
+ * A slot keeps such a payload's int in its header word (slot.ts `writePayload`), so that handing
+ * it over moves one cache line between threads, not two. Returns the payload's length when
+ * `src[at..at+len)` is one (its int is the last four bytes), else 0.
+ */
+export function smallPayloadLength(src: Uint8Array, at: number, len: number): number {
+  if (len === 5) return src[at] === T_INT ? 5 : 0;
+  if (len === 7) return src[at] === 1 && src[at + 1] === 0 && src[at + 2] === T_INT ? 7 : 0;
+  return 0;
+}
+
+/** Writes back the bytes of a payload {@link smallPayloadLength} recognised: its length `len` and its int `v`, at `dst[0]`. */
+export function rebuildSmallPayload(dst: Uint8Array, len: number, v: number): void {
+  let k = 0;
+  if (len === 7) {
+    dst[0] = 1;
+    dst[1] = 0;
+    k = 2;
+  }
+  dst[k] = T_INT;
+  dst[k + 1] = v & 0xff;
+  dst[k + 2] = (v >> 8) & 0xff;
+  dst[k + 3] = (v >> 16) & 0xff;
+  dst[k + 4] = (v >> 24) & 0xff;
+}
+
+/**
  * Strings longer than these are copied by Node's Buffer codecs (latin1,
  * utf16le: C++) instead of a loop in JavaScript; shorter ones stay in the
  * loop, which beats the call. Measured crossovers: encode 32-64 characters,

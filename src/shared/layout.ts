@@ -58,8 +58,8 @@
  * | SLOT_STATE  | state (low byte), ABORT flag (0x100), and while RUNNING the runner + 1 (bits 16+), so that claiming a task and naming its runner are one CAS (slot.ts) | slot.ts transitions only (RMW) |
  * | SLOT_OWNER  | -1 main thread, w ≥ 0 worker w: where the completion goes  | owner, before publish |
  * | SLOT_CODE   | code id (code.ts)                                          | owner, before publish |
- * | SLOT_SPARE  | unused (the codec needs no length): a slot header stays 8 words, two to a 64-byte line | nobody |
- * | SLOT_HEAP   | heap offset of the payload, 0 when inline                  | owner, then runner |
+ * | SLOT_SMALL  | the int of a payload that is one int32 (a result, or one int argument: slot.ts `writePayload`), when SLOT_HEAP says so | owner, then runner |
+ * | SLOT_HEAP   | heap offset of the payload (> 0), 0 when inline, −(its length) when its int is in SLOT_SMALL | owner, then runner |
  * | SLOT_DEATHS | workers that died holding this task before it started (W_PENDING) | recovery (main) |
  * | SLOT_ID_LO, SLOT_ID_HI | the task's id (as on its JoinHandle), low and high 32 bits | owner, before publish |
  * Publishing writes these words and the payload first and the state last
@@ -95,7 +95,7 @@ export const WORKER_WORDS = 16; // one 64-byte line per worker, so parking one d
 export const SLOT_STATE = 0;
 export const SLOT_OWNER = 1;
 export const SLOT_CODE = 2;
-export const SLOT_SPARE = 3;
+export const SLOT_SMALL = 3;
 export const SLOT_HEAP = 4;
 export const SLOT_DEATHS = 5;
 export const SLOT_ID_LO = 6;

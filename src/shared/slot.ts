@@ -37,9 +37,11 @@ import {
   SLOT_ID_HI,
   SLOT_ID_LO,
   SLOT_OWNER,
+  SLOT_SMALL,
   SLOT_STATE,
   type Layout,
 } from './layout.js';
+import { rebuildSmallPayload, smallPayloadLength } from './codec.js';
 import { InvariantError } from './ring.js';
 
 /** Task states in SLOT_STATE's low byte. */
@@ -79,6 +81,10 @@ const runningBy = (w: number): number => RUNNING | ((w + 1) << 16);
 /** The worker a state word says runs the task, or -1. */
 export const runnerOf = (state: number): number => ((state & STATE_MASK) === RUNNING ? (state >>> 16) - 1 : -1);
 const isOutcome = (s: number): boolean => s === COMPLETE || s === PANICKED || s === CANCELLED;
+
+/** Where readPayload rebuilds a payload kept in SLOT_SMALL (this thread's; decoding an int cannot re-enter). */
+const SMALL = new Uint8Array(8);
+const SMALL_DV = new DataView(SMALL.buffer);
 
 export class Slots {
   private readonly heapDv: DataView;
@@ -271,6 +277,15 @@ export class Slots {
    */
   writePayload(i: number, src: Uint8Array, at: number, len: number): void {
     const base = this.lay.slot(i);
+    if (smallPayloadLength(src, at, len) !== 0) {
+      // One int32 (a tiny task's argument or result): into the header line, which the
+      // transition moves to the other thread anyway, not the payload's own line. SLOT_HEAP
+      // says so with −len (no block: releasePayload frees only positive offsets).
+      const p = at + len - 4;
+      Atomics.store(this.ctl, base + SLOT_SMALL, src[p]! | (src[p + 1]! << 8) | (src[p + 2]! << 16) | (src[p + 3]! << 24));
+      Atomics.store(this.ctl, base + SLOT_HEAP, -len);
+      return;
+    }
     if (len <= INLINE_BYTES) {
       // A loop beats creating a subarray view for the few bytes most tasks carry.
       const dst = this.u8;
@@ -287,7 +302,12 @@ export class Slots {
 
   /** Decodes slot i's payload with `read(bytes, view, offset)`. The slot's holder only. */
   readPayload<T>(i: number, read: (u8: Uint8Array, dv: DataView, at: number) => T): T {
-    const off = Atomics.load(this.ctl, this.lay.slot(i) + SLOT_HEAP);
+    const base = this.lay.slot(i);
+    const off = Atomics.load(this.ctl, base + SLOT_HEAP);
+    if (off < 0) {
+      rebuildSmallPayload(SMALL, -off, Atomics.load(this.ctl, base + SLOT_SMALL));
+      return read(SMALL, SMALL_DV, 0);
+    }
     return off === 0 ? read(this.u8, this.dv, this.lay.inline(i)) : read(this.heap.u8, this.heapDv, off);
   }
 
@@ -296,8 +316,9 @@ export class Slots {
     const at = this.lay.slot(i) + SLOT_HEAP;
     // Most payloads are inline (no block): a load, not a read-modify-write, says so.
     // The slot's holder is the only writer of SLOT_HEAP, so nothing changes it in between.
-    if (Atomics.load(this.ctl, at) === 0) return;
+    // ≤ 0: inline, or kept in SLOT_SMALL; either way no block (the next writePayload sets the word).
+    if (Atomics.load(this.ctl, at) <= 0) return;
     const off = Atomics.exchange(this.ctl, at, 0);
-    if (off !== 0) this.heap.free(off);
+    if (off > 0) this.heap.free(off);
   }
 }
