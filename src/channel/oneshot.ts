@@ -312,8 +312,9 @@ export class Receiver<T> implements SharedHandle, Disposable, PromiseLike<T> {
       if ((Atomics.load(i32, b + O_STATE) & VALUE_SET) === 0) return CLOSED;
     }
     this.#taken = true;
-    // safety: the value is being received: RX_GONE before our role drops below, so the close
-    // that drop triggers (closeRx) does not free it again nor drop the handles it carries.
+    // safety: the value is being received: RX_GONE before our end is dropped below, so that a
+    // close of the receiving side meanwhile (a reap, should this thread die before the drop:
+    // closeRx) does not free it again nor drop the handles it carries.
     Atomics.or(i32, b + O_STATE, RX_GONE);
     const heap = this.#heap;
     const len = Atomics.load(i32, b + O_LEN);
