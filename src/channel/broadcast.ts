@@ -52,7 +52,7 @@ import { AbortedError, LaggedError, SendError, TryRecvError } from './errors.js'
 import { lock, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type SleepWord } from './protocol.js';
 import { recvBlocking, recvWait } from './recv-wait.js';
-import { assertNothingOwned, copyEncoded, decodeBytes, encode } from './values.js';
+import { assertNothingOwned, copyEncoded, copyToScratch, decodeScratch, encode } from './values.js';
 import { signalOf } from './wait.js';
 import { wake } from '../shared/wake.js';
 
@@ -73,7 +73,6 @@ const S_PTR = 3;
 const OOL = 1 << 31;
 const MAX_CAP = 1 << 24;
 
-let scratch = new Uint8Array(256);
 
 /** The sending half of a broadcast channel; clone it for more senders. */
 export class Sender<T> implements SharedHandle, Disposable {
@@ -283,12 +282,10 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
         const len = Atomics.load(ri, w + S_LEN);
         const n = len & ~OOL;
         const from = len < 0 ? Atomics.load(ri, w + S_PTR) : slot + 16;
-        if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
-        const u8 = heap.u8For(Math.min(from + n, heap.buffer.byteLength));
-        scratch.set(u8.subarray(from, Math.min(from + n, u8.length)));
+        copyToScratch(heap, from, n);
         if (Atomics.load(ri, w + S_SEQ) === s1 && Atomics.load(ri, w + S_POS) === p) {
           this.#pos = (p + 1) | 0;
-          return decodeBytes(scratch.subarray(0, n)) as T;
+          return decodeScratch() as T;
         }
       }
       // The slot is being (or was) rewritten for a later position: value p is gone. Never wait on

@@ -121,23 +121,10 @@ export function registerChanKind(kind: number, ops: ChanOps): void {
   opsByKind[kind & 0xff] = ops;
 }
 
-/**
- * Zeroes `bytes` (a multiple of 4) at `off`, a block this thread just
- * allocated and has not published: plain stores, which the store that
- * publishes the block orders before any other thread's look. A loop of word
- * stores: `fill` on a range is a runtime call, several times the cost for the
- * few dozen bytes of a channel or end block.
- */
-function zeroBlock(heap: SharedHeap, off: number, bytes: number): void {
-  if ((bytes & 3) !== 0) throw new InvariantError(`a channel block of ${bytes} bytes (not whole words)`);
-  const i32 = heap.i32For(off + bytes);
-  for (let w = off >> 2, end = (off + bytes) >> 2; w < end; w++) i32[w] = 0;
-}
-
 /** Allocates a zeroed channel block of `bytes` with kind `kind`. */
 export function allocChan(heap: SharedHeap, kind: number, bytes: number): number {
   const off = heap.alloc(bytes);
-  zeroBlock(heap, off, bytes);
+  heap.zeroFresh(off, bytes);
   Atomics.store(heap.i32For(off + bytes), off >> 2, kind);
   return off;
 }
@@ -231,7 +218,7 @@ export function newEnd(heap: SharedHeap, base: number, kind: number, role: numbe
   const e = heap.alloc(END_BYTES);
   const ei = heap.i32For(e + END_BYTES);
   const w = e >> 2;
-  zeroBlock(heap, e, END_BYTES);
+  heap.zeroFresh(e, END_BYTES);
   Atomics.store(ei, w + E_CHAN, base << 2);
   Atomics.store(ei, w + E_ROLE, role);
   Atomics.store(ei, w + E_OWNER, LIVE | selfTag);
@@ -300,7 +287,7 @@ export function dropListedEnd(heap: SharedHeap, e: number): void {
 /**
  * Creates the embedded end at owner word `H_EMBED + slot` (a channel's one-of-a-kind end), in a
  * block this thread just allocated (allocChan) and has not published: plain stores, as
- * {@link zeroBlock}'s, which the store that later publishes the block (a handle's message or
+ * `SharedHeap.zeroFresh`'s, which the store that later publishes the block (a handle's message or
  * task) orders before any other thread's first look.
  */
 export function initEmbedded(i32: Int32Array, base: number, slot: number, role: number): void {

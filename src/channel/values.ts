@@ -80,9 +80,37 @@ export function decodeAt(heap: SharedHeap, at: number, end: number): unknown {
   return dec.decodeValue(heap.u8For(end), heap.dvFor(end), at);
 }
 
-/** Decodes a value from private bytes (a copy taken from shared memory). */
-export function decodeBytes(bytes: Uint8Array): unknown {
-  return dec.decodeValue(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+/**
+ * This thread's private copy of an encoding, for readers that must copy before they may decode:
+ * a broadcast receiver validates its copy against the slot's sequence afterwards (a seqlock), a
+ * watch reader copies under the lock and decodes after it. One buffer and its view, grown when
+ * needed, instead of a view, a subarray and a DataView per message (each a runtime call).
+ */
+let scratch = new Uint8Array(256);
+let scratchDv = new DataView(scratch.buffer);
+
+/**
+ * Copies `n` bytes of the heap from byte `from` into the scratch. A torn read may give any
+ * `from` and `n`: the copy stays inside the heap (the caller's validation then discards it).
+ */
+export function copyToScratch(heap: SharedHeap, from: number, n: number): void {
+  if (scratch.length < n) {
+    scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+    scratchDv = new DataView(scratch.buffer);
+  }
+  const u8 = heap.u8For(from + n);
+  const start = from < 0 ? 0 : from;
+  const end = Math.min(from + n, u8.length);
+  if (end - start > 256) {
+    scratch.set(u8.subarray(start, end));
+    return;
+  }
+  for (let i = start, k = 0; i < end; i++, k++) scratch[k] = u8[i]!;
+}
+
+/** Decodes the encoding {@link copyToScratch} copied. */
+export function decodeScratch(): unknown {
+  return dec.decodeValue(scratch, scratchDv, 0);
 }
 
 /**
@@ -91,37 +119,51 @@ export function decodeBytes(bytes: Uint8Array): unknown {
  * by every reader at once. Throws a TypeError naming where one is.
  */
 export function assertNothingOwned(v: unknown, what: string): void {
+  // A primitive (most values) owns nothing: no Set, no walk.
+  if (typeof v !== 'object' || v === null) return;
   const seen = new Set<object>();
-  const walk = (x: unknown, path: string): void => {
+  // The path to the offending handle is a stack of parts, joined only for the error.
+  const path: string[] = [];
+  const walk = (x: unknown): void => {
     if (typeof x !== 'object' || x === null || seen.has(x)) return;
     seen.add(x);
     if (isSharedHandle(x)) {
       const ref = x[SHARED]();
       if (ref.commit !== undefined || ref.kind.includes('.')) {
+        const at = path.join('');
         throw typeError(
-          `spindle: ${what}${path ? ` (at ${path})` : ''} is a ${ref.kind}, which has one owner; every receiver of a ` +
+          `spindle: ${what}${at ? ` (at ${at})` : ''} is a ${ref.kind}, which has one owner; every receiver of a ` +
             'broadcast or watch channel reads the same value, so it cannot carry one. Send the handle through an mpsc or oneshot channel instead.',
           ErrorCode.NOT_SENDABLE,
         );
       }
       return;
     }
+    const into = (part: string, y: unknown): void => {
+      if (typeof y !== 'object' || y === null) return;
+      path.push(part);
+      walk(y);
+      path.pop();
+    };
     if (Array.isArray(x)) {
-      for (let i = 0; i < x.length; i++) walk(x[i], `${path}[${i}]`);
+      for (let i = 0; i < x.length; i++) if (typeof x[i] === 'object') into(`[${i}]`, x[i]);
     } else if (x instanceof Map) {
       let i = 0;
       for (const [k, val] of x) {
-        walk(k, `${path}.<map key ${i}>`);
-        walk(val, `${path}.<map value ${i++}>`);
+        into(`.<map key ${i}>`, k);
+        into(`.<map value ${i++}>`, val);
       }
     } else if (x instanceof Set) {
       let i = 0;
-      for (const val of x) walk(val, `${path}.<set item ${i++}>`);
+      for (const val of x) into(`.<set item ${i++}>`, val);
     } else if (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null) {
-      for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], `${path}.${k}`);
+      for (const k of Object.keys(x)) {
+        const y = (x as Record<string, unknown>)[k];
+        if (typeof y === 'object') into(`.${k}`, y);
+      }
     }
   };
-  walk(v, '');
+  walk(v);
 }
 
 // ───────────────────────── the primitive fast path ─────────────────────────

@@ -51,7 +51,7 @@ import { AbortedError, RecvError, SendError } from './errors.js';
 import { POLL_MS, lock, unlock } from './lock.js';
 import { ARM, CLOSED, DISARM, EMPTY, ON_TIMEOUT, POLL, type Pollable, type SleepWord } from './protocol.js';
 import { recvWait } from './recv-wait.js';
-import { assertNothingOwned, copyEncoded, decodeAt, decodeBytes, encode } from './values.js';
+import { assertNothingOwned, copyEncoded, copyToScratch, decodeAt, decodeScratch, encode } from './values.js';
 import { ABORTED, raceAbort, signalOf, sleepAsync } from './wait.js';
 import { wake } from '../shared/wake.js';
 
@@ -63,7 +63,6 @@ const W_LEN = HEADER_WORDS + 4;
 const W_PTR = HEADER_WORDS + 5;
 const BYTES = (HEADER_WORDS + 6) * 4;
 
-let scratch = new Uint8Array(256);
 
 /** Shared mechanics of both ends: read the value, store a new one. */
 class Cell {
@@ -84,11 +83,9 @@ class Cell {
     const version = Atomics.load(i32, b + W_VERSION);
     const p = Atomics.load(i32, b + W_PTR);
     const n = Atomics.load(i32, b + W_LEN);
-    if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
-    scratch.set(heap.u8For(p + n).subarray(p, p + n));
+    copyToScratch(heap, p, n);
     unlock(i32, b + W_LOCK);
-    const bytes = scratch.subarray(0, n);
-    return { value: decodeBytes(bytes), version };
+    return { value: decodeScratch(), version };
   }
 
   /** Replaces the value with the last encoding (n bytes); returns the old block and length. */

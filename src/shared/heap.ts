@@ -322,6 +322,25 @@ export class SharedHeap {
   }
 
   /**
+   * Zeroes `bytes` at `off`, in a block this thread has just allocated and not yet published:
+   * plain stores, which the store that later publishes the block (a handle's message, a task)
+   * orders before any other thread's first look. Word stores, the tail byte by byte: `fill` on a
+   * range is a runtime call, several times the cost for the few dozen bytes of a channel, an end
+   * or a shared object (96 bytes: 85 → 32 ns).
+   */
+  zeroFresh(off: number, bytes: number): void {
+    const end = off + bytes;
+    const i32 = this.i32For(end);
+    let at = off;
+    if ((at & 3) === 0) {
+      for (let w = at >> 2, last = end >> 2; w < last; w++) i32[w] = 0;
+      at = end & ~3;
+    }
+    const u8 = this.#u8;
+    for (; at < end; at++) u8[at] = 0;
+  }
+
+  /**
    * Allocates a block of at least `bytes` bytes and returns its byte offset
    * (8-aligned, never 0). Contents are not zeroed. Thread-safe.
    * @throws RangeError past `maxBytes`.

@@ -30,7 +30,7 @@ export function allocBlock(heap: SharedHeap, kind: KindName, bytes: number): num
   const i32 = heap.i32For(off + bytes);
   // safety: the block is not yet reachable by any other thread; the tag store
   // is the last write, and publication (a message, a slot store) happens after.
-  heap.u8For(off + bytes).fill(0, off, off + bytes);
+  heap.zeroFresh(off, bytes);
   Atomics.store(i32, off >> 2, KIND_TAG[kind]);
   return off;
 }

@@ -65,7 +65,10 @@ export function slotWrite(heap: SharedHeap, base: number, value: unknown, what: 
     i32 = heap.i32For(p + bytes.length);
     Atomics.store(i32, base + PTR, p);
   }
-  heap.u8For(p + bytes.length).set(bytes, p);
+  // A short value by a loop: `set` is a runtime call, several times the cost for a few bytes.
+  const u8 = heap.u8For(p + bytes.length);
+  if (bytes.length > 64) u8.set(bytes, p);
+  else for (let k = 0; k < bytes.length; k++) u8[p + k] = bytes[k]!;
   Atomics.store(i32, base + LEN, bytes.length);
 }
 

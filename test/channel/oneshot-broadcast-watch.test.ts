@@ -143,6 +143,25 @@ describe('oneshot', () => {
 });
 
 describe('broadcast', () => {
+  it('carries every kind of value: numbers, short and long strings (inline, out of line, past the copy loop), objects', () => {
+    const values: unknown[] = [0, -1, 2 ** 40, -0, 'ab', 'é'.repeat(40), 'x'.repeat(300), { a: [1, 2], s: 'y'.repeat(200) }, null, true];
+    const [tx, rx] = broadcast<unknown>(16);
+    for (const v of values) tx.send(v);
+    for (const v of values) {
+      const got = rx.tryRecv();
+      if (typeof v === 'object' && v !== null) expect(got).toEqual(v);
+      else expect(Object.is(got, v), `${String(v).slice(0, 20)} came back as ${String(got).slice(0, 20)}`).toBe(true);
+    }
+    const [wtx, wrx] = watch<unknown>('z'.repeat(500));
+    expect(wrx.borrow()).toBe('z'.repeat(500));
+    wtx.send({ big: 'w'.repeat(400), n: 7 });
+    expect(wrx.borrow()).toEqual({ big: 'w'.repeat(400), n: 7 });
+    tx.drop();
+    rx.drop();
+    wtx.drop();
+    wrx.drop();
+  });
+
   it('every receiver gets every value sent after it subscribed, on other threads too', async () => {
     const [tx, rx] = broadcast<number>(64);
     const ready = new AtomicI32(0);
@@ -201,6 +220,11 @@ describe('broadcast', () => {
     expect(() => broadcast(2.5)).toThrow(RangeError);
     const [tx2, rx2] = broadcast<unknown>(2);
     expect(() => tx2.send({ end: tx2 })).toThrow(/one owner/);
+    // The error names where the handle sits, however deep.
+    expect(() => tx2.send({ end: tx2 })).toThrow(/\(at \.end\) is a broadcast\.Sender/);
+    expect(() => tx2.send({ a: [1, 'x', { b: new Map<unknown, unknown>([['k', 2], [3, tx2]]) }] })).toThrow(/\(at \.a\[2\]\.b\.<map value 1>\)/);
+    expect(() => tx2.send([new Set([tx2])])).toThrow(/\(at \[0\]\.<set item 0>\)/);
+    expect(() => tx2.send(tx2)).toThrow(/broadcast\.Sender\.send\(value\) is a broadcast\.Sender/);
     tx2.drop();
     rx2.drop();
   });
