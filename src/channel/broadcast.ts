@@ -73,7 +73,6 @@ const S_PTR = 3;
 const OOL = 1 << 31;
 const MAX_CAP = 1 << 24;
 
-
 /** The sending half of a broadcast channel; clone it for more senders. */
 export class Sender<T> implements SharedHandle, Disposable {
   readonly #heap: SharedHeap;

@@ -1126,14 +1126,7 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
   recv(opts?: { signal?: AbortSignal; ref?: boolean }): Promise<T | undefined> {
     this.#use('recv()');
     const signal = opts === undefined ? undefined : signalOf(opts, 'mpsc.Receiver.recv()');
-    if (signal?.aborted) return Promise.reject(new AbortedError('mpsc.Receiver.recv()', signal.reason));
-    try {
-      const r = this[POLL]();
-      if (r !== EMPTY) return Promise.resolve(r === CLOSED ? undefined : r);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#wait(signal, opts?.ref !== false).then(endToUndefined);
+    return this.#recv(signal, opts?.ref !== false, false);
   }
 
   /**
@@ -1144,13 +1137,18 @@ export class Receiver<T> implements SharedHandle, Disposable, AsyncIterable<T> {
    */
   _recvAfterDispatch(signal: AbortSignal | undefined, ref: boolean): Promise<T | undefined> {
     this.#use('recv()');
+    return this.#recv(signal, ref, true);
+  }
+
+  #recv(signal: AbortSignal | undefined, ref: boolean, polled: boolean): Promise<T | undefined> {
+    if (signal?.aborted) return Promise.reject(new AbortedError('mpsc.Receiver.recv()', signal.reason));
     try {
       const r = this[POLL]();
       if (r !== EMPTY) return Promise.resolve(r === CLOSED ? undefined : r);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#wait(signal, ref, true).then(endToUndefined);
+    return this.#wait(signal, ref, polled).then(endToUndefined);
   }
 
   /** `polled`: skip recvWait's first polls (see _recvAfterDispatch). */

@@ -7,7 +7,7 @@
  */
 import { BufferView, Decoder, ENCODE_BY_NODE, Encoder, NOT_LATIN1, type SabTable } from '../shared/codec.js';
 import { RELEASE, SHARED, isOwned, isSharedHandle } from '../shared/handle.js';
-import type { SharedHeap } from '../shared/heap.js';
+import { copyBytes, type SharedHeap } from '../shared/heap.js';
 import { threadSabs } from '../shared/sabs.js';
 import { ErrorCode, typeError } from '../errors.js';
 
@@ -100,12 +100,7 @@ export function copyToScratch(heap: SharedHeap, from: number, n: number): void {
   }
   const u8 = heap.u8For(from + n);
   const start = from < 0 ? 0 : from;
-  const end = Math.min(from + n, u8.length);
-  if (end - start > 256) {
-    scratch.set(u8.subarray(start, end));
-    return;
-  }
-  for (let i = start, k = 0; i < end; i++, k++) scratch[k] = u8[i]!;
+  copyBytes(scratch, 0, u8, start, Math.min(from + n, u8.length) - start);
 }
 
 /** Decodes the encoding {@link copyToScratch} copied. */

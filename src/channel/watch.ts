@@ -63,7 +63,6 @@ const W_LEN = HEADER_WORDS + 4;
 const W_PTR = HEADER_WORDS + 5;
 const BYTES = (HEADER_WORDS + 6) * 4;
 
-
 /** Shared mechanics of both ends: read the value, store a new one. */
 class Cell {
   readonly heap: SharedHeap;

@@ -28,7 +28,7 @@
  * after the load or CAS that sees it. Every slot *word* is accessed through
  * `Atomics`.
  */
-import type { SharedHeap } from './heap.js';
+import { copyBytes, type SharedHeap } from './heap.js';
 import {
   INLINE_BYTES,
   SLOT_CODE,
@@ -287,10 +287,7 @@ export class Slots {
       return;
     }
     if (len <= INLINE_BYTES) {
-      // A loop beats creating a subarray view for the few bytes most tasks carry.
-      const dst = this.u8;
-      const to = this.lay.inline(i);
-      for (let k = 0; k < len; k++) dst[to + k] = src[at + k]!;
+      copyBytes(this.u8, this.lay.inline(i), src, at, len);
       // Nearly always 0 already (releasePayload leaves it so): a load, not a fence.
       setWord(this.ctl, base + SLOT_HEAP, 0);
     } else {

@@ -7,7 +7,7 @@
  * after a publishing store. Layout: VALUE_SLOT below.
  */
 import { decodeStored, encodeStored } from '../shared/codec.js';
-import type { SharedHeap } from '../shared/heap.js';
+import { copyBytes, type SharedHeap } from '../shared/heap.js';
 import { wordTable } from '../shared/word-table.js';
 import { rangeError } from '../errors.js';
 
@@ -65,10 +65,7 @@ export function slotWrite(heap: SharedHeap, base: number, value: unknown, what: 
     i32 = heap.i32For(p + bytes.length);
     Atomics.store(i32, base + PTR, p);
   }
-  // A short value by a loop: `set` is a runtime call, several times the cost for a few bytes.
-  const u8 = heap.u8For(p + bytes.length);
-  if (bytes.length > 64) u8.set(bytes, p);
-  else for (let k = 0; k < bytes.length; k++) u8[p + k] = bytes[k]!;
+  copyBytes(heap.u8For(p + bytes.length), p, bytes, 0, bytes.length);
   Atomics.store(i32, base + LEN, bytes.length);
 }
 
